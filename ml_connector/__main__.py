@@ -1,0 +1,3 @@
+from ml_connector.cli import app
+
+app()

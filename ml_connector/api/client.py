@@ -1,0 +1,106 @@
+"""The shared async HTTP client: one retry loop for every system.
+
+Retryable errors back off exponentially with jitter; when the server said how long to wait
+(Retry-After, X-RateLimit-Reset) that wait is honoured instead. Fatal errors surface at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from ml_connector.api.errors import (
+    BackpressureError,
+    RetryableError,
+    from_transport_error,
+    raise_for_status,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """In-process retries; what still fails after these goes to the retry tiers."""
+
+    attempts: int = 6
+    max_wait: float = 30.0
+    max_total: float = 120.0
+    base: float = 0.5
+
+
+class _ServerAwareWait:
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._jitter = wait_random_exponential(multiplier=policy.base, max=policy.max_wait)
+        self._max = policy.max_wait
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, BackpressureError):
+            return min(exc.retry_after, self._max)
+        return float(self._jitter(state))
+
+
+class ApiClient:
+    """An httpx.AsyncClient with the project's timeouts, error sorting and retries."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: httpx.Auth | None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 100.0,
+        verify: bool | str = True,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        self.http = httpx.AsyncClient(
+            base_url=base_url,
+            auth=auth,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            verify=verify,
+            headers={"Accept": "application/json", **(headers or {})},
+        )
+
+    async def _once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self.http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            raise from_transport_error(exc) from exc
+        raise_for_status(response)
+        return response
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(RetryableError),
+            wait=_ServerAwareWait(self.retry),
+            stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.max_total),
+            reraise=True,
+        ):
+            with attempt:
+                return await self._once(method, url, **kwargs)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def get_json(self, url: str, **kwargs: Any) -> Any:
+        return (await self.request("GET", url, **kwargs)).json()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

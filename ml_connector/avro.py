@@ -1,0 +1,105 @@
+"""Avro values for change topics: fastavro bodies behind a schema catalog's header.
+
+Two wire formats, chosen by where schemas live:
+- Confluent wire format (magic 0x00 + 4-byte schema id) with a Schema Registry, subjects by
+  TopicNameStrategy. This is what subscribers' standard deserializers expect.
+- Avro single-object encoding (C3 01 + CRC-64-AVRO fingerprint) with the schemas published to a
+  compacted topic, for deployments with no registry at all.
+Readers resolve the writer's schema against the current one, so older events stay readable.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import threading
+from typing import Any, Protocol
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+import schemas
+from ml_connector.topics import value_subject
+
+Parsed = Any  # fastavro's parsed schema
+
+
+class SchemaCatalog(Protocol):
+    """Turns a schema into a wire header and a header back into the writer's schema."""
+
+    def header_for(self, subject: str, schema: dict[str, Any]) -> bytes: ...
+
+    def writer_schema(self, data: bytes) -> tuple[Parsed, int]:
+        """The writer schema of an encoded value and the length of its header."""
+        ...
+
+
+class RegistryCatalog:
+    """Confluent wire format against a Confluent-compatible Schema Registry."""
+
+    MAGIC = b"\x00"
+
+    def __init__(self, url: str) -> None:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        self._client = SchemaRegistryClient({"url": url})
+        self._ids: dict[tuple[str, str], int] = {}
+        self._by_id: dict[int, Parsed] = {}
+        self._lock = threading.Lock()
+
+    def header_for(self, subject: str, schema: dict[str, Any]) -> bytes:
+        from confluent_kafka.schema_registry import Schema
+
+        text = json.dumps(schema, sort_keys=True)
+        key = (subject, text)
+        with self._lock:
+            if key not in self._ids:
+                self._ids[key] = self._client.register_schema(subject, Schema(text, "AVRO"))
+            schema_id = self._ids[key]
+        return self.MAGIC + struct.pack(">I", schema_id)
+
+    def writer_schema(self, data: bytes) -> tuple[Parsed, int]:
+        if len(data) < 5 or data[:1] != self.MAGIC:
+            raise ValueError("not Confluent wire format (magic byte 0 missing)")
+        (schema_id,) = struct.unpack(">I", data[1:5])
+        with self._lock:
+            if schema_id not in self._by_id:
+                text = self._client.get_schema(schema_id).schema_str
+                self._by_id[schema_id] = fastavro.parse_schema(json.loads(text or "{}"))
+            return self._by_id[schema_id], 5
+
+
+def single_object_fingerprint(schema: dict[str, Any]) -> bytes:
+    """8-byte little-endian CRC-64-AVRO of the Parsing Canonical Form (Avro spec)."""
+    canonical = to_parsing_canonical_form(fastavro.parse_schema(schema))
+    return int(fingerprint(canonical, "CRC-64-AVRO"), 16).to_bytes(8, "little")
+
+
+class AvroCodec:
+    """Encodes and decodes envelopes of one entity per topic."""
+
+    def __init__(self, catalog: SchemaCatalog) -> None:
+        self.catalog = catalog
+        self._current: dict[str, tuple[dict[str, Any], Parsed]] = {}
+
+    def _schema(self, entity: str) -> tuple[dict[str, Any], Parsed]:
+        if entity not in self._current:
+            raw = schemas.value_schema(entity)
+            self._current[entity] = (raw, fastavro.parse_schema(raw))
+        return self._current[entity]
+
+    def encode(self, topic: str, entity: str, value: dict[str, Any]) -> bytes:
+        raw, parsed = self._schema(entity)
+        buf = io.BytesIO()
+        buf.write(self.catalog.header_for(value_subject(topic), raw))
+        fastavro.schemaless_writer(buf, parsed, value)
+        return buf.getvalue()
+
+    def decode(self, entity: str, data: bytes) -> dict[str, Any]:
+        writer, offset = self.catalog.writer_schema(data)
+        _, reader = self._schema(entity)
+        result: dict[str, Any] = fastavro.schemaless_reader(
+            io.BytesIO(data[offset:]), writer, reader
+        )
+        return result

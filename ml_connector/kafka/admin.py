@@ -1,0 +1,59 @@
+"""Topic creation, written once: every process ensures the topics it touches exist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ml_connector.config import Settings
+
+COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 3
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def ensure_topics(
+    bootstrap: str, specs: Iterable[TopicSpec], replication_factor: int = 1, timeout: float = 30
+) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    wanted = [
+        NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication_factor,
+                 config=dict(s.config))
+        for s in specs
+        if s.name not in existing
+    ]  # fmt: skip
+    if not wanted:
+        return
+    for name, future in admin.create_topics(wanted, operation_timeout=timeout).items():
+        try:
+            future.result()
+        except Exception as exc:
+            # Another process may have created it between list and create.
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise RuntimeError(f"cannot create topic {name}: {exc}") from exc
+
+
+def pipeline_topics(settings: Settings) -> list[TopicSpec]:
+    """Every topic the configured flows use, with the right partitioning and cleanup."""
+    topics = settings.kafka.topics
+    parts = settings.kafka.partitions
+    specs = [
+        TopicSpec(topics.state, 1, COMPACTED),
+        TopicSpec(topics.xref, parts, COMPACTED),
+        TopicSpec(topics.audit, parts),
+    ]
+    for flow in settings.flows.values():
+        specs.append(TopicSpec(topics.dlq(flow.target), parts))
+        for entity in flow.entities:
+            specs.append(TopicSpec(topics.change(flow.source, entity), parts))
+            specs.append(TopicSpec(topics.sink(flow.target, entity), parts))
+    unique = {s.name: s for s in specs}
+    return list(unique.values())

@@ -1,0 +1,237 @@
+"""A real Apache Kafka broker started from the Maven Central jars (KRaft, combined mode).
+
+Used when no bootstrap server is configured and no Docker engine answers. The jars are fetched
+once by Maven into a cache outside the repository; each start formats a fresh temporary log dir
+on free loopback ports, so runs never share state by accident.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+log = logging.getLogger(__name__)
+
+KAFKA_VERSION = os.environ.get("MLC_KAFKA_VERSION", "3.9.2")
+# The broker ships no logging backend; the release tarball adds these two.
+_LOGGING_JARS = (
+    ("org.slf4j", "slf4j-reload4j", "1.7.36"),
+    ("ch.qos.reload4j", "reload4j", "1.2.25"),
+)
+
+
+class BrokerStartError(RuntimeError):
+    """The embedded broker could not be fetched or started; the message says why."""
+
+
+def cache_root() -> Path:
+    base = os.environ.get("MLC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "ml-connector"
+    )
+    return Path(base)
+
+
+def _pom(version: str) -> str:
+    deps = [("org.apache.kafka", "kafka_2.13", version), *_LOGGING_JARS]
+    body = "".join(
+        f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version>"
+        "</dependency>"
+        for g, a, v in deps
+    )
+    return (
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>ml-connector</groupId><artifactId>kafka-runtime</artifactId>"
+        f"<version>{version}</version><packaging>pom</packaging>"
+        f"<dependencies>{body}</dependencies></project>\n"
+    )
+
+
+def ensure_jars(version: str = KAFKA_VERSION) -> Path:
+    """Return the folder of broker jars, fetching them with Maven on first use."""
+    home = cache_root() / f"kafka-{version}"
+    lib = home / "lib"
+    done = home / ".complete"
+    if done.exists():
+        return lib
+    if shutil.which("mvn") is None:
+        raise BrokerStartError("Maven ('mvn') is needed to fetch the Kafka jars but is not on PATH")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "pom.xml").write_text(_pom(version))
+    log.info("fetching Apache Kafka %s jars into %s", version, lib)
+    result = subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(home / "pom.xml"), "dependency:copy-dependencies",
+         "-DincludeScope=runtime", f"-DoutputDirectory={lib}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise BrokerStartError(f"Maven could not fetch Kafka {version}:\n{result.stdout[-2000:]}")
+    done.touch()
+    return lib
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+_LOG4J = """log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File={path}
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+"""
+
+
+@dataclass
+class EmbeddedBroker:
+    """One single-node KRaft broker; use as a context manager or call start()/stop()."""
+
+    version: str = KAFKA_VERSION
+    heap: str = "768m"
+    port: int = 0
+    workdir: Path | None = None
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _own_workdir: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "broker.log"
+
+    def _write_config(self, controller_port: int) -> Path:
+        assert self.workdir is not None
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.workdir / "data"),
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "num.partitions": "1",
+            "auto.create.topics.enable": "true",
+            # Compacted state topics must compact on a laptop-sized run too.
+            "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
+        }
+        path = self.workdir / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        (self.workdir / "log4j.properties").write_text(_LOG4J.format(path=self.log_file))
+        return path
+
+    def _java(self, *args: str) -> list[str]:
+        lib = ensure_jars(self.version)
+        assert self.workdir is not None
+        java = shutil.which("java")
+        if java is None:
+            raise BrokerStartError("Java 17+ ('java') is needed for the embedded broker")
+        return [
+            java, f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.workdir / 'log4j.properties'}",
+            "-cp", f"{lib}/*", *args,
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 60.0) -> EmbeddedBroker:
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="mlc-kafka-"))
+            self._own_workdir = True
+        first_start = not (self.workdir / "data" / "meta.properties").exists()
+        if not self.port:
+            self.port = free_port()
+        config = self._write_config(free_port())
+        if first_start:
+            fmt = subprocess.run(
+                self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(),
+                           "-c", str(config), "-g"),
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if fmt.returncode != 0:
+                raise BrokerStartError(f"formatting the log dir failed:\n{fmt.stdout}{fmt.stderr}")
+        out = (self.workdir / "broker.out").open("ab")
+        self._process = subprocess.Popen(
+            self._java("kafka.Kafka", str(config)), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self._wait_ready(timeout)
+        log.info("Kafka %s ready at %s", self.version, self.bootstrap_servers)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Ready means the admin API lists this broker; an open port is not enough."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0,
+                             "logger": logging.getLogger("mlc.kafka.admin.quiet")})  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise BrokerStartError(f"the broker exited early:\n{self._tail()}")
+            try:
+                brokers = admin.list_topics(timeout=2).brokers
+                if brokers:
+                    return
+            except Exception:
+                time.sleep(0.3)
+        self.stop()
+        raise BrokerStartError(f"the broker was not ready after {timeout:.0f}s:\n{self._tail()}")
+
+    def _tail(self, lines: int = 40) -> str:
+        texts = []
+        for name in ("broker.out", "broker.log"):
+            assert self.workdir is not None
+            path = self.workdir / name
+            if path.exists():
+                texts.extend(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(texts)
+
+    def kill(self) -> None:
+        """Stop abruptly (SIGKILL), keeping the log dir so start() can bring it back."""
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self, remove: bool = True) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+        if remove and self._own_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,70 @@
+"""Which Kafka to use: configured, else a Docker engine via testcontainers, else embedded."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ml_connector.kafka.embedded import EmbeddedBroker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class KafkaRuntime:
+    bootstrap_servers: str
+    how: str  # configured | testcontainers | embedded
+    _close: Callable[[], None] = field(default=lambda: None, repr=False)
+    embedded: EmbeddedBroker | None = None
+
+    def close(self) -> None:
+        self._close()
+
+    def __enter__(self) -> KafkaRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def docker_engine_answers() -> bool:
+    """True only when an engine answers a ping; the docker CLI alone proves nothing."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def _testcontainers() -> KafkaRuntime:
+    from testcontainers.kafka import KafkaContainer
+
+    container = KafkaContainer().with_kraft()
+    container.start()
+    return KafkaRuntime(container.get_bootstrap_server(), "testcontainers", container.stop)
+
+
+def acquire_kafka(configured: str | None) -> KafkaRuntime:
+    if configured:
+        return KafkaRuntime(configured, "configured")
+    if docker_engine_answers():
+        log.info("a Docker engine answered; starting Kafka with testcontainers")
+        return _testcontainers()
+    broker = EmbeddedBroker().start()
+    return KafkaRuntime(broker.bootstrap_servers, "embedded", broker.stop, embedded=broker)
+
+
+@contextlib.contextmanager
+def kafka_runtime(configured: str | None):  # type: ignore[no-untyped-def]
+    runtime = acquire_kafka(configured)
+    try:
+        yield runtime
+    finally:
+        runtime.close()

@@ -1,0 +1,120 @@
+"""The three kinds of worker process, each runnable alone or under the supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from ml_connector.avro import AvroCodec
+from ml_connector.catalog import make_codec
+from ml_connector.config import Settings
+from ml_connector.kafka.admin import ensure_topics, pipeline_topics
+from ml_connector.kafka.clients import consumer, producer
+from ml_connector.secrets import SecretStore
+from ml_connector.state import StateStore
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = ("producers", "processors", "sinks")
+
+
+def prepare(settings: Settings, bootstrap: str) -> AvroCodec:
+    ensure_topics(bootstrap, pipeline_topics(settings), settings.kafka.replication_factor)
+    return make_codec(settings, bootstrap)
+
+
+async def _until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await main(stop)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> None:
+    from producers.poller import Poller
+    from producers.registry import build_source
+
+    codec = prepare(settings, bootstrap)
+    secrets = SecretStore.from_config(settings.secrets)
+    state = StateStore(bootstrap, settings.kafka.topics.state)
+    kafka = producer(bootstrap)
+
+    async def poll_flow(name: str, stop: asyncio.Event) -> None:
+        flow = settings.flows[name]
+        source = build_source(settings, flow.source, secrets)
+        pollers = [
+            Poller(source, source.streams[e], connection=flow.source, topics=settings.kafka.topics,
+                   codec=codec, producer=kafka, state=state, overlap=flow.overlap)
+            for e in flow.entities
+        ]  # fmt: skip
+        while not stop.is_set():
+            for p in pollers:
+                try:
+                    await p.poll_once()
+                except Exception:
+                    # The cursor did not move; the next round reads the same window again.
+                    log.exception("polling %s failed; retrying next interval", p.topic)
+            if once:
+                return
+            await _sleep_or_stop(stop, flow.poll_interval.total_seconds())
+
+    async def main(stop: asyncio.Event) -> None:
+        await asyncio.gather(*(poll_flow(name, stop) for name in settings.flows))
+
+    asyncio.run(_until_signal(main))
+
+
+def run_processors(settings: Settings, bootstrap: str) -> None:
+    import faust
+
+    from processors.app import build_app
+
+    codec = prepare(settings, bootstrap)
+    app = build_app(settings, bootstrap, codec)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker.execute_from_commandline()
+
+
+def run_sinks(settings: Settings, bootstrap: str) -> None:
+    from sinks.registry import build_target
+    from sinks.runner import SinkRunner
+
+    codec = prepare(settings, bootstrap)
+    secrets = SecretStore.from_config(settings.secrets)
+    topics = settings.kafka.topics
+    targets: dict[str, dict[str, str]] = {}
+    for flow in settings.flows.values():
+        for entity in flow.entities:
+            targets.setdefault(flow.target, {})[topics.sink(flow.target, entity)] = entity
+
+    async def main(stop: asyncio.Event) -> None:
+        runners = [
+            SinkRunner(
+                consumer=consumer(bootstrap, topics.sink_group(target)),
+                producer=producer(bootstrap),
+                codec=codec,
+                target=build_target(settings, target, secrets),
+                topics=sink_topics,
+                dlq_topic=topics.dlq(target),
+                group=topics.sink_group(target),
+            )
+            for target, sink_topics in targets.items()
+        ]
+        tasks = [asyncio.create_task(r.run()) for r in runners]
+        await stop.wait()
+        for r in runners:
+            r.stop()
+        await asyncio.gather(*tasks)
+        for r in runners:
+            await r.target.aclose()
+
+    asyncio.run(_until_signal(main))

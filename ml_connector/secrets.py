@@ -1,0 +1,80 @@
+"""Credentials encrypted at rest (Fernet), referenced by name from the config file.
+
+The key comes from ``MLC_SECRET_KEY`` or a key file, never from the store itself, so a copied
+store file is useless on its own. Values are handed out as ``SecretStr`` so that an accidental
+log line or repr prints ``**********`` rather than the secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
+
+from ml_connector.config import SecretRef, SecretsConfig
+
+KEY_ENV = "MLC_SECRET_KEY"
+
+
+class SecretError(Exception):
+    """A secret that cannot be read; the message names the secret, never its value."""
+
+
+def generate_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+class SecretStore:
+    def __init__(self, path: Path, key: str | bytes) -> None:
+        self.path = path
+        try:
+            self._fernet = Fernet(key)
+        except (ValueError, TypeError):
+            raise SecretError(
+                "the secret key is not a valid Fernet key (32 url-safe base64 bytes)"
+            ) from None
+
+    @classmethod
+    def from_config(cls, config: SecretsConfig) -> SecretStore:
+        key = os.environ.get(KEY_ENV)
+        if not key and config.key_file is not None:
+            try:
+                key = config.key_file.read_text().strip()
+            except OSError as exc:
+                raise SecretError(f"secrets.key_file {config.key_file}: {exc.strerror}") from None
+        if not key:
+            raise SecretError(f"no secret key: set {KEY_ENV} or secrets.key_file in the config")
+        return cls(config.store, key)
+
+    def _load(self) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        data: dict[str, str] = json.loads(self.path.read_text())
+        return data
+
+    def names(self) -> list[str]:
+        return sorted(self._load())
+
+    def set(self, name: str, value: str) -> None:
+        data = self._load()
+        data[name] = self._fernet.encrypt(value.encode()).decode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+        tmp.chmod(0o600)
+        tmp.replace(self.path)
+
+    def get(self, ref: SecretRef | str) -> SecretStr:
+        name = ref.secret if isinstance(ref, SecretRef) else ref
+        token = self._load().get(name)
+        if token is None:
+            raise SecretError(f"secret {name!r} is not in the store {self.path}")
+        try:
+            return SecretStr(self._fernet.decrypt(token.encode()).decode())
+        except InvalidToken:
+            raise SecretError(
+                f"secret {name!r} cannot be decrypted with the configured key"
+            ) from None

@@ -1,0 +1,114 @@
+"""Runs the worker processes as children and restarts any that dies, with backoff.
+
+Each component is its own OS process (``ml-connector run <component>``) so one crashing, or
+being killed, never takes the others down, and so the same units scale out on their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Child:
+    component: str
+    args: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    backoff: float = 1.0
+    next_start: float = 0.0
+    started_at: float = 0.0
+
+
+@dataclass
+class Supervisor:
+    config: Path
+    components: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    max_backoff: float = 30.0
+    children: list[Child] = field(default_factory=list)
+    _stopping: bool = False
+
+    def __post_init__(self) -> None:
+        exe = [sys.executable, "-m", "ml_connector"]
+        self.children = [
+            Child(c, [*exe, "run", c, "--config", str(self.config)]) for c in self.components
+        ]
+
+    def _spawn(self, child: Child) -> None:
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = (self.log_dir / f"{child.component}.log").open("ab")
+        child.process = subprocess.Popen(
+            child.args, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT
+        )
+        child.started_at = time.monotonic()
+        log.info("started %s (pid %d)", child.component, child.process.pid)
+
+    def start(self) -> None:
+        for child in self.children:
+            self._spawn(child)
+
+    def check(self) -> None:
+        """Restart children that exited; a child that ran a while gets its backoff reset."""
+        now = time.monotonic()
+        for child in self.children:
+            p = child.process
+            if p is not None and p.poll() is None:
+                if now - child.started_at > 60:
+                    child.backoff = 1.0
+                continue
+            if p is not None:
+                child.restarts += 1
+                child.next_start = now + child.backoff
+                log.warning("%s exited with %s; restart #%d in %.0fs", child.component,
+                            p.returncode, child.restarts, child.backoff)  # fmt: skip
+                child.backoff = min(child.backoff * 2, self.max_backoff)
+                child.process = None
+            if child.process is None and now >= child.next_start and not self._stopping:
+                self._spawn(child)
+
+    def pids(self) -> dict[str, int]:
+        return {
+            c.component: c.process.pid
+            for c in self.children
+            if c.process and c.process.poll() is None
+        }
+
+    def run_forever(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        self.start()
+        try:
+            while not self._stopping:
+                self.check()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        self._stopping = True
+        for child in self.children:
+            if child.process and child.process.poll() is None:
+                child.process.terminate()
+        deadline = time.monotonic() + timeout
+        for child in self.children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()

@@ -1,0 +1,72 @@
+"""Every Kafka topic name ml-connector uses, built in this one module.
+
+Subscribers rely on these shapes (for example the regex ``mlc\\..*\\.vendor``), so nothing else
+in the code base may format a topic name by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _check(segment: str, what: str) -> str:
+    if not _SEGMENT.match(segment):
+        raise ValueError(f"{what} {segment!r} may hold only letters, digits, '_' and '-'")
+    return segment
+
+
+def value_subject(topic: str) -> str:
+    """Schema Registry subject of a topic's values (TopicNameStrategy)."""
+    return f"{topic}-value"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names under one prefix (default ``mlc``)."""
+
+    prefix: str = "mlc"
+
+    def change(self, connection: str, entity: str) -> str:
+        """Change events of one entity read from one source connection."""
+        return f"{self.prefix}.{_check(connection, 'connection')}.{_check(entity, 'entity')}"
+
+    def hints(self, connection: str) -> str:
+        """Webhook hits, written before the HTTP answer."""
+        return f"{self.prefix}.hints.{_check(connection, 'connection')}"
+
+    def sink(self, target: str, entity: str) -> str:
+        """What a target connection must receive, references already resolved."""
+        return f"{self.prefix}.sink.{_check(target, 'connection')}.{_check(entity, 'entity')}"
+
+    def retry(self, target: str, tier: str) -> str:
+        return f"{self.prefix}.retry.{_check(target, 'connection')}.{_check(tier, 'tier')}"
+
+    def dlq(self, target: str) -> str:
+        return f"{self.prefix}.dlq.{_check(target, 'connection')}"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}.audit"
+
+    @property
+    def xref(self) -> str:
+        return f"{self.prefix}.xref"
+
+    @property
+    def state(self) -> str:
+        return f"{self.prefix}.state"
+
+    @property
+    def schemas(self) -> str:
+        """Schemas published for the single-object encoding fallback (compacted)."""
+        return f"{self.prefix}.schemas"
+
+    def processor_app(self) -> str:
+        """Faust application id; its tables' changelog topics start with it."""
+        return f"{self.prefix}-processors"
+
+    def sink_group(self, target: str) -> str:
+        return f"{self.prefix}-sink-{_check(target, 'connection')}"

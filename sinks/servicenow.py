@@ -1,0 +1,76 @@
+"""ServiceNow as a target: canonical entities rendered into Import Set staging rows.
+
+The staging table's transform map coalesces on the ERP key, so sending a row again updates the
+same target record: that is what makes re-sends, replays and offset resets safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from ml_connector.clients.servicenow import ServiceNowClient
+from sinks.base import Outcome, SinkRecord
+
+# Staging column <- canonical field. ServiceNow's docs give labels, not column names, so these
+# defaults follow the u_ convention of custom columns.
+VENDOR_COLUMNS = {
+    "u_vendor_number": "number",
+    "u_name": "name",
+    "u_street": "address_line1",
+    "u_city": "city",
+    "u_state": "state",
+    "u_zip": "postal_code",
+    "u_country": "country",
+    "u_phone": "phone",
+    "u_email": "email",
+    "u_tax_id": "tax_id",
+    "u_currency": "currency",
+}
+
+
+def _string(value: Any) -> str:
+    """ServiceNow holds every value as a string; None becomes empty (clears the field)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
+
+
+def vendor_row(entity: dict[str, Any], deleted: bool) -> dict[str, str]:
+    row = {column: _string(entity.get(field)) for column, field in VENDOR_COLUMNS.items()}
+    # A deleted or blocked vendor stays in ServiceNow (documents refer to it) but inactive.
+    row["u_active"] = _string(not deleted and not entity.get("blocked", False))
+    return row
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any], bool], dict[str, str]]] = {"vendor": vendor_row}
+
+
+class ServiceNowTarget:
+    def __init__(self, client: ServiceNowClient) -> None:
+        self.client = client
+        self.tables = client.connection.tables
+
+    async def write(self, record: SinkRecord) -> Outcome:
+        event = record.event
+        entity = event["after"] or event["before"]
+        if record.entity not in RENDERERS or record.entity not in self.tables:
+            return Outcome("rejected", error=f"ServiceNow has no staging table for {record.entity}")
+        if entity is None:
+            return Outcome("rejected", error="event carries neither before nor after")
+        row = RENDERERS[record.entity](entity, event["op"] == "d")
+        results = await self.client.import_row(self.tables[record.entity].staging, row)
+        failed = [r for r in results if not r.ok]
+        if failed or not results:
+            reason = failed[0].message if failed else "the transform returned no result"
+            return Outcome("rejected", error=f"Import Set transform error: {reason}")
+        first = results[0]
+        return Outcome(first.status, target_id=first.sys_id)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

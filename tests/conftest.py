@@ -1,0 +1,29 @@
+"""Shared fixtures. Kafka-backed tests use one real broker per session.
+
+The broker is whatever ``acquire_kafka`` picks: KAFKA_BOOTSTRAP_SERVERS if set, else a Docker
+engine through testcontainers, else the project's own Apache Kafka from Maven jars. If it
+cannot start, every test that needs it errors: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from ml_connector.kafka.runtime import KafkaRuntime, acquire_kafka
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[KafkaRuntime]:
+    runtime = acquire_kafka(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@pytest.fixture(scope="session")
+def bootstrap(kafka: KafkaRuntime) -> str:
+    return kafka.bootstrap_servers

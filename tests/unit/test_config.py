@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+
+from ml_connector.config import ConfigError, load_settings, parse_settings
+
+BC = {
+    "system": "business_central",
+    "environment": "production",
+    "auth": {
+        "kind": "entra_client_credentials",
+        "token_url": "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+        "client_id": "app",
+        "client_secret": {"secret": "bc"},
+    },
+}
+SN = {
+    "system": "servicenow",
+    "instance_url": "https://dev.service-now.com",
+    "auth": {"kind": "servicenow", "username": "u", "password": {"secret": "sn"}},
+}
+
+
+def test_valid_config_parses() -> None:
+    s = parse_settings(
+        {"connections": {"bc": BC, "sn": SN},
+         "flows": {"f": {"source": "bc", "target": "sn", "entities": ["vendor"],
+                         "poll_interval": "PT30S"}}}
+    )  # fmt: skip
+    assert s.flows["f"].poll_interval.total_seconds() == 30
+    assert s.kafka.topics.change("bc", "vendor") == "mlc.bc.vendor"
+
+
+@pytest.mark.parametrize(
+    ("data", "names"),
+    [
+        ({"kafka": {"partitions": 0}}, "kafka.partitions"),
+        ({"kafka": {"bootstrap": "x"}}, "kafka.bootstrap: unknown key"),
+        (
+            {"connections": {"bc": {**BC, "auth": {**BC["auth"], "client_id": None}}}},
+            "connections.bc.auth.client_id",
+        ),
+        (
+            {"connections": {"bc": {k: v for k, v in BC.items() if k != "environment"}}},
+            "connections.bc.environment: required key is missing",
+        ),
+        ({"connections": {"bc": {**BC, "system": "sap"}}}, "connections.bc.system"),
+        (
+            {
+                "connections": {"sn": SN},
+                "flows": {"f": {"source": "nope", "target": "sn", "entities": ["vendor"]}},
+            },
+            "flows.f.source: no connection named 'nope'",
+        ),
+        ({"connections": {"sn": {**SN, "auth": {"kind": "servicenow"}}}}, "connections.sn.auth"),
+    ],
+)
+def test_errors_name_the_key(data: dict, names: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError) as info:
+        parse_settings(data)
+    assert names in str(info.value)
+
+
+def test_yaml_file_errors_name_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "mlc.yaml"
+    path.write_text("kafka:\n  partitions: many\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(path) in str(info.value)
+    assert "kafka.partitions" in str(info.value)
+
+
+def test_config_never_holds_secret_values() -> None:
+    bad = {**BC, "auth": {**BC["auth"], "client_secret": "hunter2"}}
+    with pytest.raises(ConfigError) as info:
+        parse_settings({"connections": {"bc": bad}})
+    assert "connections.bc.auth.client_secret" in str(info.value)
