@@ -20,6 +20,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 import schemas
+from ml_connector.state import CompactedTopic
 from ml_connector.topics import value_subject
 
 Parsed = Any  # fastavro's parsed schema
@@ -76,6 +77,42 @@ def single_object_fingerprint(schema: dict[str, Any]) -> bytes:
     return int(fingerprint(canonical, "CRC-64-AVRO"), 16).to_bytes(8, "little")
 
 
+class SingleObjectCatalog:
+    """Avro single-object encoding; schemas published to a compacted topic by fingerprint.
+
+    For deployments without a registry. Readers look an unknown fingerprint up in the topic,
+    so any process (or subscriber) can decode what any other wrote.
+    """
+
+    MARKER = b"\xc3\x01"
+
+    def __init__(self, store: CompactedTopic) -> None:
+        self._store = store
+        self._published: set[bytes] = set()
+        self._by_print: dict[bytes, Parsed] = {}
+        self._lock = threading.Lock()
+
+    def header_for(self, subject: str, schema: dict[str, Any]) -> bytes:
+        fp = single_object_fingerprint(schema)
+        with self._lock:
+            if fp not in self._published:
+                self._store.put(fp.hex(), json.dumps(schema, sort_keys=True).encode())
+                self._published.add(fp)
+        return self.MARKER + fp
+
+    def writer_schema(self, data: bytes) -> tuple[Parsed, int]:
+        if len(data) < 10 or data[:2] != self.MARKER:
+            raise ValueError("not Avro single-object encoding (marker C3 01 missing)")
+        fp = data[2:10]
+        with self._lock:
+            if fp not in self._by_print:
+                for key, text in self._store.read_all().items():
+                    self._by_print[bytes.fromhex(key)] = fastavro.parse_schema(json.loads(text))
+            if fp not in self._by_print:
+                raise ValueError(f"no schema with fingerprint {fp.hex()} has been published")
+            return self._by_print[fp], 10
+
+
 class AvroCodec:
     """Encodes and decodes envelopes of one entity per topic."""
 
@@ -99,7 +136,14 @@ class AvroCodec:
     def decode(self, entity: str, data: bytes) -> dict[str, Any]:
         writer, offset = self.catalog.writer_schema(data)
         _, reader = self._schema(entity)
-        result: dict[str, Any] = fastavro.schemaless_reader(
-            io.BytesIO(data[offset:]), writer, reader
-        )
+        result = fastavro.schemaless_reader(io.BytesIO(data[offset:]), writer, reader)
+        if not isinstance(result, dict):
+            raise ValueError(f"{entity}: the value is not an Avro record")
         return result
+
+
+def make_codec(registry_url: str | None, bootstrap: str, schemas_topic: str) -> AvroCodec:
+    """Confluent wire format when a registry is configured, single-object encoding if not."""
+    if registry_url:
+        return AvroCodec(RegistryCatalog(registry_url))
+    return AvroCodec(SingleObjectCatalog(CompactedTopic(bootstrap, schemas_topic)))

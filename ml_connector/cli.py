@@ -1,5 +1,217 @@
-"""Command line entry point."""
+"""Command line entry point: ``ml-connector``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
 
-app = typer.Typer(no_args_is_help=True, help="ml-connector: ERPs and ServiceNow over Kafka")
+from ml_connector.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    no_args_is_help=True, help="Keeps ERPs and ServiceNow / ServiceTitan in agreement over Kafka."
+)
+kafka_app = typer.Typer(no_args_is_help=True, help="The Kafka broker for development and demos.")
+secrets_app = typer.Typer(no_args_is_help=True, help="Credentials, encrypted at rest.")
+config_app = typer.Typer(no_args_is_help=True, help="The configuration file.")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(secrets_app, name="secrets")
+app.add_typer(config_app, name="config")
+
+console = Console(stderr=True)
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", envvar="MLC_CONFIG", help="YAML configuration file")
+]
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _settings(path: Path) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _wait_for_signal() -> None:
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+
+
+@kafka_app.command("up")
+def kafka_up() -> None:
+    """Start Kafka (configured, Docker, or embedded from Maven jars) and print its address."""
+    from ml_connector.kafka.runtime import acquire_kafka
+
+    _setup_logging()
+    runtime = acquire_kafka(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    try:
+        print(runtime.bootstrap_servers, flush=True)
+        console.print(f"Kafka ({runtime.how}) at {runtime.bootstrap_servers}; Ctrl-C stops it")
+        _wait_for_signal()
+    finally:
+        runtime.close()
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption) -> None:
+    """Validate the configuration file and name any key that is wrong."""
+    settings = _settings(config)
+    console.print(
+        f"{config}: valid ({len(settings.connections)} connections, {len(settings.flows)} flows)"
+    )
+
+
+@secrets_app.command("set")
+def secrets_set(
+    config: ConfigOption,
+    name: str,
+    value: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+) -> None:
+    """Store a secret encrypted (prompted, so it stays out of shell history)."""
+    from ml_connector.secrets import SecretError, SecretStore
+
+    try:
+        SecretStore.from_config(_settings(config).secrets).set(name, value)
+    except SecretError as exc:
+        console.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"stored {name}")
+
+
+@secrets_app.command("list")
+def secrets_list(config: ConfigOption) -> None:
+    """Names of the stored secrets (never their values)."""
+    from ml_connector.secrets import SecretStore
+
+    for name in SecretStore.from_config(_settings(config).secrets).names():
+        print(name)
+
+
+@secrets_app.command("new-key")
+def secrets_new_key(key_file: Path) -> None:
+    """Write a new encryption key to a file readable only by its owner."""
+    from ml_connector.secrets import generate_key
+
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(generate_key())
+    key_file.chmod(0o600)
+    console.print(f"wrote a new key to {key_file}")
+
+
+@app.command("run")
+def run(
+    config: ConfigOption,
+    component: Annotated[
+        str | None, typer.Argument(help="producers | processors | sinks; all when omitted")
+    ] = None,
+    once: Annotated[bool, typer.Option(help="producers: poll each stream once, then exit")] = False,
+) -> None:
+    """Run the pipeline: one component, or all of them under a restarting supervisor."""
+    from ml_connector import pipeline
+    from ml_connector.supervisor import Supervisor
+
+    _setup_logging()
+    settings = _settings(config)
+    if component is None:
+        Supervisor(config, pipeline.COMPONENTS).run_forever()
+        return
+    bootstrap = settings.kafka.bootstrap_servers
+    if not bootstrap:
+        console.print("error: kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
+        raise typer.Exit(2)
+    if component == "producers":
+        pipeline.run_producers(settings, bootstrap, once=once)
+    elif component == "processors":
+        sys.argv = [sys.argv[0], "worker"]  # faust's worker reads its own command line
+        pipeline.run_processors(settings, bootstrap)
+    elif component == "sinks":
+        pipeline.run_sinks(settings, bootstrap)
+    else:
+        console.print(
+            f"error: unknown component {component!r}; expected one of {pipeline.COMPONENTS}"
+        )
+        raise typer.Exit(2)
+
+
+@app.command("demo")
+def demo(
+    vendors: Annotated[int, typer.Option(help="vendors seeded in Business Central")] = 250,
+    keep_running: Annotated[
+        bool, typer.Option(help="leave everything up after the summary")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the records")] = 300.0,
+    workdir: Annotated[Path | None, typer.Option(help="keep config and logs here")] = None,
+) -> None:
+    """Run the embedded default: Kafka, simulators, every flow; print a summary and stop."""
+    from ml_connector.demo import run_demo
+    from ml_connector.kafka.runtime import acquire_kafka
+
+    logging.basicConfig(level=logging.WARNING)
+    out = Console()
+    with console.status("starting Kafka..."):
+        runtime = acquire_kafka(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    out.print(f"Kafka ({runtime.how}) at {runtime.bootstrap_servers}")
+    try:
+        ok = run_demo(
+            bootstrap=runtime.bootstrap_servers, registry_url=os.environ.get("SCHEMA_REGISTRY_URL"),
+            vendors=vendors, keep_running=keep_running, timeout=timeout, workdir=workdir,
+            console=out,
+        )  # fmt: skip
+    finally:
+        runtime.close()
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command("simulate")
+def simulate(
+    system: Annotated[str, typer.Argument(help="business_central | servicenow")],
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="seed of the generated data")] = 42,
+    vendors: Annotated[int, typer.Option(help="Business Central: vendors to seed")] = 50,
+    client_id: Annotated[str, typer.Option(help="accepted OAuth client id")] = "mlc-client",
+    client_secret: Annotated[
+        str, typer.Option(envvar="MLC_SIM_CLIENT_SECRET", help="accepted client secret")
+    ] = "mlc-secret",
+    username: Annotated[str, typer.Option(help="ServiceNow: accepted user")] = "mlc.integration",
+    password: Annotated[
+        str, typer.Option(envvar="MLC_SIM_PASSWORD", help="ServiceNow: accepted password")
+    ] = "mlc-password",
+) -> None:
+    """Serve a local simulator of one system's HTTP API."""
+    from simulators import business_central, servicenow
+    from simulators.server import run as serve
+
+    name = system.replace("-", "_")
+    if name == "business_central":
+        bc_options = business_central.BusinessCentralOptions(
+            seed=seed, vendor_count=vendors, client_id=client_id, client_secret=client_secret
+        )
+        sim = business_central.create_app(bc_options)
+    elif name == "servicenow":
+        sn_options = servicenow.ServiceNowOptions(
+            seed=seed, client_id=client_id, client_secret=client_secret,
+            username=username, password=password,
+        )  # fmt: skip
+        sim = servicenow.create_app(sn_options)
+    else:
+        console.print(f"error: unknown system {system!r}; expected business_central or servicenow")
+        raise typer.Exit(2)
+    console.print(f"{name} simulator on http://{host}:{port} (inspection under /_sim/)")
+    serve(sim, host=host, port=port)

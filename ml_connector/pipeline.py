@@ -8,8 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
-from ml_connector.avro import AvroCodec
-from ml_connector.catalog import make_codec
+from ml_connector.avro import AvroCodec, make_codec
 from ml_connector.config import Settings
 from ml_connector.kafka.admin import ensure_topics, pipeline_topics
 from ml_connector.kafka.clients import consumer, producer
@@ -23,7 +22,7 @@ COMPONENTS = ("producers", "processors", "sinks")
 
 def prepare(settings: Settings, bootstrap: str) -> AvroCodec:
     ensure_topics(bootstrap, pipeline_topics(settings), settings.kafka.replication_factor)
-    return make_codec(settings, bootstrap)
+    return make_codec(settings.kafka.schema_registry_url, bootstrap, settings.kafka.topics.schemas)
 
 
 async def _until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -1,4 +1,4 @@
-"""Small durable state (poll cursors, subscriptions) in the compacted ``mlc.state`` topic.
+"""Small durable key-value state in compacted topics (``mlc.state``, ``mlc.schemas``).
 
 Kept in Kafka rather than on local disk so a producer can move to another host, and so a
 cursor is exactly as durable as the events it stands for.
@@ -11,56 +11,75 @@ from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
 
-from ml_connector.kafka.clients import DeliveryTracker, consumer, producer
+from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer
 
 
-class StateStore:
+class CompactedTopic:
+    """Latest value per key of a compacted topic, read from the beginning on demand."""
+
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self._producer = producer(bootstrap)
 
-    def load(self, key: str) -> dict[str, Any] | None:
-        """The latest value written for a key, reading the whole (compacted) topic."""
-        c = consumer(self.bootstrap, group="mlc-state-reader", **{"enable.partition.eof": True})
+    def read_all(self) -> dict[str, bytes]:
+        c = consumer(self.bootstrap, group="mlc-compacted-reader", **{"enable.partition.eof": True})
         try:
             meta = c.list_topics(self.topic, timeout=10).topics[self.topic]
-            parts = [TopicPartition(self.topic, p, 0) for p in meta.partitions]
             ends = {}
-            for tp in parts:
-                low, high = c.get_watermark_offsets(tp, timeout=10)
+            for p in meta.partitions:
+                low, high = c.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)
                 if high > low:
-                    ends[tp.partition] = high
+                    ends[p] = high
+            latest: dict[str, bytes] = {}
             if not ends:
-                return None
+                return latest
             c.assign([TopicPartition(self.topic, p, 0) for p in ends])
-            latest: dict[str, Any] | None = None
             done: set[int] = set()
             while len(done) < len(ends):
                 msg = c.poll(5)
                 if msg is None:
                     continue
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        done.add(msg.partition())
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        done.add(msg.partition() or 0)
                         continue
-                    raise RuntimeError(f"reading {self.topic}: {msg.error()}")
-                if msg.key() == key.encode():
-                    raw = msg.value()
-                    latest = None if raw is None else json.loads(raw)
-                if msg.offset() + 1 >= ends[msg.partition()]:
-                    done.add(msg.partition())
+                    raise RuntimeError(f"reading {self.topic}: {err}")
+                record = Consumed.of(msg)
+                key = (record.key or b"").decode()
+                if record.value is None:
+                    latest.pop(key, None)
+                else:
+                    latest[key] = record.value
+                if record.offset + 1 >= ends[record.partition]:
+                    done.add(record.partition)
             return latest
         finally:
             c.close()
 
-    def save(self, key: str, value: dict[str, Any]) -> None:
+    def put(self, key: str, value: bytes) -> None:
         """Write and wait for the broker's acknowledgement before returning."""
         tracker = DeliveryTracker()
-        self._producer.produce(
-            self.topic, key=key.encode(), value=json.dumps(value).encode(), on_delivery=tracker
-        )
+        self._producer.produce(self.topic, key=key.encode(), value=value, on_delivery=tracker)
         self._producer.flush(30)
         tracker.raise_if_failed()
         if tracker.acked != 1:
-            raise RuntimeError(f"state for {key} was not acknowledged by Kafka")
+            raise RuntimeError(f"{self.topic}: {key} was not acknowledged by Kafka")
+
+
+class StateStore:
+    """JSON documents by key: poll cursors and their running totals, subscriptions."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._topic = CompactedTopic(bootstrap, topic)
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        raw = self._topic.read_all().get(key)
+        return None if raw is None else dict(json.loads(raw))
+
+    def load_all(self) -> dict[str, dict[str, Any]]:
+        return {k: dict(json.loads(v)) for k, v in self._topic.read_all().items()}
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        self._topic.put(key, json.dumps(value).encode())

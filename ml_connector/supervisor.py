@@ -88,7 +88,8 @@ class Supervisor:
 
     def run_forever(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        self.start()
+        if not any(c.process for c in self.children):
+            self.start()
         try:
             while not self._stopping:
                 self.check()

@@ -52,23 +52,34 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec) -> faust.App
         topics.processor_app(),
         broker=f"kafka://{bootstrap}",
         store="memory://",
-        key_serializer="raw",
-        value_serializer="raw",
+        # Tables use JSON; our topics carry Avro bytes and say so themselves.
+        key_serializer="json",
+        value_serializer="json",
         topic_partitions=settings.kafka.partitions,
         topic_replication_factor=settings.kafka.replication_factor,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
+        # A killed worker's partitions move to its replacement after this, not after 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         stream_wait_empty=False,
     )
     # One entry per (target, source, entity, key): the hash of the content last routed there.
     # Its changelog topic makes it survive restarts and follow partitions on rebalance.
-    seen = app.Table("content-hash", default=None, partitions=settings.kafka.partitions,
-                     key_serializer="json", value_serializer="json")  # fmt: skip
+    seen = app.Table("content-hash", default=None, partitions=settings.kafka.partitions)
 
     for (source, entity), targets in routes(settings).items():
-        src = app.topic(topics.change(source, entity), key_type=bytes, value_type=bytes)
-        sinks = [(r, app.topic(topics.sink(r.target, entity))) for r in targets]
+        src = app.topic(topics.change(source, entity), key_serializer="raw", value_serializer="raw")
+        sinks = [
+            (
+                r,
+                app.topic(
+                    topics.sink(r.target, entity), key_serializer="raw", value_serializer="raw"
+                ),
+            )
+            for r in targets
+        ]
 
         async def process(
             stream: AsyncIterable[Any], entity: str = entity, sinks: list[Any] = sinks

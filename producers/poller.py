@@ -115,11 +115,14 @@ class Poller:
         totals = dict(saved.get("totals", {}))
         totals["records_read"] = totals.get("records_read", 0) + stats.records_read
         totals["events_produced"] = totals.get("events_produced", 0) + stats.events_produced
+        totals["polls"] = totals.get("polls", 0) + 1
         stats.totals = totals
-        if newest is not None:
-            await asyncio.to_thread(
-                self.state.save, self.state_key, {"cursor": newest.to_json(), "totals": totals}
-            )
+        # Saved even when nothing changed, so operators (and tests) see that the poll happened.
+        await asyncio.to_thread(
+            self.state.save,
+            self.state_key,
+            {"cursor": newest.to_json() if newest else None, "totals": totals},
+        )
         log.info("%s: read %d, produced %d, cursor %s", self.topic, stats.records_read,
                  stats.events_produced, newest)  # fmt: skip
         return stats

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from ml_connector.api.errors import FatalError, RetryableError
+from ml_connector.api.errors import RetryableError
 from ml_connector.avro import AvroCodec
-from ml_connector.kafka.clients import DeliveryTracker
-from sinks.base import Outcome, SinkRecord, Target
+from ml_connector.kafka.clients import Consumed, DeliveryTracker, Headers
+from sinks.base import SinkRecord, Target
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +36,19 @@ class SinkStats:
     by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def error_headers(
-    msg: Message, group: str, exc_class: str, message: str, stack: str
-) -> list[tuple[str, bytes]]:
-    """Where the record came from and why it failed, alongside its unchanged headers."""
-    original = list(msg.headers() or [])
-    _, ts = msg.timestamp()
+def error_headers(msg: Consumed, group: str, exc_class: str, message: str, stack: str) -> Headers:
+    """Where the record came from and why it failed, after its own unchanged headers."""
     return [
-        *original,
-        ("mlc.original.topic", msg.topic().encode()),
-        ("mlc.original.partition", str(msg.partition()).encode()),
-        ("mlc.original.offset", str(msg.offset()).encode()),
-        ("mlc.original.timestamp", str(ts).encode()),
-        ("mlc.consumer.group", group.encode()),
-        ("mlc.error.class", exc_class.encode()),
-        ("mlc.error.message", message.encode()),
-        ("mlc.error.stacktrace", stack.encode()),
-        ("mlc.dead.at", str(int(time.time() * 1000)).encode()),
+        *msg.headers,
+        ("mlc.original.topic", msg.topic),
+        ("mlc.original.partition", str(msg.partition)),
+        ("mlc.original.offset", str(msg.offset)),
+        ("mlc.original.timestamp", str(msg.timestamp)),
+        ("mlc.consumer.group", group),
+        ("mlc.error.class", exc_class),
+        ("mlc.error.message", message),
+        ("mlc.error.stacktrace", stack),
+        ("mlc.dead.at", str(int(time.time() * 1000))),
     ]
 
 
@@ -98,19 +94,28 @@ class SinkRunner:
             await asyncio.to_thread(self.consumer.close)
 
     async def handle(self, batch: list[Message]) -> None:
-        messages = [m for m in batch if m.error() is None]
+        messages: list[Consumed] = []
         for m in batch:
             if m.error() is not None:
                 log.warning("consumer error: %s", m.error())
-        by_key: dict[tuple[str, bytes | None], list[Message]] = defaultdict(list)
-        for m in messages:
-            by_key[(m.topic(), m.key())].append(m)
+            else:
+                messages.append(Consumed.of(m))
+        by_key: dict[tuple[str, bytes | None], list[Consumed]] = defaultdict(list)
+        for c in messages:
+            by_key[(c.topic, c.key)].append(c)
         tracker = DeliveryTracker()
+        failure: BaseException | None = None
         try:
-            await asyncio.gather(*(self._write_key(ms, tracker) for ms in by_key.values()))
-        except RetryableError as exc:
+            # A TaskGroup cancels the other keys' writes as soon as one must be retried, so
+            # nothing is still writing while the batch is rewound.
+            async with asyncio.TaskGroup() as group:
+                for records in by_key.values():
+                    group.create_task(self._write_key(records, tracker))
+        except* RetryableError as eg:
+            failure = eg.exceptions[0]
+        if failure is not None:
             log.warning("target still failing after retries (%s); re-reading the batch in %.0fs",
-                        exc, self.retry_pause)  # fmt: skip
+                        failure, self.retry_pause)  # fmt: skip
             await asyncio.to_thread(self._rewind, messages)
             await asyncio.sleep(self.retry_pause)
             return
@@ -118,57 +123,55 @@ class SinkRunner:
         tracker.raise_if_failed()
         await asyncio.to_thread(self._commit, messages)
 
-    async def _write_key(self, messages: list[Message], tracker: DeliveryTracker) -> None:
+    async def _write_key(self, records: list[Consumed], tracker: DeliveryTracker) -> None:
         async with self._slots:
-            for m in messages:
-                await self._write_one(m, tracker)
+            for c in records:
+                await self._write_one(c, tracker)
 
-    async def _write_one(self, m: Message, tracker: DeliveryTracker) -> None:
-        entity = self.topics[m.topic()]
+    async def _write_one(self, c: Consumed, tracker: DeliveryTracker) -> None:
+        entity = self.topics[c.topic]
         try:
-            event = self.codec.decode(entity, m.value())
-            record = SinkRecord(m.topic(), m.partition(), m.offset(), (m.key() or b"").decode(),
-                                entity, event)  # fmt: skip
+            if c.value is None:
+                return  # a tombstone: the delete event before it did the work
+            event = self.codec.decode(entity, c.value)
+            record = SinkRecord(c.topic, c.partition, c.offset, (c.key or b"").decode(), entity,
+                                event)  # fmt: skip
             outcome = await self.target.write(record)
-        except FatalError as exc:
-            outcome = Outcome("rejected", error=str(exc))
-            self._dead(m, type(exc).__name__, str(exc), traceback.format_exc(), tracker)
-            return
         except RetryableError:
             raise
         except Exception as exc:
-            self._dead(m, type(exc).__name__, str(exc), traceback.format_exc(), tracker)
+            self._dead(c, type(exc).__name__, str(exc), traceback.format_exc(), tracker)
             return
         if outcome.ok:
             self.stats.written += 1
             self.stats.by_status[outcome.status] += 1
         else:
-            self._dead(m, "TargetRejected", outcome.error or "", "", tracker)
+            self._dead(c, "TargetRejected", outcome.error or "", "", tracker)
 
     def _dead(
-        self, m: Message, exc_class: str, message: str, stack: str, tracker: DeliveryTracker
+        self, c: Consumed, exc_class: str, message: str, stack: str, tracker: DeliveryTracker
     ) -> None:
-        log.error("to %s: %s[%d]@%d %s: %s", self.dlq_topic, m.topic(), m.partition(), m.offset(),
+        log.error("to %s: %s[%d]@%d %s: %s", self.dlq_topic, c.topic, c.partition, c.offset,
                   exc_class, message)  # fmt: skip
         self.stats.dead += 1
         self.producer.produce(
-            self.dlq_topic, key=m.key(), value=m.value(),
-            headers=error_headers(m, self.group, exc_class, message, stack), on_delivery=tracker,
+            self.dlq_topic, key=c.key, value=c.value,
+            headers=error_headers(c, self.group, exc_class, message, stack), on_delivery=tracker,
         )  # fmt: skip
 
-    def _rewind(self, messages: list[Message]) -> None:
+    def _rewind(self, messages: list[Consumed]) -> None:
         first: dict[tuple[str, int], int] = {}
-        for m in messages:
-            tp = (m.topic(), m.partition())
-            first[tp] = min(first.get(tp, m.offset()), m.offset())
+        for c in messages:
+            tp = (c.topic, c.partition)
+            first[tp] = min(first.get(tp, c.offset), c.offset)
         for (topic, partition), offset in first.items():
             self.consumer.seek(TopicPartition(topic, partition, offset))
 
-    def _commit(self, messages: list[Message]) -> None:
+    def _commit(self, messages: list[Consumed]) -> None:
         last: dict[tuple[str, int], int] = {}
-        for m in messages:
-            tp = (m.topic(), m.partition())
-            last[tp] = max(last.get(tp, -1), m.offset())
+        for c in messages:
+            tp = (c.topic, c.partition)
+            last[tp] = max(last.get(tp, -1), c.offset)
         if last:
             self.consumer.commit(
                 offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],

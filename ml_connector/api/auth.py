@@ -26,8 +26,6 @@ RENEW_MARGIN = 60.0  # seconds before expiry; ServiceTitan's 15 min tokens still
 class TokenAuth(httpx.Auth):
     """A bearer token from a token endpoint, cached until shortly before it expires."""
 
-    requires_response_body = True
-
     def __init__(self, token_url: str, form: dict[str, str | SecretStr]) -> None:
         self.token_url = token_url
         self._form = form
@@ -70,16 +68,22 @@ class TokenAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        # Overriding async_auth_flow means reading bodies ourselves (httpx's default flow
+        # does it only for auth_flow); token answers are small.
         async with self._lock:
             if not self._valid():
-                self.accept_token((yield self.token_request()))
+                token_response = yield self.token_request()
+                await token_response.aread()
+                self.accept_token(token_response)
         self._authorize(request)
         response = yield request
         if response.status_code == 401:
             log.info("401 from %s; renewing the token once", request.url.host)
             async with self._lock:
                 self.expire_now()
-                self.accept_token((yield self.token_request()))
+                token_response = yield self.token_request()
+                await token_response.aread()
+                self.accept_token(token_response)
             self._authorize(request)
             yield request
 

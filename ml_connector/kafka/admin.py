@@ -47,6 +47,7 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     parts = settings.kafka.partitions
     specs = [
         TopicSpec(topics.state, 1, COMPACTED),
+        TopicSpec(topics.schemas, 1, COMPACTED),
         TopicSpec(topics.xref, parts, COMPACTED),
         TopicSpec(topics.audit, parts),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer
@@ -19,7 +20,9 @@ def producer(bootstrap: str, **overrides: Any) -> Producer:
         "acks": "all",
         "partitioner": PARTITIONER,
         "linger.ms": 10,
-        "compression.type": "lz4",
+        # No compression by default: every subscriber's client can read it, including
+        # Python ones built without the codec libraries.
+        "compression.type": "none",
         **overrides,
     }
     return Producer(config)
@@ -33,6 +36,9 @@ def consumer(bootstrap: str, group: str, **overrides: Any) -> Consumer:
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
+        # A crashed member's partitions are reassigned after 10 s rather than 45 s.
+        "session.timeout.ms": 10000,
+        "heartbeat.interval.ms": 3000,
         **overrides,
     }
     return Consumer(config)
@@ -54,3 +60,28 @@ class DeliveryTracker:
     def raise_if_failed(self) -> None:
         if self.errors:
             raise RuntimeError(f"{len(self.errors)} sends failed, first: {self.errors[0]}")
+
+
+Headers = list[tuple[str, str | bytes | None]]
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """A consumed record with the fields a delivered message always has, typed as such."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    timestamp: int
+
+    @classmethod
+    def of(cls, msg: Message) -> Consumed:
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        if topic is None or partition is None or offset is None:
+            raise ValueError("not a delivered message (no topic, partition or offset)")
+        raw = msg.headers() or []
+        headers = list(raw.items()) if isinstance(raw, dict) else list(raw)
+        return cls(topic, partition, offset, msg.key(), msg.value(), headers, msg.timestamp()[1])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,12 +58,3 @@ def acquire_kafka(configured: str | None) -> KafkaRuntime:
         return _testcontainers()
     broker = EmbeddedBroker().start()
     return KafkaRuntime(broker.bootstrap_servers, "embedded", broker.stop, embedded=broker)
-
-
-@contextlib.contextmanager
-def kafka_runtime(configured: str | None):  # type: ignore[no-untyped-def]
-    runtime = acquire_kafka(configured)
-    try:
-        yield runtime
-    finally:
-        runtime.close()

@@ -1,0 +1,164 @@
+"""``ml-connector demo``: the embedded default, end to end, with a summary at the end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
+from rich.console import Console
+from rich.table import Table
+
+from ml_connector.config import Settings
+from ml_connector.pipeline import COMPONENTS
+from ml_connector.sandbox import Sandbox
+from ml_connector.state import StateStore
+from ml_connector.supervisor import Supervisor
+
+IMPORT_ROUTE = ("POST", "/api/now/import/{staging_table}")
+
+
+@dataclass
+class EntitySummary:
+    flow: str
+    entity: str
+    seeded: int
+    records_read: int
+    events_produced: int
+    routed: int
+    import_calls: int
+    in_target: int
+    duplicates: int
+    dead: int
+
+    @property
+    def complete(self) -> bool:
+        return self.in_target == self.seeded and self.duplicates == 0
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    """Records ever written to a topic (sum of end offsets minus start offsets)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "mlc-summary"})
+    try:
+        meta = c.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return 0
+        total = 0
+        for p in meta.partitions:
+            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += high - low
+        return total
+    finally:
+        c.close()
+
+
+def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Records on the topics that the group has not committed past yet."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "mlc-summary"})
+    try:
+        partitions = []
+        for topic in topics:
+            meta = c.list_topics(topic, timeout=10).topics[topic]
+            partitions += [TopicPartition(topic, p) for p in meta.partitions]
+        request = [ConsumerGroupTopicPartitions(group, partitions)]
+        committed = admin.list_consumer_group_offsets(request)[group].result().topic_partitions
+        lag = 0
+        for tp in committed:
+            _, high = c.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
+            lag += high - max(tp.offset, 0)
+        return lag
+    finally:
+        c.close()
+
+
+def summarize(box: Sandbox, settings: Settings) -> list[EntitySummary]:
+    topics = settings.kafka.topics
+    state = StateStore(box.bootstrap, topics.state).load_all()
+    sn = httpx.Client(base_url=box.sn_url, timeout=30)
+    calls = {(c["method"], c["route"]): c["count"] for c in sn.get("/_sim/calls").json()["calls"]}
+    rows = []
+    for name, flow in settings.flows.items():
+        target = settings.connections[flow.target]
+        for entity in flow.entities:
+            totals = state.get(f"cursor|{flow.source}|{entity}", {}).get("totals", {})
+            table = getattr(target, "tables", {})[entity].target
+            counts = sn.get(f"/_sim/tables/{table}/counts").json()
+            rows.append(
+                EntitySummary(
+                    flow=name,
+                    entity=entity,
+                    seeded=box.vendors,
+                    records_read=totals.get("records_read", 0),
+                    events_produced=totals.get("events_produced", 0),
+                    routed=topic_size(box.bootstrap, topics.sink(flow.target, entity)),
+                    import_calls=calls.get(IMPORT_ROUTE, 0),
+                    in_target=len(counts["counts"]),
+                    duplicates=len(counts["duplicates"]),
+                    dead=topic_size(box.bootstrap, topics.dlq(flow.target)),
+                )
+            )
+    sn.close()
+    return rows
+
+
+def render(rows: list[EntitySummary]) -> Table:
+    """One column per flow and entity, so the table fits a narrow terminal."""
+    table = Table(title="ml-connector demo summary")
+    table.add_column("")
+    for r in rows:
+        table.add_column(f"{r.flow}\n{r.entity}", justify="right")
+    lines: list[tuple[str, Callable[[EntitySummary], object]]] = [
+        ("seeded in the source", lambda r: r.seeded),
+        ("records read", lambda r: r.records_read),
+        ("events produced", lambda r: r.events_produced),
+        ("routed to the sink (changed)", lambda r: r.routed),
+        ("records written (Import Set calls)", lambda r: r.import_calls),
+        ("in the target (unique keys)", lambda r: r.in_target),
+        ("duplicates in the target", lambda r: r.duplicates),
+        ("dead letters", lambda r: r.dead),
+        ("status", lambda r: "[green]complete[/green]" if r.complete else "[red]incomplete[/red]"),
+    ]
+    for label, value in lines:
+        table.add_row(label, *(str(value(r)) for r in rows))
+    return table
+
+
+def run_demo(
+    *, bootstrap: str, registry_url: str | None, vendors: int, keep_running: bool,
+    timeout: float, workdir: Path | None, console: Console,
+) -> bool:  # fmt: skip
+    with Sandbox.start(bootstrap, workdir, registry_url=registry_url, vendors=vendors) as box:
+        settings = box.settings()
+        console.print(f"Business Central simulator: {box.bc_url}")
+        console.print(f"ServiceNow simulator:       {box.sn_url}")
+        console.print(f"config: {box.config_path}; logs: {box.workdir / 'logs'}")
+        supervisor = Supervisor(box.config_path, COMPONENTS, log_dir=box.workdir / "logs")
+        supervisor.start()
+        try:
+            deadline = time.monotonic() + timeout
+            rows: list[EntitySummary] = []
+            with console.status("waiting for the seeded records to arrive...") as status:
+                while time.monotonic() < deadline:
+                    supervisor.check()
+                    rows = summarize(box, settings)
+                    done = sum(r.in_target for r in rows)
+                    status.update(f"{done} of {sum(r.seeded for r in rows)} records in ServiceNow")
+                    if rows and all(r.complete for r in rows):
+                        break
+                    time.sleep(1)
+            # Give the sinks a moment to commit, then report what the systems hold.
+            time.sleep(1)
+            rows = summarize(box, settings)
+            console.print(render(rows))
+            ok = bool(rows) and all(r.complete for r in rows)
+            if keep_running:
+                console.print("pipeline running; Ctrl-C stops it")
+                supervisor.run_forever()
+            return ok
+        finally:
+            supervisor.stop()

@@ -1,0 +1,140 @@
+"""A local sandbox: simulators with seed data and a config pointing the pipeline at them.
+
+The demo and the end-to-end tests both run the real pipeline (separate processes, real Kafka)
+against this, so what the demo shows is what the tests prove.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ml_connector.config import Settings, load_settings
+from ml_connector.secrets import SecretStore, generate_key
+
+BC_CLIENT = ("mlc-client", "mlc-secret")
+SN_CLIENT = ("mlc-client", "mlc-secret")
+SN_USER = ("mlc.integration", "mlc-password")
+
+
+@dataclass
+class Sandbox:
+    workdir: Path
+    bootstrap: str
+    registry_url: str | None = None
+    vendors: int = 250
+    seed: int = 42
+    topic_prefix: str = "mlc"
+    poll_interval: float = 5.0
+    bc_url: str = ""
+    sn_url: str = ""
+    bc: Any = None  # the BC simulator app (its store is .state.sim)
+    sn: Any = None
+    config_path: Path = field(default_factory=Path)
+    _stops: list[Callable[[], None]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, bootstrap: str, workdir: Path | None = None, **options: Any) -> Sandbox:
+        from simulators import business_central, servicenow
+        from simulators.server import serve_in_thread
+
+        box = cls(workdir or Path(tempfile.mkdtemp(prefix="mlc-sandbox-")), bootstrap, **options)
+        box.bc = business_central.create_app(
+            business_central.BusinessCentralOptions(
+                seed=box.seed, vendor_count=box.vendors,
+                client_id=BC_CLIENT[0], client_secret=BC_CLIENT[1],
+            )
+        )  # fmt: skip
+        box.sn = servicenow.create_app(
+            servicenow.ServiceNowOptions(
+                client_id=SN_CLIENT[0], client_secret=SN_CLIENT[1],
+                username=SN_USER[0], password=SN_USER[1],
+            )
+        )  # fmt: skip
+        box.bc_url, stop_bc = serve_in_thread(box.bc)
+        box._stops.append(stop_bc)
+        box.sn_url, stop_sn = serve_in_thread(box.sn)
+        box._stops.append(stop_sn)
+        box.config_path = box.write_config()
+        return box
+
+    @property
+    def key_file(self) -> Path:
+        return self.workdir / "secret.key"
+
+    def write_config(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.key_file.write_text(generate_key())
+        self.key_file.chmod(0o600)
+        config = {
+            "kafka": {
+                "bootstrap_servers": self.bootstrap,
+                "schema_registry_url": self.registry_url,
+                "topic_prefix": self.topic_prefix,
+            },
+            "secrets": {
+                "store": str(self.workdir / "secrets.json"),
+                "key_file": str(self.key_file),
+            },
+            "connections": {
+                "bc": {
+                    "system": "business_central",
+                    "base_url": self.bc_url,
+                    "tenant": "sim-tenant",
+                    "environment": "production",
+                    "auth": {
+                        "kind": "entra_client_credentials",
+                        "token_url": f"{self.bc_url}/sim-tenant/oauth2/v2.0/token",
+                        "client_id": BC_CLIENT[0],
+                        "client_secret": {"secret": "bc-client-secret"},
+                    },
+                },
+                "sn": {
+                    "system": "servicenow",
+                    "instance_url": self.sn_url,
+                    "auth": {
+                        "kind": "servicenow",
+                        "client_id": SN_CLIENT[0],
+                        "client_secret": {"secret": "sn-client-secret"},
+                        "username": SN_USER[0],
+                        "password": {"secret": "sn-password"},
+                    },
+                },
+            },
+            "flows": {
+                "bc-servicenow": {
+                    "source": "bc",
+                    "target": "sn",
+                    "entities": ["vendor"],
+                    "poll_interval": self.poll_interval,
+                    "overlap": 2.0,
+                }
+            },
+        }
+        path = self.workdir / "ml-connector.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        settings = self.settings(path)
+        store = SecretStore.from_config(settings.secrets)
+        store.set("bc-client-secret", BC_CLIENT[1])
+        store.set("sn-client-secret", SN_CLIENT[1])
+        store.set("sn-password", SN_USER[1])
+        return path
+
+    def settings(self, path: Path | None = None) -> Settings:
+        return load_settings(path or self.config_path)
+
+    def stop(self) -> None:
+        for stop in reversed(self._stops):
+            stop()
+        self._stops.clear()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

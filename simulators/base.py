@@ -1,0 +1,288 @@
+"""What every simulator shares: clock, tokens, request log, inspection routes, app wiring.
+
+The simulators stand in for systems users cannot hand us, so the pieces here exist for tests
+and demos to observe and steer them (advance the clock to expire tokens, count calls per route)
+without touching the vendor-shaped API surface. Inspection routes live under ``/_sim/``, need no
+auth and are left out of the request log, so counting API calls is never skewed by the
+observer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+INSPECTION_PREFIX = "/_sim"
+
+
+class SimClock:
+    """Wall-clock UTC plus an adjustable offset, so tests expire tokens without sleeping."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, seconds: float) -> datetime:
+        with self._lock:
+            self._offset += timedelta(seconds=seconds)
+        return self.now()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    value: str
+    kind: str  # "access" or "refresh"
+    subject: str  # client id or user name the token acts for
+    issued_at: datetime
+    expires_at: datetime
+    claims: Mapping[str, str] = field(default_factory=dict)
+
+
+class TokenStore:
+    """Issued bearer/refresh tokens with expiry judged by the simulator's clock."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self._clock = clock
+        self._tokens: dict[str, IssuedToken] = {}
+        self._lock = threading.Lock()
+
+    def issue(
+        self,
+        *,
+        subject: str,
+        lifetime_seconds: float,
+        kind: str = "access",
+        claims: Mapping[str, str] | None = None,
+        render: Callable[[datetime, datetime], str] | None = None,
+    ) -> IssuedToken:
+        """``render`` lets a simulator shape the token (BC hands out JWTs, ServiceNow opaque)."""
+        issued = self._clock.now()
+        expires = issued + timedelta(seconds=lifetime_seconds)
+        value = render(issued, expires) if render else secrets.token_urlsafe(64)
+        token = IssuedToken(value, kind, subject, issued, expires, dict(claims or {}))
+        with self._lock:
+            self._tokens[value] = token
+        return token
+
+    def validate(self, value: str, kind: str = "access") -> IssuedToken | None:
+        """The token if known, of ``kind`` and unexpired; None otherwise (caller answers 401)."""
+        with self._lock:
+            token = self._tokens.get(value)
+        if token is None or token.kind != kind or self._clock.now() >= token.expires_at:
+            return None
+        return token
+
+    def revoke(self, value: str) -> None:
+        with self._lock:
+            self._tokens.pop(value, None)
+
+    def revoke_all(self) -> int:
+        with self._lock:
+            count = len(self._tokens)
+            self._tokens.clear()
+        return count
+
+
+def jwt_shaped(claims: Mapping[str, Any]) -> str:
+    """An unsigned-in-spirit JWT: clients that peek at ``exp`` work; nobody can verify it."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = {"typ": "JWT", "alg": "RS256", "kid": "sim"}
+    parts = [json.dumps(header).encode(), json.dumps(dict(claims)).encode()]
+    return ".".join([*(b64(p) for p in parts), b64(secrets.token_bytes(32))])
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    time: str
+    method: str
+    path: str
+    query: str
+    route: str | None  # route template, e.g. /api/now/table/{table}; None when nothing matched
+    status: int
+
+
+class RequestLog:
+    """Every API call (not inspection calls) with its route template, for call counting."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self._clock = clock
+        self._entries: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+
+    def record(self, method: str, path: str, query: str, route: str | None, status: int) -> None:
+        entry = LoggedRequest(self._clock.now().isoformat(), method, path, query, route, status)
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._entries)
+
+    def counts(self) -> Counter[tuple[str, str | None]]:
+        return Counter((e.method, e.route) for e in self.entries())
+
+    def count(self, method: str, route: str) -> int:
+        return self.counts()[(method, route)]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class SimulatorState:
+    """Base of each simulator's in-memory store (``app.state.sim``)."""
+
+    def __init__(self) -> None:
+        self.clock = SimClock()
+        self.tokens = TokenStore(self.clock)
+        self.requests = RequestLog(self.clock)
+        # Handlers run on the server thread while tests may poke the store from theirs.
+        self.lock = threading.RLock()
+
+
+class RequestLogMiddleware:
+    """Pure ASGI middleware: logs method, path, query, route template and final status."""
+
+    def __init__(self, app: ASGIApp, log: RequestLog) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(INSPECTION_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            # The router stores the matched route in the shared scope dict.
+            route = scope.get("route")
+            template = getattr(route, "path", None)
+            query = scope.get("query_string", b"").decode("latin-1")
+            self.log.record(scope["method"], scope["path"], query, template, status)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """URL-encoded form body without python-multipart (token endpoints only need this)."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+class BadJson(Exception):
+    pass
+
+
+async def read_json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body() or b"null")
+    except ValueError as exc:
+        raise BadJson(str(exc)) from exc
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+    except ValueError:
+        return None
+    return (user, password) if sep else None
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def _inspection_routes(state: SimulatorState) -> list[Route]:
+    async def list_requests(request: Request) -> Response:
+        return JSONResponse({"requests": [asdict(e) for e in state.requests.entries()]})
+
+    async def reset_requests(request: Request) -> Response:
+        state.requests.reset()
+        return Response(status_code=204)
+
+    async def list_calls(request: Request) -> Response:
+        calls = [
+            {"method": method, "route": route, "count": n}
+            for (method, route), n in sorted(state.requests.counts().items(), key=str)
+        ]
+        return JSONResponse({"calls": calls})
+
+    async def clock(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                body = await read_json(request)
+                state.clock.advance(float(body.get("advance_seconds", 0)))
+            except (BadJson, AttributeError, TypeError, ValueError):
+                return JSONResponse({"error": 'Body must be {"advance_seconds": <number>}'}, 400)
+        return JSONResponse({"now": state.clock.now().isoformat()})
+
+    async def revoke_tokens(request: Request) -> Response:
+        return JSONResponse({"revoked": state.tokens.revoke_all()})
+
+    p = INSPECTION_PREFIX
+    return [
+        Route(f"{p}/requests", list_requests, methods=["GET"]),
+        Route(f"{p}/requests", reset_requests, methods=["DELETE"]),
+        Route(f"{p}/calls", list_calls, methods=["GET"]),
+        Route(f"{p}/clock", clock, methods=["GET", "POST"]),
+        Route(f"{p}/tokens/revoke", revoke_tokens, methods=["POST"]),
+    ]
+
+
+def build_app(
+    state: SimulatorState,
+    routes: Sequence[BaseRoute],
+    *,
+    not_found: Callable[[Request], Response],
+    middleware: Sequence[Middleware] = (),
+) -> Starlette:
+    """Wire routes, shared inspection routes and the request log around one state object.
+
+    ``middleware`` runs inside the request log, so later layers (rate limits, fault
+    injection) see logged requests and their 429/5xx answers are counted like real ones.
+    """
+
+    async def handle_404(request: Request, exc: Exception) -> Response:
+        return not_found(request)
+
+    app = Starlette(
+        routes=[*_inspection_routes(state), *routes],
+        middleware=[Middleware(RequestLogMiddleware, log=state.requests), *middleware],
+        exception_handlers={404: handle_404},
+    )
+    app.state.sim = state
+    return app

@@ -1,0 +1,85 @@
+"""Serve a simulator app: in a background thread (tests, demo) or in the foreground.
+
+``serve_in_thread`` binds the socket itself before uvicorn starts, so port 0 yields a free port
+that is known before the first request and cannot be taken by someone else in between.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+_START_TIMEOUT_S = 15.0
+_STOP_TIMEOUT_S = 10.0
+
+
+def serve_in_thread(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, **uvicorn_options: Any
+) -> tuple[str, Callable[[], None]]:
+    """Start ``app`` on ``host:port`` in a daemon thread; return (base URL, stop).
+
+    Returns only once the server accepts connections. ``stop`` is idempotent and waits for
+    the thread to end. ``uvicorn_options`` pass through to ``uvicorn.Config`` (for example
+    TLS files in a later pass).
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    bound_port = sock.getsockname()[1]
+
+    options: dict[str, Any] = {
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "off",
+        # Without it, a client stuck mid-request would block stop() forever.
+        "timeout_graceful_shutdown": 5,
+    }
+    options.update(uvicorn_options)
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # surfaced to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name=f"simulator:{bound_port}", daemon=True)
+    thread.start()
+
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(_STOP_TIMEOUT_S)
+            sock.close()
+            raise RuntimeError(f"simulator did not start on {host}:{bound_port}") from (
+                errors[0] if errors else None
+            )
+        time.sleep(0.01)
+
+    stopped = threading.Event()
+
+    def stop() -> None:
+        if stopped.is_set():
+            return
+        stopped.set()
+        server.should_exit = True
+        thread.join(_STOP_TIMEOUT_S)
+        sock.close()
+
+    scheme = "https" if options.get("ssl_certfile") else "http"
+    url_host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{url_host}:{bound_port}", stop
+
+
+def run(app: ASGIApp, host: str = "127.0.0.1", port: int = 8000, **uvicorn_options: Any) -> None:
+    """Serve ``app`` in the foreground until interrupted."""
+    uvicorn.run(app, host=host, port=port, **uvicorn_options)
