@@ -31,6 +31,7 @@ class Sandbox:
     seed: int = 42
     topic_prefix: str = "mlc"
     poll_interval: float = 5.0
+    bc_page_size: int = 1000
     bc_url: str = ""
     sn_url: str = ""
     bc: Any = None  # the BC simulator app (its store is .state.sim)
@@ -87,6 +88,7 @@ class Sandbox:
                     "base_url": self.bc_url,
                     "tenant": "sim-tenant",
                     "environment": "production",
+                    "page_size": self.bc_page_size,
                     "auth": {
                         "kind": "entra_client_credentials",
                         "token_url": f"{self.bc_url}/sim-tenant/oauth2/v2.0/token",

@@ -1,0 +1,115 @@
+"""The pipeline as users run it: separate worker processes on a real broker, simulators."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ml_connector.config import Settings
+from ml_connector.demo import group_lag, topic_size
+from ml_connector.pipeline import COMPONENTS
+from ml_connector.sandbox import Sandbox
+from ml_connector.state import StateStore
+from ml_connector.supervisor import Supervisor
+
+STAGING = "sn_fcms_intg_imp_supplier"
+IMPORT_ROUTE = ("POST", "/api/now/import/{staging_table}")
+
+
+@dataclass
+class Pipeline:
+    box: Sandbox
+    settings: Settings
+    supervisor: Supervisor
+    bc: httpx.Client
+    sn: httpx.Client
+
+    @property
+    def topics(self) -> Any:
+        return self.settings.kafka.topics
+
+    def wait(self, what: str, predicate: Callable[[], bool], timeout: float = 240) -> None:
+        """Poll ``predicate`` while the supervisor restarts anything that died."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.supervisor.check()
+            if predicate():
+                return
+            time.sleep(0.5)
+        logs = "\n".join(
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
+            for p in sorted((self.box.workdir / "logs").glob("*.log"))
+        )
+        raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+    # -- what the systems hold ---------------------------------------------------------
+    def bc_vendors(self) -> list[dict[str, Any]]:
+        return list(self.bc.get("/_sim/entities/vendors").json()["value"])
+
+    def sn_vendor_counts(self) -> Counter[str]:
+        body = self.sn.get("/_sim/tables/core_company/counts").json()
+        return Counter(body["counts"])
+
+    def sn_vendors(self) -> dict[str, dict[str, str]]:
+        rows = self.sn.get("/_sim/tables/core_company").json()["result"]
+        return {r["u_vendor_number"]: r for r in rows if r.get("u_vendor_number")}
+
+    def import_states(self) -> Counter[str]:
+        rows = self.sn.get(f"/_sim/tables/{STAGING}").json()["result"]
+        return Counter(r["sys_import_state"] for r in rows)
+
+    def import_calls(self) -> int:
+        calls = self.sn.get("/_sim/calls").json()["calls"]
+        return sum(c["count"] for c in calls if (c["method"], c["route"]) == IMPORT_ROUTE)
+
+    # -- where the pipeline is ---------------------------------------------------------
+    def polls(self) -> int:
+        state = StateStore(self.box.bootstrap, self.topics.state).load("cursor|bc|vendor") or {}
+        return int(state.get("totals", {}).get("polls", 0))
+
+    def lag(self) -> int:
+        change = [self.topics.change("bc", "vendor")]
+        sink = [self.topics.sink("sn", "vendor")]
+        return group_lag(self.box.bootstrap, self.topics.processor_app(), change) + group_lag(
+            self.box.bootstrap, self.topics.sink_group("sn"), sink
+        )
+
+    def settle(self, polls: int = 2) -> None:
+        """Wait until ``polls`` more polls happened and every group caught up."""
+        target = self.polls() + polls
+        self.wait(
+            f"{polls} more polls and no lag", lambda: self.polls() >= target and self.lag() == 0
+        )
+
+    def dead_letters(self) -> int:
+        return topic_size(self.box.bootstrap, self.topics.dlq("sn"))
+
+
+@pytest.fixture
+def pipeline_factory(bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., Pipeline]]:
+    started: list[Pipeline] = []
+
+    def start(**options: Any) -> Pipeline:
+        prefix = f"t{uuid.uuid4().hex[:8]}"
+        box = Sandbox.start(bootstrap, tmp_path / prefix, topic_prefix=prefix, **options)
+        supervisor = Supervisor(box.config_path, COMPONENTS, log_dir=box.workdir / "logs")
+        supervisor.start()
+        p = Pipeline(box, box.settings(), supervisor, httpx.Client(base_url=box.bc_url, timeout=30),
+                     httpx.Client(base_url=box.sn_url, timeout=30))  # fmt: skip
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.supervisor.stop()
+        p.box.stop()
+        p.bc.close()
+        p.sn.close()
