@@ -12,13 +12,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test bench compose-tool
 install: $(STAMP)
+
+# docker-compose.yml is validated by a compose implementation; Debian's package provides one.
+compose-tool:
+	@command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { apt-get install -y -q docker-compose >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q docker-compose >/dev/null; }; }; } || \
+	  echo "docker-compose is missing: install Debian's docker-compose package"
 
 demo: $(STAMP)
 	$(BIN)/ml-connector demo
 
-test: $(STAMP)
+test: $(STAMP) compose-tool
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

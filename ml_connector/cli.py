@@ -54,17 +54,30 @@ def _wait_for_signal() -> None:
 
 
 @kafka_app.command("up")
-def kafka_up() -> None:
-    """Start Kafka (configured, Docker, or embedded from Maven jars) and print its address."""
-    from ml_connector.kafka.runtime import acquire_kafka
+def kafka_up(
+    with_registry: Annotated[
+        bool, typer.Option("--registry/--no-registry", help="also start a Schema Registry")
+    ] = True,
+) -> None:
+    """Start Kafka (configured, Docker, or embedded from Maven jars) and print its address.
+
+    With --registry (the default) a Schema Registry is started beside it and its URL printed
+    on the second line.
+    """
+    from ml_connector.kafka.runtime import acquire_kafka, acquire_registry
 
     _setup_logging()
     runtime = acquire_kafka(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    registry = acquire_registry(os.environ.get("SCHEMA_REGISTRY_URL")) if with_registry else None
     try:
         print(runtime.bootstrap_servers, flush=True)
+        if registry is not None and registry.url:
+            print(registry.url, flush=True)
         console.print(f"Kafka ({runtime.how}) at {runtime.bootstrap_servers}; Ctrl-C stops it")
         _wait_for_signal()
     finally:
+        if registry is not None:
+            registry.close()
         runtime.close()
 
 
@@ -160,20 +173,24 @@ def demo(
 ) -> None:
     """Run the embedded default: Kafka, simulators, every flow; print a summary and stop."""
     from ml_connector.demo import run_demo
-    from ml_connector.kafka.runtime import acquire_kafka
+    from ml_connector.kafka.runtime import acquire_kafka, acquire_registry
 
     logging.basicConfig(level=logging.WARNING)
     out = Console()
-    with console.status("starting Kafka..."):
+    with console.status("starting Kafka and the Schema Registry (the first run fetches them)..."):
         runtime = acquire_kafka(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+        registry = acquire_registry(os.environ.get("SCHEMA_REGISTRY_URL"))
     out.print(f"Kafka ({runtime.how}) at {runtime.bootstrap_servers}")
+    out.print(
+        f"Schema Registry ({registry.how}) at {registry.url or 'none: single-object encoding'}"
+    )
     try:
         ok = run_demo(
-            bootstrap=runtime.bootstrap_servers, registry_url=os.environ.get("SCHEMA_REGISTRY_URL"),
-            vendors=vendors, keep_running=keep_running, timeout=timeout, workdir=workdir,
-            console=out,
+            bootstrap=runtime.bootstrap_servers, registry_url=registry.url, vendors=vendors,
+            keep_running=keep_running, timeout=timeout, workdir=workdir, console=out,
         )  # fmt: skip
     finally:
+        registry.close()
         runtime.close()
     raise typer.Exit(0 if ok else 1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ def run_demo(
     *, bootstrap: str, registry_url: str | None, vendors: int, keep_running: bool,
     timeout: float, workdir: Path | None, console: Console,
 ) -> bool:  # fmt: skip
+    ok = False
     with Sandbox.start(bootstrap, workdir, registry_url=registry_url, vendors=vendors) as box:
         settings = box.settings()
         console.print(f"Business Central simulator: {box.bc_url}")
@@ -162,3 +164,7 @@ def run_demo(
             return ok
         finally:
             supervisor.stop()
+            if workdir is None and ok:
+                shutil.rmtree(box.workdir, ignore_errors=True)
+            else:
+                console.print(f"config and logs kept in {box.workdir}")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ml_connector.kafka.registry import EmbeddedRegistry
 from ml_connector.kafka.runtime import KafkaRuntime, acquire_kafka
 
 
@@ -27,3 +28,17 @@ def kafka() -> Iterator[KafkaRuntime]:
 @pytest.fixture(scope="session")
 def bootstrap(kafka: KafkaRuntime) -> str:
     return kafka.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def registry_url() -> Iterator[str]:
+    """A real Schema Registry: SCHEMA_REGISTRY_URL if set, else Apicurio from Maven Central.
+
+    Unlike the product's fallback to single-object encoding, tests fail when it cannot start.
+    """
+    configured = os.environ.get("SCHEMA_REGISTRY_URL")
+    if configured:
+        yield configured
+        return
+    with EmbeddedRegistry() as registry:
+        yield registry.url

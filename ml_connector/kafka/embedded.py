@@ -11,7 +11,6 @@ import base64
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
+
+from ml_connector.kafka.java import (
+    JavaProcess,
+    JavaServiceError,
+    cache_root,
+    free_port,
+    java_executable,
+    run_maven,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +39,8 @@ _LOGGING_JARS = (
 )
 
 
-class BrokerStartError(RuntimeError):
+class BrokerStartError(JavaServiceError):
     """The embedded broker could not be fetched or started; the message says why."""
-
-
-def cache_root() -> Path:
-    base = os.environ.get("MLC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "ml-connector"
-    )
-    return Path(base)
 
 
 def _pom(version: str) -> str:
@@ -64,26 +65,16 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
     done = home / ".complete"
     if done.exists():
         return lib
-    if shutil.which("mvn") is None:
-        raise BrokerStartError("Maven ('mvn') is needed to fetch the Kafka jars but is not on PATH")
     home.mkdir(parents=True, exist_ok=True)
     (home / "pom.xml").write_text(_pom(version))
     log.info("fetching Apache Kafka %s jars into %s", version, lib)
-    result = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(home / "pom.xml"), "dependency:copy-dependencies",
-         "-DincludeScope=runtime", f"-DoutputDirectory={lib}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise BrokerStartError(f"Maven could not fetch Kafka {version}:\n{result.stdout[-2000:]}")
+    try:
+        run_maven(home, ["dependency:copy-dependencies", "-DincludeScope=runtime",
+                         f"-DoutputDirectory={lib}"], f"Kafka {version}")  # fmt: skip
+    except JavaServiceError as exc:
+        raise BrokerStartError(str(exc)) from None
     done.touch()
     return lib
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cluster_id() -> str:
@@ -108,17 +99,12 @@ class EmbeddedBroker:
     heap: str = "768m"
     port: int = 0
     workdir: Path | None = None
-    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _process: JavaProcess | None = field(default=None, init=False, repr=False)
     _own_workdir: bool = field(default=False, init=False, repr=False)
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def log_file(self) -> Path:
-        assert self.workdir is not None
-        return self.workdir / "broker.log"
 
     def _write_config(self, controller_port: int) -> Path:
         assert self.workdir is not None
@@ -139,22 +125,21 @@ class EmbeddedBroker:
             "group.initial.rebalance.delay.ms": "0",
             "num.partitions": "1",
             "auto.create.topics.enable": "true",
-            # Compacted state topics must compact on a laptop-sized run too.
+            # Compacted state topics must compact on a laptop-sized heap too.
             "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
         }
         path = self.workdir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        (self.workdir / "log4j.properties").write_text(_LOG4J.format(path=self.log_file))
+        (self.workdir / "log4j.properties").write_text(
+            _LOG4J.format(path=self.workdir / "broker.log")
+        )
         return path
 
     def _java(self, *args: str) -> list[str]:
         lib = ensure_jars(self.version)
         assert self.workdir is not None
-        java = shutil.which("java")
-        if java is None:
-            raise BrokerStartError("Java 17+ ('java') is needed for the embedded broker")
         return [
-            java, f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
+            java_executable(), f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{self.workdir / 'log4j.properties'}",
             "-cp", f"{lib}/*", *args,
@@ -176,11 +161,9 @@ class EmbeddedBroker:
             )  # fmt: skip
             if fmt.returncode != 0:
                 raise BrokerStartError(f"formatting the log dir failed:\n{fmt.stdout}{fmt.stderr}")
-        out = (self.workdir / "broker.out").open("ab")
-        self._process = subprocess.Popen(
-            self._java("kafka.Kafka", str(config)), stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+        self._process = JavaProcess(
+            self._java("kafka.Kafka", str(config)), self.workdir / "broker.out"
+        )
         self._wait_ready(timeout)
         log.info("Kafka %s ready at %s", self.version, self.bootstrap_servers)
         return self
@@ -190,42 +173,27 @@ class EmbeddedBroker:
         # log_level 0: connection refusals while the broker boots are expected, not news.
         admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
         deadline = time.monotonic() + timeout
+        assert self._process is not None
         while time.monotonic() < deadline:
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise BrokerStartError(f"the broker exited early:\n{self._tail()}")
+            if not self._process.alive():
+                raise BrokerStartError(f"the broker exited early:\n{self._process.tail()}")
             try:
-                brokers = admin.list_topics(timeout=2).brokers
-                if brokers:
+                if admin.list_topics(timeout=2).brokers:
                     return
             except Exception:
                 time.sleep(0.3)
+        tail = self._process.tail()
         self.stop()
-        raise BrokerStartError(f"the broker was not ready after {timeout:.0f}s:\n{self._tail()}")
-
-    def _tail(self, lines: int = 40) -> str:
-        texts = []
-        for name in ("broker.out", "broker.log"):
-            assert self.workdir is not None
-            path = self.workdir / name
-            if path.exists():
-                texts.extend(path.read_text(errors="replace").splitlines()[-lines:])
-        return "\n".join(texts)
+        raise BrokerStartError(f"the broker was not ready after {timeout:.0f}s:\n{tail}")
 
     def kill(self) -> None:
         """Stop abruptly (SIGKILL), keeping the log dir so start() can bring it back."""
-        if self._process and self._process.poll() is None:
+        if self._process is not None:
             self._process.kill()
-            self._process.wait()
 
     def stop(self, remove: bool = True) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            self._process.stop()
         self._process = None
         if remove and self._own_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -58,3 +58,28 @@ def acquire_kafka(configured: str | None) -> KafkaRuntime:
         return _testcontainers()
     broker = EmbeddedBroker().start()
     return KafkaRuntime(broker.bootstrap_servers, "embedded", broker.stop, embedded=broker)
+
+
+@dataclass
+class RegistryRuntime:
+    url: str | None  # None: no registry, values use Avro single-object encoding
+    how: str  # configured | embedded | none
+    _close: Callable[[], None] = field(default=lambda: None, repr=False)
+
+    def close(self) -> None:
+        self._close()
+
+
+def acquire_registry(configured: str | None) -> RegistryRuntime:
+    """A configured registry, else Apicurio from Maven Central, else none (single-object)."""
+    if configured:
+        return RegistryRuntime(configured, "configured")
+    from ml_connector.kafka.java import JavaServiceError
+    from ml_connector.kafka.registry import EmbeddedRegistry
+
+    try:
+        registry = EmbeddedRegistry().start()
+    except JavaServiceError as exc:
+        log.warning("no Schema Registry (%s); values use Avro single-object encoding", exc)
+        return RegistryRuntime(None, "none")
+    return RegistryRuntime(registry.url, "embedded", registry.stop)

@@ -94,11 +94,14 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline_factory(bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., Pipeline]]:
+def pipeline_factory(
+    bootstrap: str, registry_url: str, tmp_path: Path
+) -> Iterator[Callable[..., Pipeline]]:
     started: list[Pipeline] = []
 
     def start(**options: Any) -> Pipeline:
         prefix = f"t{uuid.uuid4().hex[:8]}"
+        options.setdefault("registry_url", registry_url)
         box = Sandbox.start(bootstrap, tmp_path / prefix, topic_prefix=prefix, **options)
         supervisor = Supervisor(box.config_path, COMPONENTS, log_dir=box.workdir / "logs")
         supervisor.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from ml_connector.avro import AvroCodec, SingleObjectCatalog
 from ml_connector.kafka.admin import COMPACTED, TopicSpec, ensure_topics
@@ -27,26 +28,12 @@ def test_state_store_keeps_latest_value_per_key(bootstrap: str) -> None:
     assert store.load_all() == {"cursor|bc|vendor": {"n": 2}, "cursor|bc|item": {"n": 7}}
 
 
-def vendor_event() -> dict:  # type: ignore[type-arg]
-    return {
-        "before": None,
-        "after": {"number": "V1", "name": "Acme", "balance": Decimal("12.5000"), "blocked": False},
-        "op": "r",
-        "source": {
-            "system": "business_central", "connection": "bc", "company": None,
-            "entity": "vendor", "native_id": "abc", "native_version": "W/1",
-            "modified_at": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), "seen_via": "poll",
-        },
-        "ts_ms": 1,
-        "event_id": "e1",
-        "native": "{}",
-    }  # fmt: skip
-
-
-def test_single_object_encoding_is_readable_by_another_process(bootstrap: str) -> None:
+def test_single_object_encoding_is_readable_by_another_process(
+    bootstrap: str, vendor_event: dict[str, Any]
+) -> None:
     schemas_topic = _topic(bootstrap)
     writer = AvroCodec(SingleObjectCatalog(CompactedTopic(bootstrap, schemas_topic)))
-    data = writer.encode("mlc.bc.vendor", "vendor", vendor_event())
+    data = writer.encode("mlc.bc.vendor", "vendor", vendor_event)
     assert data[:2] == b"\xc3\x01"
     # A fresh codec has no cache: it must find the writer's schema in the topic.
     reader = AvroCodec(SingleObjectCatalog(CompactedTopic(bootstrap, schemas_topic)))

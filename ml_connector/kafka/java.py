@@ -1,0 +1,78 @@
+"""What the embedded Java services share: the cache, Maven, free ports, the child process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+
+class JavaServiceError(RuntimeError):
+    """An embedded service could not be fetched, built or started; the message says why."""
+
+
+def cache_root() -> Path:
+    """Outside the repository, shared by runs: ``$MLC_CACHE_DIR`` or ``~/.cache/ml-connector``."""
+    base = os.environ.get("MLC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "ml-connector"
+    )
+    return Path(base)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def java_executable() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise JavaServiceError("Java 17+ ('java') is needed for the embedded Kafka and registry")
+    return java
+
+
+def run_maven(project: Path, goals: list[str], what: str, settings: Path | None = None) -> None:
+    if shutil.which("mvn") is None:
+        raise JavaServiceError(f"Maven ('mvn') is needed to fetch {what} but is not on PATH")
+    extra = ["-s", str(settings)] if settings else []
+    result = subprocess.run(
+        ["mvn", "-q", "-B", *extra, "-f", str(project / "pom.xml"), *goals],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise JavaServiceError(f"Maven could not fetch {what}:\n{result.stdout[-3000:]}")
+
+
+class JavaProcess:
+    """A started JVM with its output in a file, stopped politely or killed."""
+
+    def __init__(self, command: list[str], log_file: Path) -> None:
+        self.log_file = log_file
+        with log_file.open("ab") as out:
+            self.popen = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_file.exists():
+            return ""
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        if self.alive():
+            self.popen.kill()
+        self.popen.wait()
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.alive():
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
