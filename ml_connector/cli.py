@@ -38,12 +38,17 @@ def _setup_logging(verbose: bool = False) -> None:
     )
 
 
+def _fail(message: str) -> typer.Exit:
+    """Print an error as plain text (never wrapped) and give the exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
 def _settings(path: Path) -> Settings:
     try:
         return load_settings(path)
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
 
 
 def _wait_for_signal() -> None:
@@ -102,8 +107,7 @@ def secrets_set(
     try:
         SecretStore.from_config(_settings(config).secrets).set(name, value)
     except SecretError as exc:
-        console.print(f"error: {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc)) from None
     console.print(f"stored {name}")
 
 
@@ -146,8 +150,7 @@ def run(
         return
     bootstrap = settings.kafka.bootstrap_servers
     if not bootstrap:
-        console.print("error: kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
-        raise typer.Exit(2)
+        raise _fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
     if component == "producers":
         pipeline.run_producers(settings, bootstrap, once=once)
     elif component == "processors":
@@ -156,10 +159,7 @@ def run(
     elif component == "sinks":
         pipeline.run_sinks(settings, bootstrap)
     else:
-        console.print(
-            f"error: unknown component {component!r}; expected one of {pipeline.COMPONENTS}"
-        )
-        raise typer.Exit(2)
+        raise _fail(f"unknown component {component!r}; expected one of {pipeline.COMPONENTS}")
 
 
 @app.command("demo")
@@ -228,7 +228,6 @@ def simulate(
         )  # fmt: skip
         sim = servicenow.create_app(sn_options)
     else:
-        console.print(f"error: unknown system {system!r}; expected business_central or servicenow")
-        raise typer.Exit(2)
+        raise _fail(f"unknown system {system!r}; expected business_central or servicenow")
     console.print(f"{name} simulator on http://{host}:{port} (inspection under /_sim/)")
     serve(sim, host=host, port=port)

@@ -41,6 +41,14 @@ class Source(Protocol):
 
 @dataclass(frozen=True, order=True)
 class Cursor:
+    """The newest (modified timestamp, id) a poll has seen.
+
+    The id orders records that share a timestamp, so the cursor is one exact position. The
+    next read still starts at the timestamp (``ge``, minus the overlap) rather than after the
+    id: a record committed later may carry the same timestamp with a smaller id, and skipping
+    it is the classic timestamp-cursor bug. Re-read records cost nothing downstream.
+    """
+
     modified_at: datetime
     id: str
 
