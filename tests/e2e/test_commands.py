@@ -1,0 +1,48 @@
+"""The commands the README gives, run as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "ml_connector"]
+
+pytestmark = pytest.mark.kafka
+
+
+def test_demo_prints_a_complete_summary(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS",)}
+    result = subprocess.run(
+        [*CLI, "demo", "--vendors", "40", "--timeout", "180", "--workdir", str(tmp_path / "d")],
+        cwd=ROOT, env={**env, "COLUMNS": "120"}, capture_output=True, text=True, timeout=400,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Kafka (embedded)" in out or "Kafka (testcontainers)" in out
+    assert "in the target (unique keys)" in out
+    assert "complete" in out and "incomplete" not in out
+
+
+def test_kafka_up_prints_a_working_bootstrap_address() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    proc = subprocess.Popen(
+        [*CLI, "kafka", "up", "--no-registry"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        bootstrap = proc.stdout.readline().strip()
+        assert bootstrap.startswith("127.0.0.1:")
+        brokers = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).brokers
+        assert len(brokers) == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
