@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -20,7 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from simulators.base import BadJson, bearer_token, build_app, jwt_shaped, read_form, read_json
+from simulators.base import (
+    BadJson,
+    SimulatorState,
+    bearer_token,
+    build_app,
+    jwt_shaped,
+    read_form,
+    read_json,
+)
 from simulators.business_central_inspect import inspection_routes
 from simulators.business_central_store import (
     COMPANY_FIELDS,
@@ -32,6 +40,8 @@ from simulators.business_central_store import (
     Row,
     coerce,
 )
+from simulators.faults import FaultSettings
+from simulators.limits import ConcurrencyRule, RateLimiter, RateRule, Rejection, credential_key
 from simulators.odata import ODataError, list_page, parse_filter
 from simulators.seed import stable_guid
 
@@ -59,6 +69,13 @@ class BusinessCentralOptions:
     stale_etag_code: str = "Request_EntityChanged"  # UNCONFIRMED in apis.md
     # The vendor DELETE docs list If-Match as required; a switch in case real BC is laxer.
     require_if_match_on_delete: bool = True
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    # Operational limits per user / service principal (administration/operational-limits).
+    rate_limit_requests: int = 6000
+    rate_limit_window_seconds: float = 300.0
+    max_concurrent_requests: int = 5
+    max_queued_requests: int = 95
+    queue_timeout_seconds: float = 480.0  # a queued request waiting longer answers 503
 
 
 def bc_error(
@@ -67,6 +84,55 @@ def bc_error(
     """BC's error body; every message ends with a correlation id, as the service's do."""
     text = f"{message}  CorrelationId:  {uuid.uuid4()}"
     return JSONResponse({"error": {"code": code, "message": text}}, status, headers=headers)
+
+
+_FAULT_CODES = {429: "Application_TooManyRequests", 503: "Application_ServiceUnavailable"}
+
+
+def fault_error(status: int, message: str, headers: Mapping[str, str]) -> JSONResponse:
+    """Injected faults and limit refusals in BC's error shape."""
+    code = _FAULT_CODES.get(status, "Internal_ServerError")
+    return bc_error(status, code, message, dict(headers))
+
+
+def limit_error(rejection: Rejection) -> Response:
+    # Retry-After is not documented for BC (UNCONFIRMED in apis.md); sent, clients tolerate both.
+    headers = {"Retry-After": str(rejection.retry_after)}
+    if rejection.status == 503:
+        message = "The request waited too long in the queue and was cancelled."
+    elif rejection.window_seconds is None:
+        message = "Too many concurrent requests: the request queue is full. Try again later."
+    else:
+        message = (
+            f"The rate limit of {rejection.limit} requests per "
+            f"{rejection.window_seconds:g} seconds was exceeded. Try again later."
+        )
+    return fault_error(rejection.status, message, headers)
+
+
+def limiter_for(store: SimulatorState, options: BusinessCentralOptions) -> RateLimiter:
+    """BC's documented limits on the API paths (the token endpoint is Entra's, not BC's)."""
+    api = r"/(api/v2\.0|ODataV4)(/|$)"
+    return RateLimiter(
+        store.clock,
+        rates=[
+            RateRule(
+                "requests-per-window",
+                options.rate_limit_requests,
+                options.rate_limit_window_seconds,
+                api,
+            )
+        ],
+        concurrency=ConcurrencyRule(
+            "concurrent-requests",
+            options.max_concurrent_requests,
+            options.max_queued_requests,
+            options.queue_timeout_seconds,
+            api,
+        ),
+        key_of=credential_key(store.tokens),
+        reject=limit_error,
+    )
 
 
 def entra_error(status: int, error: str, description: str) -> JSONResponse:
@@ -448,5 +514,12 @@ def _not_found(request: Request) -> Response:
 def create_app(options: BusinessCentralOptions | None = None) -> Starlette:
     """The simulator app; its store is ``app.state.sim`` (a BusinessCentralStore)."""
     store = BusinessCentralStore(options or BusinessCentralOptions())
+    store.faults.configure(store.options.faults)
+    store.limits = limiter_for(store, store.options)
     api = BusinessCentralApi(store)
-    return build_app(store, [*inspection_routes(store), *api.routes()], not_found=_not_found)
+    return build_app(
+        store,
+        [*inspection_routes(store), *api.routes()],
+        not_found=_not_found,
+        error=fault_error,
+    )

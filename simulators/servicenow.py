@@ -6,8 +6,8 @@ app and keeps every path, parameter and header as documented.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -25,6 +25,8 @@ from simulators.base import (
     read_form,
     read_json,
 )
+from simulators.faults import FaultSettings
+from simulators.limits import RateLimiter, RateRule, Rejection, credential_key
 from simulators.servicenow_import import DEFAULT_TRANSFORM_MAPS, TransformMap
 from simulators.servicenow_inspect import inspection_routes
 from simulators.servicenow_query import apply, parse
@@ -67,11 +69,51 @@ class ServiceNowOptions:
     invalid_query_returns_no_rows: bool = False
     tables: tuple[TableDef, ...] = BASE_TABLES
     transform_maps: tuple[TransformMap, ...] = DEFAULT_TRANSFORM_MAPS
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    # An admin-defined rate limit rule (sys_rate_limit_rules); None: no rule, as on a new
+    # instance. The window is an hour on the platform; shorter ones are for tests.
+    rate_limit_requests: int | None = None
+    rate_limit_window_seconds: float = 3600.0
+    rate_limit_path_pattern: str = r"^/api/now/table/"
+    rate_limit_api_name: str = "Table API"
+    rate_limit_rule_sys_id: str = "8f7a1c2e4b5d6e7f8a9b0c1d2e3f4a5b"
 
 
 def sn_error(status: int, message: str, detail: str | None = None, **headers: str) -> JSONResponse:
     body = {"error": {"message": message, "detail": detail}, "status": "failure"}
     return JSONResponse(body, status, headers=headers or None)
+
+
+def fault_error(status: int, message: str, headers: Mapping[str, str]) -> JSONResponse:
+    """Injected faults in the instance's error shape."""
+    if status == 429:
+        return sn_error(429, "Rate limit exceeded", message, **headers)
+    return sn_error(status, message, None, **headers)
+
+
+def limiter_for(store: ServiceNowStore, options: ServiceNowOptions) -> RateLimiter | None:
+    if options.rate_limit_requests is None:
+        return None
+    limit, window = options.rate_limit_requests, options.rate_limit_window_seconds
+    per = "hour" if window == 3600 else f"{window:g} seconds"
+
+    def reject(rejection: Rejection) -> Response:
+        return sn_error(
+            429,
+            "Rate limit exceeded",
+            f"Rate limit of {limit} requests per {per} for {options.rate_limit_api_name} exceeded",
+            **{
+                "Retry-After": str(rejection.retry_after),
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Reset": str(rejection.reset_at),
+                "X-RateLimit-Rule": options.rate_limit_rule_sys_id,
+            },
+        )
+
+    rule = RateRule("sys_rate_limit_rules", limit, window, options.rate_limit_path_pattern)
+    return RateLimiter(
+        store.clock, rates=[rule], key_of=credential_key(store.tokens), reject=reject
+    )
 
 
 def _record_not_found() -> JSONResponse:
@@ -385,5 +427,12 @@ def _not_found(request: Request) -> Response:
 def create_app(options: ServiceNowOptions | None = None) -> Starlette:
     """The simulator app; its store is ``app.state.sim`` (a ServiceNowStore)."""
     store = ServiceNowStore(options or ServiceNowOptions())
+    store.faults.configure(store.options.faults)
+    store.limits = limiter_for(store, store.options)
     api = ServiceNowApi(store)
-    return build_app(store, [*inspection_routes(store), *api.routes()], not_found=_not_found)
+    return build_app(
+        store,
+        [*inspection_routes(store), *api.routes()],
+        not_found=_not_found,
+        error=fault_error,
+    )

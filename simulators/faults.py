@@ -1,0 +1,254 @@
+"""Fault injection shared by every simulator: latency, 5xx, dropped connections, 429 storms.
+
+Clients must survive what real systems do on bad days, and tests must be able to make those
+days happen on demand and reproducibly. ``FaultInjector`` holds the settings (set from a
+simulator's options at start, changed at run time through ``/_sim/faults``) and draws every
+decision from one ``random.Random(seed)``, so a seeded run fails the same requests each time.
+
+API for simulator modules (``base.build_app`` wires all of it; a simulator only supplies an
+``ErrorRenderer`` so injected errors carry the system's own error body):
+
+- ``FaultSettings``: ``latency_ms``, ``jitter_ms``, ``error_rate`` (0..1), ``error_status``,
+  ``drop_rate`` (0..1), ``seed``.
+- ``ErrorRenderer``: ``(status, message, headers) -> Response`` in the system's error shape.
+- Inspection routes (never affected by faults):
+  ``GET /_sim/faults`` settings and storm state; ``PUT /_sim/faults`` partial settings JSON;
+  ``POST /_sim/faults/storm {"seconds": n}`` every API call answers 429 with Retry-After for
+  n seconds of the simulator clock (0 ends it); ``POST /_sim/faults/expire-tokens`` revokes
+  every issued token ("token expiry now").
+
+A dropped connection closes the socket without a response, so an HTTP client sees a transport
+error (httpx: ``RemoteProtocolError: Server disconnected without sending a response``). Uvicorn
+answers 500 when an app raises before its headers, so the socket is closed directly instead.
+In-process (``httpx.ASGITransport``) there is no socket: the same request raises
+``ConnectionDropped``, which *is* an ``httpx.RemoteProtocolError`` for that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from simulators.base import SimClock
+
+FAULTS_PATH = "/_sim/faults"
+# The server's own ``send`` callable, stored by ``base.SimulatorApp`` before any middleware
+# wraps it: the only handle on the connection that uvicorn gives an app.
+SERVER_SEND_KEY = "sim.server_send"
+
+ErrorRenderer = Callable[[int, str, Mapping[str, str]], Response]
+
+
+def plain_error(status: int, message: str, headers: Mapping[str, str]) -> Response:
+    """Fallback renderer for simulators that supply none."""
+    return JSONResponse({"error": message}, status, headers=dict(headers))
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """Raised in-process where no socket can be closed; see the module docstring."""
+
+    def __init__(self) -> None:
+        super().__init__("Server disconnected without sending a response.")
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0  # uniform extra delay in [0, jitter_ms)
+    error_rate: float = 0.0  # share of API calls answered with error_status
+    error_status: int = 503
+    drop_rate: float = 0.0  # share of API calls whose connection is closed unanswered
+    seed: int | None = None  # None: unseeded, different failures each run
+
+    def validated(self) -> FaultSettings:
+        for name in ("error_rate", "drop_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.latency_ms < 0 or self.jitter_ms < 0:
+            raise ValueError("latency_ms and jitter_ms must not be negative")
+        if not 500 <= self.error_status <= 599:
+            raise ValueError("error_status must be a 5xx status")
+        return self
+
+
+@dataclass(frozen=True)
+class Decision:
+    delay_s: float
+    drop: bool
+    error_status: int | None
+    storm_retry_after: int | None  # seconds left of a 429 storm, when one is on
+
+
+class FaultInjector:
+    """Settings plus the seeded random stream; thread-safe (tests poke it from their thread)."""
+
+    def __init__(self, clock: SimClock, settings: FaultSettings | None = None) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._storm_until: datetime | None = None
+        self.settings = FaultSettings()
+        self._rng = random.Random()
+        self.configure(settings or FaultSettings())
+
+    def configure(self, settings: FaultSettings) -> None:
+        settings = settings.validated()
+        with self._lock:
+            self.settings = settings
+            self._rng = random.Random(settings.seed)
+
+    def update(self, changes: Mapping[str, Any]) -> FaultSettings:
+        """Apply a partial settings object (PUT /_sim/faults); ValueError on bad names/values."""
+        known = {f.name: f.type for f in fields(FaultSettings)}
+        unknown = set(changes) - set(known)
+        if unknown:
+            raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
+        typed: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name == "seed":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise ValueError("seed must be an integer or null")
+                typed[name] = value
+            elif name == "error_status":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError("error_status must be an integer")
+                typed[name] = value
+            else:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError(f"{name} must be a number")
+                typed[name] = float(value)
+        self.configure(replace(self.settings, **typed))
+        return self.settings
+
+    def start_storm(self, seconds: float) -> None:
+        with self._lock:
+            self._storm_until = self.clock.now() + timedelta(seconds=seconds) if seconds else None
+
+    def storm_seconds_left(self) -> float:
+        with self._lock:
+            until = self._storm_until
+        if until is None:
+            return 0.0
+        return max(0.0, (until - self.clock.now()).total_seconds())
+
+    def decide(self) -> Decision:
+        """One request's fate; draws happen in a fixed order so seeded runs repeat exactly."""
+        storm = self.storm_seconds_left()
+        with self._lock:
+            s, rng = self.settings, self._rng
+            delay_ms = s.latency_ms + (rng.uniform(0, s.jitter_ms) if s.jitter_ms else 0.0)
+            drop = bool(s.drop_rate) and rng.random() < s.drop_rate
+            error = bool(s.error_rate) and rng.random() < s.error_rate
+        return Decision(
+            delay_s=delay_ms / 1000.0,
+            drop=drop,
+            error_status=s.error_status if error else None,
+            storm_retry_after=max(1, math.ceil(storm)) if storm > 0 else None,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {**asdict(self.settings), "storm_seconds_left": self.storm_seconds_left()}
+
+
+async def drop_connection(scope: Scope) -> None:
+    """Close the client's socket without a response (see the module docstring for why)."""
+    server_send = scope.get(SERVER_SEND_KEY)
+    cycle = getattr(server_send, "__self__", None)  # uvicorn's RequestResponseCycle
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(transport, "close"):
+        raise ConnectionDropped()
+    transport.close()
+    # Let connection_lost run so the server sees a disconnect and sends no fallback 500.
+    for _ in range(10):
+        if getattr(cycle, "disconnected", True):
+            break
+        await asyncio.sleep(0)
+
+
+class FaultMiddleware:
+    """Pure ASGI middleware applying ``FaultInjector`` decisions to every non-``/_sim`` call."""
+
+    def __init__(
+        self, app: ASGIApp, injector: FaultInjector, error: ErrorRenderer = plain_error
+    ) -> None:
+        self.app = app
+        self.injector = injector
+        self.error = error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sim"):
+            await self.app(scope, receive, send)
+            return
+        decision = self.injector.decide()
+        if decision.delay_s:
+            await asyncio.sleep(decision.delay_s)
+        if decision.storm_retry_after is not None:
+            retry = str(decision.storm_retry_after)
+            response = self.error(429, "Too many requests.", {"Retry-After": retry})
+            await response(scope, receive, send)
+            return
+        if decision.drop:
+            await drop_connection(scope)
+            return
+        if decision.error_status is not None:
+            status = decision.error_status
+            response = self.error(status, "The service is temporarily unavailable.", {})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def fault_routes(injector: FaultInjector, expire_tokens: Callable[[], int]) -> list[Route]:
+    """``/_sim/faults`` routes; ``expire_tokens`` revokes every issued token, returns a count."""
+
+    async def body_of(request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            raise ValueError(f"body is not JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise ValueError("body must be a JSON object")
+        return body
+
+    async def get_settings(request: Request) -> Response:
+        return JSONResponse(injector.describe())
+
+    async def put_settings(request: Request) -> Response:
+        try:
+            injector.update(await body_of(request))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        return JSONResponse(injector.describe())
+
+    async def storm(request: Request) -> Response:
+        try:
+            seconds = (await body_of(request)).get("seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                raise ValueError('body must be {"seconds": <non-negative number>}')
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        injector.start_storm(float(seconds))
+        return JSONResponse(injector.describe())
+
+    async def expire(request: Request) -> Response:
+        return JSONResponse({"revoked": expire_tokens()})
+
+    return [
+        Route(FAULTS_PATH, get_settings, methods=["GET"]),
+        Route(FAULTS_PATH, put_settings, methods=["PUT"]),
+        Route(f"{FAULTS_PATH}/storm", storm, methods=["POST"]),
+        Route(f"{FAULTS_PATH}/expire-tokens", expire, methods=["POST"]),
+    ]
