@@ -72,6 +72,10 @@ class ServiceNowAuth(_Model):
     client_secret: SecretRef | None = None
     username: str | None = None
     password: SecretRef | None = None
+    grant: Literal["client_credentials", "password", "basic"] = Field(
+        default="client_credentials",
+        description="OAuth grant; password brings a refresh token; basic skips OAuth",
+    )
 
     @model_validator(mode="after")
     def _one_way_in(self) -> ServiceNowAuth:
@@ -79,10 +83,49 @@ class ServiceNowAuth(_Model):
         basic = self.username is not None and self.password is not None
         if not (oauth or basic):
             raise ValueError("give client_id + client_secret, or username + password, or both")
+        if self.grant == "password" and not (oauth and basic):
+            raise ValueError("grant 'password' needs client_id, client_secret, username, password")
         return self
 
 
-class BusinessCentralConnection(_Model):
+class RateLimit(_Model):
+    """A connection's client-side budget: ``requests`` per moving ``per_seconds``, and at most
+    ``concurrency`` at once (None: no cap of that kind)."""
+
+    requests: int | None = Field(default=None, ge=1)
+    per_seconds: float = Field(default=1.0, gt=0)
+    concurrency: int | None = Field(default=None, ge=1)
+
+
+# The vendors' documented ceilings; where none is documented, a modest concurrency cap.
+DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
+    "business_central": RateLimit(requests=6000, per_seconds=300, concurrency=5),
+    "nav": RateLimit(concurrency=5),
+    "finance_operations": RateLimit(requests=6000, per_seconds=300, concurrency=52),
+    "servicenow": RateLimit(concurrency=8),
+    "servicetitan": RateLimit(requests=60, per_seconds=1, concurrency=10),
+    "acumatica": RateLimit(concurrency=5),
+}
+
+
+class _Connection(_Model):
+    """What every connection has besides its system's own keys."""
+
+    verify: bool | str = Field(
+        default=True, description="verify TLS: true, false, or the path of a CA bundle"
+    )
+    timeout_seconds: float = Field(default=100.0, gt=0)
+    rate_limit: RateLimit | None = Field(
+        default=None, description="client-side budget; defaults to the system's documented one"
+    )
+
+    @property
+    def rate(self) -> RateLimit:
+        system: str = getattr(self, "system", "")
+        return self.rate_limit or DEFAULT_RATE_LIMITS.get(system, RateLimit())
+
+
+class BusinessCentralConnection(_Connection):
     system: Literal["business_central"]
     base_url: str = "https://api.businesscentral.dynamics.com"
     tenant: str | None = Field(default=None, description="optional tenant segment of the URL")
@@ -109,16 +152,115 @@ def _default_sn_tables() -> dict[str, StagingTable]:
     }
 
 
-class ServiceNowConnection(_Model):
+class ServiceNowConnection(_Connection):
     system: Literal["servicenow"]
     instance_url: str = Field(description="https://<instance>.service-now.com")
     auth: ServiceNowAuth
     tables: dict[str, StagingTable] = Field(default_factory=_default_sn_tables)
+    page_size: int = Field(default=1000, ge=1, le=10000)
+
+
+class NavBasicAuth(_Model):
+    """NAV / BC on-premises: a user name and its web service access key as the password."""
+
+    kind: Literal["nav_basic"]
+    username: str
+    access_key: SecretRef
+
+
+class NavConnection(_Connection):
+    system: Literal["nav"]
+    base_url: str = Field(description="https://<host>:7048 (the OData port)")
+    server_instance: str = Field(description="e.g. BC240 or DynamicsNAV110")
+    company_id: str | None = Field(default=None, description="API v2.0; defaults to the first")
+    company_name: str | None = Field(
+        default=None, description="legacy ODataV4 pages address the company by name"
+    )
+    api_version: str = "v2.0"
+    page_size: int = Field(default=1000, ge=1, le=20000)
+    auth: Annotated[NavBasicAuth | EntraClientCredentials, Field(discriminator="kind")]
+
+
+class FinanceOperationsConnection(_Connection):
+    system: Literal["finance_operations"]
+    base_url: str = Field(description="https://<env>.operations.dynamics.com")
+    company: str | None = Field(
+        default=None, description="dataAreaId (legal entity); none reads across companies"
+    )
+    page_size: int = Field(default=1000, ge=1, le=10000)
+    auth: EntraClientCredentials
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scope_of_environment(cls, data: Any) -> Any:
+        # The Entra scope is the environment's own URL, not BC's default.
+        if isinstance(data, dict) and isinstance(data.get("auth"), dict):
+            auth = data["auth"]
+            if "scope" not in auth and isinstance(data.get("base_url"), str):
+                scope = data["base_url"].rstrip("/") + "/.default"
+                data = {**data, "auth": {**auth, "scope": scope}}
+        return data
+
+
+class AcumaticaOAuth(_Model):
+    kind: Literal["acumatica_oauth"]
+    client_id: str = Field(description="{client guid}@{tenant}")
+    client_secret: SecretRef
+    username: str
+    password: SecretRef
+    scope: str = "api offline_access"
+
+
+class AcumaticaLogin(_Model):
+    """Legacy cookie session; each one holds an API-user licence seat until logout."""
+
+    kind: Literal["acumatica_login"]
+    username: str
+    password: SecretRef
+    tenant: str | None = None
+    branch: str | None = None
+
+
+class AcumaticaConnection(_Connection):
+    system: Literal["acumatica"]
+    instance_url: str = Field(description="https://<host>/<instance>")
+    endpoint: str = "Default"
+    version: str = Field(description="pinned endpoint version, e.g. 24.200.001")
+    page_size: int = Field(default=500, ge=1)
+    auth: Annotated[AcumaticaOAuth | AcumaticaLogin, Field(discriminator="kind")]
+
+
+class ServiceTitanAuth(_Model):
+    kind: Literal["servicetitan"]
+    token_url: str = "https://auth.servicetitan.io/connect/token"
+    client_id: str
+    client_secret: SecretRef
+    app_key: SecretRef = Field(description="sent as ST-App-Key on every call")
+
+
+class ServiceTitanConnection(_Connection):
+    system: Literal["servicetitan"]
+    api_url: str = "https://api.servicetitan.io"
+    tenant_id: str
+    page_size: int = Field(default=500, ge=1, le=5000)
+    auth: ServiceTitanAuth
 
 
 Connection = Annotated[
-    BusinessCentralConnection | ServiceNowConnection, Field(discriminator="system")
+    BusinessCentralConnection
+    | ServiceNowConnection
+    | NavConnection
+    | FinanceOperationsConnection
+    | AcumaticaConnection
+    | ServiceTitanConnection,
+    Field(discriminator="system"),
 ]
+
+# Tags pydantic puts into error paths of discriminated unions; they say nothing to an operator.
+_UNION_TAGS = {
+    "business_central", "servicenow", "nav", "finance_operations", "acumatica", "servicetitan",
+    "nav_basic", "entra_client_credentials", "acumatica_oauth", "acumatica_login",
+}  # fmt: skip
 
 
 class FlowConfig(_Model):
@@ -132,9 +274,62 @@ class FlowConfig(_Model):
     )
 
 
+def _default_tiers() -> list[timedelta]:
+    return [timedelta(seconds=30), timedelta(minutes=5), timedelta(hours=1)]
+
+
+def tier_name(delay: timedelta) -> str:
+    """A retry tier's name in topic names: 30s, 5m, 1h, 1500ms."""
+    ms = int(delay.total_seconds() * 1000)
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+class DeliveryConfig(_Model):
+    """How sinks retry: in process first, then through delayed retry topics, then the DLQ."""
+
+    retry_tiers: list[timedelta] = Field(
+        default_factory=_default_tiers, description="delays of the retry topics, in order"
+    )
+    attempts: int = Field(default=5, ge=1, description="in-process tries of one write")
+    max_backpressure_wait: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="how long a sink waits out 429s in place before using the retry tiers",
+    )
+    batch_size: int = Field(default=200, ge=1)
+    concurrency: int = Field(default=8, ge=1, description="keys written at once per target")
+    max_replays: int = Field(
+        default=3, ge=1, description="times a dead record may be redriven before it needs --force"
+    )
+
+    @model_validator(mode="after")
+    def _tiers_increase(self) -> DeliveryConfig:
+        names = [tier_name(t) for t in self.retry_tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("delivery.retry_tiers: each tier needs a different delay")
+        if any(t.total_seconds() <= 0 for t in self.retry_tiers):
+            raise ValueError("delivery.retry_tiers: delays must be positive")
+        return self
+
+    @property
+    def tier_names(self) -> list[str]:
+        return [tier_name(t) for t in self.retry_tiers]
+
+
+class AuditConfig(_Model):
+    database: str = Field(
+        default=".mlc/audit.db",
+        description="SQLite file path, or a postgresql:// URL for PostgreSQL",
+    )
+
+
 class Settings(_Model):
     kafka: KafkaConfig = KafkaConfig()
     secrets: SecretsConfig = SecretsConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    audit: AuditConfig = AuditConfig()
     connections: dict[str, Connection] = Field(default_factory=dict)
     flows: dict[str, FlowConfig] = Field(default_factory=dict)
 
@@ -163,9 +358,11 @@ class Settings(_Model):
 
 
 def _describe(error: Any) -> str:
-    where = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-after"))
-    # Discriminated unions put the tag into the path; it says nothing to the operator.
-    where = where.replace(".business_central", "").replace(".servicenow", "")
+    loc = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
+    # Discriminated unions put the tag into the path (a connection may be named like one).
+    where = ".".join(
+        p for i, p in enumerate(loc) if not (p in _UNION_TAGS and i and loc[i - 1] != "connections")
+    )
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key (check its spelling and where it is nested)"

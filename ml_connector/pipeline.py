@@ -84,8 +84,10 @@ def run_processors(settings: Settings, bootstrap: str) -> None:
 
 
 def run_sinks(settings: Settings, bootstrap: str) -> None:
+    from ml_connector.audit import AuditLog
+    from sinks.parking import ParkedKeys
     from sinks.registry import build_target
-    from sinks.runner import SinkRunner
+    from sinks.runner import SinkRunner, Tier
 
     codec = prepare(settings, bootstrap)
     secrets = SecretStore.from_config(settings.secrets)
@@ -95,19 +97,31 @@ def run_sinks(settings: Settings, bootstrap: str) -> None:
         for entity in flow.entities:
             targets.setdefault(flow.target, {})[topics.sink(flow.target, entity)] = entity
 
+    def runner(target: str, sink_topics: dict[str, str]) -> SinkRunner:
+        kafka = producer(bootstrap)
+        group = topics.sink_group(target)
+        return SinkRunner(
+            # range assignment gives one member the same partition of every topic it reads,
+            # so a key's sink and retry records always meet in one process.
+            consumer=consumer(bootstrap, group, **{"partition.assignment.strategy": "range",
+                                                   "max.poll.interval.ms": 1_800_000}),
+            producer=kafka,
+            codec=codec,
+            target=build_target(settings, target, secrets),
+            target_name=target,
+            topics=sink_topics,
+            tiers=[Tier(name, topics.retry(target, name), delay) for name, delay in
+                   zip(settings.delivery.tier_names, settings.delivery.retry_tiers, strict=True)],
+            dlq_topic=topics.dlq(target),
+            group=group,
+            parked=ParkedKeys(StateStore(bootstrap, topics.state, kafka), target),
+            audit=AuditLog(kafka, topics.audit, "sinks"),
+            batch_size=settings.delivery.batch_size,
+            concurrency=settings.delivery.concurrency,
+        )  # fmt: skip
+
     async def main(stop: asyncio.Event) -> None:
-        runners = [
-            SinkRunner(
-                consumer=consumer(bootstrap, topics.sink_group(target)),
-                producer=producer(bootstrap),
-                codec=codec,
-                target=build_target(settings, target, secrets),
-                topics=sink_topics,
-                dlq_topic=topics.dlq(target),
-                group=topics.sink_group(target),
-            )
-            for target, sink_topics in targets.items()
-        ]
+        runners = [runner(target, sink_topics) for target, sink_topics in targets.items()]
         tasks = [asyncio.create_task(r.run()) for r in runners]
         await stop.wait()
         for r in runners:

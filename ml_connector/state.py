@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, Producer, TopicPartition
 
 from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer
 
@@ -17,10 +17,10 @@ from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, prod
 class CompactedTopic:
     """Latest value per key of a compacted topic, read from the beginning on demand."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, shared: Producer | None = None) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self._producer = producer(bootstrap)
+        self._producer = shared or producer(bootstrap)
 
     def read_all(self) -> dict[str, bytes]:
         c = consumer(self.bootstrap, group="mlc-compacted-reader", **{"enable.partition.eof": True})
@@ -58,6 +58,10 @@ class CompactedTopic:
         finally:
             c.close()
 
+    def send(self, key: str, value: bytes | None, tracker: DeliveryTracker) -> None:
+        """Write without waiting; the caller flushes with the batch it belongs to."""
+        self._producer.produce(self.topic, key=key.encode(), value=value, on_delivery=tracker)
+
     def put(self, key: str, value: bytes) -> None:
         """Write and wait for the broker's acknowledgement before returning."""
         tracker = DeliveryTracker()
@@ -71,8 +75,8 @@ class CompactedTopic:
 class StateStore:
     """JSON documents by key: poll cursors and their running totals, subscriptions."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self._topic = CompactedTopic(bootstrap, topic)
+    def __init__(self, bootstrap: str, topic: str, shared: Producer | None = None) -> None:
+        self._topic = CompactedTopic(bootstrap, topic, shared)
 
     def load(self, key: str) -> dict[str, Any] | None:
         raw = self._topic.read_all().get(key)
@@ -83,3 +87,10 @@ class StateStore:
 
     def save(self, key: str, value: dict[str, Any]) -> None:
         self._topic.put(key, json.dumps(value).encode())
+
+    def send(self, key: str, value: dict[str, Any] | None, tracker: DeliveryTracker) -> None:
+        """Write (None deletes) without waiting; the caller flushes."""
+        self._topic.send(key, None if value is None else json.dumps(value).encode(), tracker)
+
+    def load_prefix(self, prefix: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.load_all().items() if k.startswith(prefix)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ml_connector.api.client import RetryPolicy
 from ml_connector.clients.servicenow import ServiceNowClient
 from ml_connector.config import ServiceNowConnection, Settings
 from ml_connector.secrets import SecretStore
@@ -9,8 +10,14 @@ from sinks.base import Target
 from sinks.servicenow import ServiceNowTarget
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """In-process retries of one write; the delivery tiers take over after these."""
+    d = settings.delivery
+    return RetryPolicy(attempts=d.attempts, max_total=d.max_backpressure_wait.total_seconds())
+
+
 def build_target(settings: Settings, connection: str, secrets: SecretStore) -> Target:
     conn = settings.connections[connection]
     if isinstance(conn, ServiceNowConnection):
-        return ServiceNowTarget(ServiceNowClient(conn, secrets))
+        return ServiceNowTarget(ServiceNowClient(conn, secrets, retry_policy(settings)))
     raise ValueError(f"connections.{connection}: {conn.system} cannot be a target yet")

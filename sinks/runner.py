@@ -1,13 +1,18 @@
-"""The sink loop, written once for every target: consume, write, then commit.
+"""The sink loop, written once for every target: consume, write, settle, then commit.
 
-Offsets are committed only after the target confirmed every record of the batch (or the record
-went to the dead-letter topic with its reason), so a crash at any point re-delivers at most the
-current batch, which the targets' idempotent upserts absorb.
+One consumer per target reads the target's sink topics and its retry topics together. Every
+record ends in exactly one of three places before its offset is committed:
 
-Records of one key are written in order; different keys go concurrently within the target's
-budget. A record the target refuses for good goes to the DLQ with the reason in its headers.
-A record that still fails after the client's in-process retries stops the batch: the consumer
-seeks back and tries again after a pause, so nothing is skipped.
+- written: the target confirmed it (the client already retried in process, waiting out 429s
+  with the server's Retry-After, so backpressure never moves data);
+- a retry topic: it still failed with a retryable error, so it waits there until its due time
+  (the partition is paused, never polled in a loop), then the next tier, then the DLQ;
+- the dead-letter topic: the target refused it (validation, unknown reference, permission),
+  or the last tier failed too. Its key, value and headers are kept, the reason is added.
+
+Per-key order: while a key has a record in retry, later records with that key follow it (see
+``parking``). Sends, parked-key state and audit records are flushed before the commit, so a
+crash at any point re-delivers records whose effects are idempotent upserts.
 """
 
 from __future__ import annotations
@@ -17,39 +22,54 @@ import logging
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
+from ml_connector import headers as h
 from ml_connector.api.errors import RetryableError
+from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
-from ml_connector.kafka.clients import Consumed, DeliveryTracker, Headers
-from sinks.base import SinkRecord, Target
+from ml_connector.kafka.clients import Consumed, DeliveryTracker
+from sinks.base import Outcome, SinkRecord, Target
+from sinks.parking import ParkedKeys
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    topic: str
+    delay: timedelta
 
 
 @dataclass
 class SinkStats:
     written: int = 0
+    retried: int = 0
     dead: int = 0
+    parked: int = 0
+    stale: int = 0
     by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def error_headers(msg: Consumed, group: str, exc_class: str, message: str, stack: str) -> Headers:
-    """Where the record came from and why it failed, after its own unchanged headers."""
-    return [
-        *msg.headers,
-        ("mlc.original.topic", msg.topic),
-        ("mlc.original.partition", str(msg.partition)),
-        ("mlc.original.offset", str(msg.offset)),
-        ("mlc.original.timestamp", str(msg.timestamp)),
-        ("mlc.consumer.group", group),
-        ("mlc.error.class", exc_class),
-        ("mlc.error.message", message),
-        ("mlc.error.stacktrace", stack),
-        ("mlc.dead.at", str(int(time.time() * 1000))),
-    ]
+@dataclass(frozen=True)
+class Origin:
+    """Where a record first entered the sink: its sink topic coordinates and attempts so far."""
+
+    topic: str
+    partition: int
+    offset: int
+    attempt: int
+    tier_index: int  # -1 for the sink topic itself
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class SinkRunner:
@@ -60,116 +80,241 @@ class SinkRunner:
         producer: Producer,
         codec: AvroCodec,
         target: Target,
+        target_name: str,
         topics: dict[str, str],  # sink topic -> entity
+        tiers: Sequence[Tier],
         dlq_topic: str,
         group: str,
+        parked: ParkedKeys,
+        audit: AuditLog,
         batch_size: int = 200,
         concurrency: int = 8,
-        retry_pause: float = 5.0,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
         self.codec = codec
         self.target = target
+        self.target_name = target_name
         self.topics = topics
+        self.tiers = list(tiers)
+        self._tier_by_topic = {t.topic: i for i, t in enumerate(self.tiers)}
+        self._tier_by_name = {t.name: i for i, t in enumerate(self.tiers)}
         self.dlq_topic = dlq_topic
         self.group = group
+        self.parked = parked
+        self.audit = audit
         self.batch_size = batch_size
-        self.retry_pause = retry_pause
         self._slots = asyncio.Semaphore(concurrency)
+        self._paused: dict[tuple[str, int], int] = {}  # partition -> due (epoch ms)
         self.stats = SinkStats()
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
 
+    # -- the loop ----------------------------------------------------------------------
     async def run(self) -> None:
-        await asyncio.to_thread(self.consumer.subscribe, list(self.topics))
+        subscribed = [*self.topics, *(t.topic for t in self.tiers)]
+        await asyncio.to_thread(
+            self.consumer.subscribe, subscribed, on_assign=self._on_assign,
+            on_revoke=self._on_revoke, on_lost=self._on_revoke,
+        )  # fmt: skip
         try:
             while not self._stopping.is_set():
-                batch = await asyncio.to_thread(self.consumer.consume, self.batch_size, 1.0)
+                self._resume_due()
+                batch = await asyncio.to_thread(self.consumer.consume, self.batch_size, 0.5)
                 if batch:
                     await self.handle(batch)
         finally:
             await asyncio.to_thread(self.consumer.close)
 
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Another member may have parked or settled keys of these partitions meanwhile.
+        self.parked.reload()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._paused.pop((tp.topic or "", tp.partition), None)
+
+    def _resume_due(self) -> None:
+        due = [tp for tp, at in self._paused.items() if at <= now_ms()]
+        if due:
+            self.consumer.resume([TopicPartition(t, p) for t, p in due])
+            for tp in due:
+                del self._paused[tp]
+
+    def _pause_until(self, c: Consumed, due: int) -> None:
+        tp = TopicPartition(c.topic, c.partition, c.offset)
+        self.consumer.pause([tp])
+        self.consumer.seek(tp)
+        self._paused[(c.topic, c.partition)] = due
+
+    # -- a batch -----------------------------------------------------------------------
     async def handle(self, batch: list[Message]) -> None:
-        messages: list[Consumed] = []
+        ready: list[Consumed] = []
+        held: set[tuple[str, int]] = set()
         for m in batch:
             if m.error() is not None:
                 log.warning("consumer error: %s", m.error())
-            else:
-                messages.append(Consumed.of(m))
+                continue
+            c = Consumed.of(m)
+            tp = (c.topic, c.partition)
+            if tp in held:
+                continue  # behind a record that is not due yet
+            due = int(h.as_dict(c.headers).get(h.DUE_MS, "0"))
+            if c.topic in self._tier_by_topic and due > now_ms():
+                self._pause_until(c, due)
+                held.add(tp)
+                continue
+            ready.append(c)
         by_key: dict[tuple[str, bytes | None], list[Consumed]] = defaultdict(list)
-        for c in messages:
-            by_key[(c.topic, c.key)].append(c)
+        for c in ready:
+            by_key[(self._origin(c).topic, c.key)].append(c)
         tracker = DeliveryTracker()
-        failure: BaseException | None = None
-        try:
-            # A TaskGroup cancels the other keys' writes as soon as one must be retried, so
-            # nothing is still writing while the batch is rewound.
-            async with asyncio.TaskGroup() as group:
-                for records in by_key.values():
-                    group.create_task(self._write_key(records, tracker))
-        except* RetryableError as eg:
-            failure = eg.exceptions[0]
-        if failure is not None:
-            log.warning("target still failing after retries (%s); re-reading the batch in %.0fs",
-                        failure, self.retry_pause)  # fmt: skip
-            await asyncio.to_thread(self._rewind, messages)
-            await asyncio.sleep(self.retry_pause)
-            return
-        await asyncio.to_thread(self.producer.flush, 30)
+        async with asyncio.TaskGroup() as group:
+            for records in by_key.values():
+                group.create_task(self._settle_key(records, tracker))
+        await asyncio.to_thread(self.producer.flush, 60)
         tracker.raise_if_failed()
-        await asyncio.to_thread(self._commit, messages)
+        await asyncio.to_thread(self._commit, ready)
 
-    async def _write_key(self, records: list[Consumed], tracker: DeliveryTracker) -> None:
+    async def _settle_key(self, records: list[Consumed], tracker: DeliveryTracker) -> None:
         async with self._slots:
             for c in records:
-                await self._write_one(c, tracker)
+                await self._settle(c, tracker)
 
-    async def _write_one(self, c: Consumed, tracker: DeliveryTracker) -> None:
-        entity = self.topics[c.topic]
+    def _origin(self, c: Consumed) -> Origin:
+        if c.topic not in self._tier_by_topic:
+            return Origin(c.topic, c.partition, c.offset, 0, -1)
+        d = h.as_dict(c.headers)
+        return Origin(d[h.ORIGINAL_TOPIC], int(d[h.ORIGINAL_PARTITION]),
+                      int(d[h.ORIGINAL_OFFSET]), int(d.get(h.ATTEMPT, "0")),
+                      self._tier_by_topic[c.topic])  # fmt: skip
+
+    async def _settle(self, c: Consumed, tracker: DeliveryTracker) -> None:
+        origin = self._origin(c)
+        key = (c.key or b"").decode(errors="replace")
+        state = self.parked.get(origin.topic, key)
+        if state is not None and origin.offset <= state.done:
+            self.stats.stale += 1  # an older copy re-delivered after a crash: already settled
+            return
+        if state is not None and state.head is not None and state.head != origin.offset:
+            # An earlier record of this key waits in retry: follow it, do not overtake it.
+            state.park(origin.offset)
+            tier = self._tier_by_name.get(state.tier or "", 0)
+            self._to_tier(c, origin, tier, "waiting behind an earlier record of the same key",
+                          "KeyParked", tracker, attempt=origin.attempt)  # fmt: skip
+            self.parked.save(origin.topic, key, tracker)
+            self.stats.parked += 1
+            self._audit(c, origin, "parked", tier=self.tiers[tier].name)
+            return
+        _record, failure = await self._write(c, origin)
+        if failure is None:
+            self._settled(origin, key, tracker)
+            self.stats.written += 1
+            return
+        exc, stack = failure
+        if isinstance(exc, RetryableError) and origin.tier_index + 1 < len(self.tiers):
+            tier = origin.tier_index + 1
+            state = self.parked.open(origin.topic, key)
+            state.park(origin.offset)
+            state.tier = self.tiers[tier].name
+            self._to_tier(c, origin, tier, str(exc), type(exc).__name__, tracker,
+                          attempt=origin.attempt + 1, stack=stack)  # fmt: skip
+            self.parked.save(origin.topic, key, tracker)
+            self.stats.retried += 1
+            self._audit(c, origin, "retried", tier=self.tiers[tier].name,
+                        attempt=origin.attempt + 1, error=str(exc)[:500])  # fmt: skip
+            return
+        self._dead(c, origin, type(exc).__name__, str(exc), stack, tracker)
+        self._settled(origin, key, tracker)
+
+    async def _write(
+        self, c: Consumed, origin: Origin
+    ) -> tuple[SinkRecord | None, tuple[Exception, str] | None]:
+        entity = self.topics[origin.topic]
         try:
             if c.value is None:
-                return  # a tombstone: the delete event before it did the work
+                return None, None  # a tombstone: the delete event before it did the work
             event = self.codec.decode(entity, c.value)
-            record = SinkRecord(c.topic, c.partition, c.offset, (c.key or b"").decode(), entity,
-                                event)  # fmt: skip
-            outcome = await self.target.write(record)
-        except RetryableError:
-            raise
+            record = SinkRecord(origin.topic, origin.partition, origin.offset,
+                                (c.key or b"").decode(), entity, event)  # fmt: skip
+            outcome: Outcome = await self.target.write(record)
         except Exception as exc:
-            self._dead(c, type(exc).__name__, str(exc), traceback.format_exc(), tracker)
-            return
-        if outcome.ok:
-            self.stats.written += 1
-            self.stats.by_status[outcome.status] += 1
-        else:
-            self._dead(c, "TargetRejected", outcome.error or "", "", tracker)
+            return None, (exc, traceback.format_exc())
+        if not outcome.ok:
+            return record, (TargetRejected(outcome.error or "rejected"), "")
+        self.stats.by_status[outcome.status] += 1
+        self._audit(c, origin, "written", status=outcome.status, target_id=outcome.target_id,
+                    attempt=origin.attempt + 1, event=event)  # fmt: skip
+        return record, None
 
-    def _dead(
-        self, c: Consumed, exc_class: str, message: str, stack: str, tracker: DeliveryTracker
-    ) -> None:
-        log.error("to %s: %s[%d]@%d %s: %s", self.dlq_topic, c.topic, c.partition, c.offset,
-                  exc_class, message)  # fmt: skip
-        self.stats.dead += 1
-        self.producer.produce(
-            self.dlq_topic, key=c.key, value=c.value,
-            headers=error_headers(c, self.group, exc_class, message, stack), on_delivery=tracker,
+    def _settled(self, origin: Origin, key: str, tracker: DeliveryTracker) -> None:
+        state = self.parked.get(origin.topic, key)
+        if state is not None:
+            state.settle(origin.offset)
+            self.parked.save(origin.topic, key, tracker)
+
+    # -- where records go --------------------------------------------------------------
+    def _delivery_headers(self, c: Consumed, origin: Origin, exc_class: str, message: str,
+                          stack: str, attempt: int, stage: str) -> h.Headers:  # fmt: skip
+        first = c.topic not in self._tier_by_topic
+        original_ts = str(c.timestamp) if first else h.as_dict(c.headers).get(
+            h.ORIGINAL_TIMESTAMP, str(c.timestamp))  # fmt: skip
+        return h.with_delivery(
+            c.headers,
+            ORIGINAL_TOPIC=origin.topic, ORIGINAL_PARTITION=str(origin.partition),
+            ORIGINAL_OFFSET=str(origin.offset), ORIGINAL_TIMESTAMP=original_ts,
+            CONNECTOR=self.target_name, STAGE=stage, CONSUMER_GROUP=self.group,
+            EXCEPTION_CLASS=exc_class, EXCEPTION_MESSAGE=message[:2000],
+            EXCEPTION_STACKTRACE=stack[-8000:], ATTEMPT=str(attempt),
+            FAILED_AT_MS=str(now_ms()),
         )  # fmt: skip
 
-    def _rewind(self, messages: list[Consumed]) -> None:
-        first: dict[tuple[str, int], int] = {}
-        for c in messages:
-            tp = (c.topic, c.partition)
-            first[tp] = min(first.get(tp, c.offset), c.offset)
-        for (topic, partition), offset in first.items():
-            self.consumer.seek(TopicPartition(topic, partition, offset))
+    def _to_tier(self, c: Consumed, origin: Origin, tier: int, message: str, exc_class: str,
+                 tracker: DeliveryTracker, *, attempt: int, stack: str = "") -> None:  # fmt: skip
+        t = self.tiers[tier]
+        headers = self._delivery_headers(c, origin, exc_class, message, stack, attempt, "retry")
+        due = now_ms() + int(t.delay.total_seconds() * 1000)
+        headers += [(h.DUE_MS, str(due)), (h.TIER, t.name)]
+        self.producer.produce(t.topic, key=c.key, value=c.value, headers=headers,
+                              on_delivery=tracker)  # fmt: skip
 
-    def _commit(self, messages: list[Consumed]) -> None:
+    def _dead(self, c: Consumed, origin: Origin, exc_class: str, message: str, stack: str,
+              tracker: DeliveryTracker) -> None:  # fmt: skip
+        log.error("to %s: %s[%d]@%d %s: %s", self.dlq_topic, origin.topic, origin.partition,
+                  origin.offset, exc_class, message)  # fmt: skip
+        replays = h.as_dict(c.headers).get(h.REPLAYS)
+        headers = self._delivery_headers(c, origin, exc_class, message, stack,
+                                         origin.attempt + 1, "sink")  # fmt: skip
+        if replays is not None:
+            headers.append((h.REPLAYS, replays))
+        self.producer.produce(self.dlq_topic, key=c.key, value=c.value, headers=headers,
+                              on_delivery=tracker)  # fmt: skip
+        self.stats.dead += 1
+        self._audit(c, origin, "dead", error_class=exc_class, error=message[:500])
+
+    def _audit(self, c: Consumed, origin: Origin, stage: str, event: dict[str, Any] | None = None,
+               **detail: object) -> None:  # fmt: skip
+        source = (event or {}).get("source") or {}
+        if not source and c.value is not None:
+            try:
+                source = self.codec.decode(self.topics[origin.topic], c.value)["source"]
+            except Exception:
+                source = {}
+        self.audit.emit(
+            stage,
+            connection=source.get("connection", "?"),
+            entity=source.get("entity", self.topics.get(origin.topic, "?")),
+            record_id=source.get("native_id") or (c.key or b"").decode(errors="replace"),
+            event_id=(event or {}).get("event_id"),
+            topic=origin.topic, partition=origin.partition, offset=origin.offset,
+            target=self.target_name, **detail,
+        )  # fmt: skip
+
+    def _commit(self, records: list[Consumed]) -> None:
         last: dict[tuple[str, int], int] = {}
-        for c in messages:
+        for c in records:
             tp = (c.topic, c.partition)
             last[tp] = max(last.get(tp, -1), c.offset)
         if last:
@@ -177,3 +322,7 @@ class SinkRunner:
                 offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
                 asynchronous=False,
             )
+
+
+class TargetRejected(Exception):
+    """The target answered, and said no: a validation or reference error in its own words."""

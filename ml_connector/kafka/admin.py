@@ -53,6 +53,11 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     ]
     for flow in settings.flows.values():
         specs.append(TopicSpec(topics.dlq(flow.target), parts))
+        # Retry topics share the sink topics' partition count, so a key sits on the same
+        # partition number everywhere and one consumer owns all of a key's records.
+        specs += [
+            TopicSpec(topics.retry(flow.target, t), parts) for t in settings.delivery.tier_names
+        ]
         for entity in flow.entities:
             specs.append(TopicSpec(topics.change(flow.source, entity), parts))
             specs.append(TopicSpec(topics.sink(flow.target, entity), parts))

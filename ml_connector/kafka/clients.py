@@ -7,6 +7,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 
+from ml_connector.headers import Headers
+
 # murmur2 matches the Java clients' partitioner, so keys land on the same partition whichever
 # client produced them (Kafka Streams, Connect, our own processes).
 PARTITIONER = "murmur2_random"
@@ -60,9 +62,6 @@ class DeliveryTracker:
     def raise_if_failed(self) -> None:
         if self.errors:
             raise RuntimeError(f"{len(self.errors)} sends failed, first: {self.errors[0]}")
-
-
-Headers = list[tuple[str, str | bytes | None]]
 
 
 @dataclass(frozen=True)

@@ -39,16 +39,20 @@ class Pipeline:
     def wait(self, what: str, predicate: Callable[[], bool], timeout: float = 240) -> None:
         """Poll ``predicate`` while the supervisor restarts anything that died."""
         deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
         while time.monotonic() < deadline:
             self.supervisor.check()
-            if predicate():
-                return
+            try:
+                if predicate():
+                    return
+            except Exception as exc:  # noqa: BLE001 - e.g. a leader moving; ask again
+                last_error = exc
             time.sleep(0.5)
         logs = "\n".join(
             f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
             for p in sorted((self.box.workdir / "logs").glob("*.log"))
         )
-        raise AssertionError(f"timed out waiting for {what}\n{logs}")
+        raise AssertionError(f"timed out waiting for {what} (last error: {last_error})\n{logs}")
 
     # -- what the systems hold ---------------------------------------------------------
     def bc_vendors(self) -> list[dict[str, Any]]:
