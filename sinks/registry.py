@@ -19,5 +19,7 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 def build_target(settings: Settings, connection: str, secrets: SecretStore) -> Target:
     conn = settings.connections[connection]
     if isinstance(conn, ServiceNowConnection):
-        return ServiceNowTarget(ServiceNowClient(conn, secrets, retry_policy(settings)))
+        client = ServiceNowClient(conn, secrets)
+        client.client.retry = retry_policy(settings)
+        return ServiceNowTarget(client)
     raise ValueError(f"connections.{connection}: {conn.system} cannot be a target yet")
