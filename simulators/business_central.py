@@ -3,50 +3,60 @@
 URL shapes follow the real service so a client only swaps its base URLs:
 token at ``{base}/{tenant}/oauth2/v2.0/token`` (login.microsoftonline.com in production) and the
 API at ``{base}/v2.0[/{tenant}]/{environment}/api/v2.0/...`` (api.businesscentral.dynamics.com).
+
+Served under ``.../api/v2.0``: ``companies``, every entity set of ``business_central_entities``
+(document lines also under their header), bound actions ``Microsoft.NAV.post`` and
+``Microsoft.NAV.receiveAndInvoice``, ``$batch``, ``$metadata`` and webhook ``subscriptions``.
+The pieces live in ``business_central_*`` modules; this one holds the options, auth and routes.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from simulators.base import (
-    BadJson,
-    SimulatorState,
-    bearer_token,
-    build_app,
-    jwt_shaped,
-    read_form,
-    read_json,
+from simulators.base import SimulatorState, bearer_token, build_app, jwt_shaped, read_form
+from simulators.business_central_actions import DocumentActions
+from simulators.business_central_api import EntityHandlers
+from simulators.business_central_batch import batch
+from simulators.business_central_http import (
+    ApiContext,
+    Handler,
+    bc_error,
+    fault_error,
+    limit_error,
+    odata_response,
+    run_guarded,
 )
 from simulators.business_central_inspect import inspection_routes
-from simulators.business_central_store import (
-    COMPANY_FIELDS,
-    BusinessCentralStore,
-    DuplicateKey,
-    EntitySetDef,
-    InvalidValue,
-    NotFound,
-    Row,
-    coerce,
-)
+from simulators.business_central_metadata import metadata_xml
+from simulators.business_central_store import COMPANY_FIELDS, BusinessCentralStore
 from simulators.faults import FaultSettings
-from simulators.limits import ConcurrencyRule, RateLimiter, RateRule, Rejection, credential_key
-from simulators.odata import ODataError, list_page, parse_filter
+from simulators.limits import ConcurrencyRule, RateLimiter, RateRule, credential_key
+from simulators.odata import parse_filter
 from simulators.seed import stable_guid
+
+__all__ = [
+    "BusinessCentralOptions",
+    "bc_error",
+    "create_app",
+    "entra_error",
+    "fault_error",
+    "limit_error",
+]
 
 BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 BC_MAX_PAGE_SIZE = 20000
+# Paths metered by BC's operational limits (the token endpoint is Entra's, not BC's).
+API_PATHS = r"/(api/v2\.0|ODataV4)(/|$)"
 
 
 @dataclass
@@ -62,13 +72,21 @@ class BusinessCentralOptions:
     token_lifetime_seconds: int = 3599
     seed: int = 42
     vendor_count: int = 50
+    customer_count: int = 20
+    item_count: int = 20
+    purchase_order_count: int = 10
+    purchase_invoice_count: int = 10
+    sales_invoice_count: int = 10
     records_per_timestamp: int = 3
     seed_epoch: datetime = datetime(2024, 1, 2, 8, 0, tzinfo=UTC)
+    tax_rate: float = 0.0  # share of line amounts added as tax to document totals
     page_size: int = BC_MAX_PAGE_SIZE  # server-driven page size when the client states none
     max_page_size: int = BC_MAX_PAGE_SIZE  # a larger odata.maxpagesize is refused with 413
     stale_etag_code: str = "Request_EntityChanged"  # UNCONFIRMED in apis.md
     # The vendor DELETE docs list If-Match as required; a switch in case real BC is laxer.
     require_if_match_on_delete: bool = True
+    # Writes to a read-only entity set (accounts): BadRequest_MethodNotAllowed with this status.
+    read_only_status: int = 400
     faults: FaultSettings = field(default_factory=FaultSettings)
     # Operational limits per user / service principal (administration/operational-limits).
     rate_limit_requests: int = 6000
@@ -78,41 +96,8 @@ class BusinessCentralOptions:
     queue_timeout_seconds: float = 480.0  # a queued request waiting longer answers 503
 
 
-def bc_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """BC's error body; every message ends with a correlation id, as the service's do."""
-    text = f"{message}  CorrelationId:  {uuid.uuid4()}"
-    return JSONResponse({"error": {"code": code, "message": text}}, status, headers=headers)
-
-
-_FAULT_CODES = {429: "Application_TooManyRequests", 503: "Application_ServiceUnavailable"}
-
-
-def fault_error(status: int, message: str, headers: Mapping[str, str]) -> JSONResponse:
-    """Injected faults and limit refusals in BC's error shape."""
-    code = _FAULT_CODES.get(status, "Internal_ServerError")
-    return bc_error(status, code, message, dict(headers))
-
-
-def limit_error(rejection: Rejection) -> Response:
-    # Retry-After is not documented for BC (UNCONFIRMED in apis.md); sent, clients tolerate both.
-    headers = {"Retry-After": str(rejection.retry_after)}
-    if rejection.status == 503:
-        message = "The request waited too long in the queue and was cancelled."
-    elif rejection.window_seconds is None:
-        message = "Too many concurrent requests: the request queue is full. Try again later."
-    else:
-        message = (
-            f"The rate limit of {rejection.limit} requests per "
-            f"{rejection.window_seconds:g} seconds was exceeded. Try again later."
-        )
-    return fault_error(rejection.status, message, headers)
-
-
 def limiter_for(store: SimulatorState, options: BusinessCentralOptions) -> RateLimiter:
-    """BC's documented limits on the API paths (the token endpoint is Entra's, not BC's)."""
-    api = r"/(api/v2\.0|ODataV4)(/|$)"
+    """BC's documented limits: a sliding window and a bounded queue per user / app."""
     return RateLimiter(
         store.clock,
         rates=[
@@ -120,7 +105,7 @@ def limiter_for(store: SimulatorState, options: BusinessCentralOptions) -> RateL
                 "requests-per-window",
                 options.rate_limit_requests,
                 options.rate_limit_window_seconds,
-                api,
+                API_PATHS,
             )
         ],
         concurrency=ConcurrencyRule(
@@ -128,7 +113,7 @@ def limiter_for(store: SimulatorState, options: BusinessCentralOptions) -> RateL
             options.max_concurrent_requests,
             options.max_queued_requests,
             options.queue_timeout_seconds,
-            api,
+            API_PATHS,
         ),
         key_of=credential_key(store.tokens),
         reject=limit_error,
@@ -147,32 +132,14 @@ def entra_error(status: int, error: str, description: str) -> JSONResponse:
     return JSONResponse(body, status)
 
 
-def _odata(
-    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    response = JSONResponse(body, status, headers=headers)
-    response.headers["content-type"] = "application/json; odata.metadata=minimal"
-    response.headers["OData-Version"] = "4.0"
-    return response
-
-
-@dataclass
-class ApiContext:
-    request: Request
-    store: BusinessCentralStore
-    company_id: str
-    root: str  # absolute URL of ".../api/v2.0", for @odata.context and links
-
-
-Handler = Callable[[ApiContext], Awaitable[Response]]
-
-
 class BusinessCentralApi:
     """Route handlers; one instance per app, bound to its store."""
 
     def __init__(self, store: BusinessCentralStore) -> None:
         self.store = store
         self.options = store.options
+        self.entities = EntityHandlers(store, store.options)
+        self.actions = DocumentActions(store)
 
     # -- auth ----------------------------------------------------------------------------
 
@@ -271,16 +238,7 @@ class BusinessCentralApi:
             path = request.url.path
             root = str(request.base_url).rstrip("/") + path[: path.index("/api/v2.0") + 9]
             ctx = ApiContext(request, self.store, company_id, root)
-            try:
-                return await handler(ctx)
-            except ODataError as exc:
-                return bc_error(400, "BadRequest", str(exc))
-            except InvalidValue as exc:
-                return bc_error(400, "BadRequest", str(exc))
-            except NotFound as exc:
-                return bc_error(404, "BadRequest_NotFound", str(exc))
-            except DuplicateKey as exc:
-                return bc_error(400, "Internal_EntityWithSameKeyExists", str(exc))
+            return await run_guarded(handler, ctx, self.options.read_only_status)
 
         return endpoint
 
@@ -292,193 +250,50 @@ class BusinessCentralApi:
         if text:
             predicate = parse_filter(text, COMPANY_FIELDS, "company")
             rows = [r for r in rows if predicate(r)]
-        return _odata({"@odata.context": f"{ctx.root}/$metadata#companies", "value": rows})
+        return odata_response({"@odata.context": f"{ctx.root}/$metadata#companies", "value": rows})
 
     async def get_company(self, ctx: ApiContext) -> Response:
         body = self.store.companies[ctx.company_id].render()
-        return _odata({"@odata.context": f"{ctx.root}/$metadata#companies/$entity", **body})
+        return odata_response({"@odata.context": f"{ctx.root}/$metadata#companies/$entity", **body})
 
-    # -- entity sets ---------------------------------------------------------------------
+    async def metadata(self, ctx: ApiContext) -> Response:
+        xml = metadata_xml(self.store.entity_sets.values())
+        return Response(xml, media_type="application/xml", headers={"OData-Version": "4.0"})
 
-    def _context_url(self, ctx: ApiContext, entity_set: str, suffix: str = "") -> str:
-        return f"{ctx.root}/$metadata#companies({ctx.company_id})/{entity_set}{suffix}"
-
-    def _select(self, definition: EntitySetDef, request: Request) -> list[str] | None:
-        text = request.query_params.get("$select")
-        if not text:
-            return None
-        names = [n.strip() for n in text.split(",") if n.strip()]
-        for name in names:
-            if name not in definition.fields:
-                raise ODataError(
-                    f"Could not find a property named '{name}' on type "
-                    f"'Microsoft.NAV.{definition.type_name}'."
-                )
-        return names
-
-    def _page_size(self, request: Request) -> tuple[int, int | None]:
-        """(page size, preferred size applied or None); raises ValueError when too large."""
-        preferred: int | None = None
-        for pref in request.headers.get("prefer", "").split(","):
-            name, _, value = pref.strip().partition("=")
-            if name.strip().lower() == "odata.maxpagesize" and value.strip().isdigit():
-                preferred = int(value)
-        if preferred is not None and preferred > self.options.max_page_size:
-            raise OverflowError(preferred)
-        if preferred is None or preferred <= 0:
-            return self.options.page_size, None
-        return min(preferred, self.options.page_size), preferred
-
-    def list_handler(self, definition: EntitySetDef) -> Handler:
-        async def handler(ctx: ApiContext) -> Response:
-            request = ctx.request
-            params = request.query_params
-            if "$expand" in params:
-                raise ODataError(
-                    f"Could not find a property named '{params['$expand']}' on type "
-                    f"'Microsoft.NAV.{definition.type_name}'."
-                )
-            try:
-                size, applied = self._page_size(request)
-            except OverflowError:
-                return bc_error(
-                    413,
-                    "RequestEntityTooLarge",
-                    f"The page size cannot exceed {self.options.max_page_size} entities.",
-                )
-            select = self._select(definition, request)
-            stored = {r.values["id"]: r for r in self.store.rows(ctx.company_id, definition.name)}
-            result = list_page(
-                [r.values for r in stored.values()],
-                params,
-                definition.fields,
-                definition.type_name,
-                size,
-            )
-            selected = f"({','.join(select)})" if select else ""
-            body: dict[str, Any] = {
-                "@odata.context": self._context_url(ctx, definition.name + selected)
-            }
-            if params.get("$count", "").lower() == "true":
-                body["@odata.count"] = result.total
-            body["value"] = [
-                self.store.render(definition.name, stored[r["id"]], select) for r in result.rows
-            ]
-            if result.skiptoken is not None:
-                # The next link keeps every option but paging ones, as BC's own nextLink does.
-                kept = [
-                    (k, v)
-                    for k, v in params.multi_items()
-                    if k not in ("$skip", "$skiptoken", "$top")
+    def company_routes(self, company: str) -> list[BaseRoute]:
+        """Entity sets, nested line sets and bound actions under one company URL."""
+        routes: list[BaseRoute] = []
+        e = self.entities
+        for d in self.store.entity_sets.values():
+            bases = [f"{company}/{d.name}"]
+            if d.parent is not None:
+                bases.append(f"{company}/{d.parent}({{parent_id}})/{d.name}")
+            for collection in bases:
+                single = f"{collection}({{id}})"
+                routes += [
+                    Route(collection, self.api(e.list_handler(d)), methods=["GET"]),
+                    Route(collection, self.api(e.create_handler(d)), methods=["POST"]),
+                    Route(single, self.api(e.get_handler(d)), methods=["GET"]),
+                    Route(single, self.api(e.update_handler(d)), methods=["PATCH"]),
+                    Route(single, self.api(e.delete_handler(d)), methods=["DELETE"]),
                 ]
-                if result.remaining_top is not None:
-                    kept.append(("$top", str(result.remaining_top)))
-                kept.append(("$skiptoken", result.skiptoken))
-                query = urlencode(kept, quote_via=quote, safe="$(),'")
-                body["@odata.nextLink"] = f"{str(request.url).split('?')[0]}?{query}"
-            headers = {"Preference-Applied": f"odata.maxpagesize={applied}"} if applied else None
-            return _odata(body, headers=headers)
-
-        return handler
-
-    def _entity_response(
-        self, ctx: ApiContext, definition: EntitySetDef, row: Row, status: int = 200
-    ) -> Response:
-        body = {
-            "@odata.context": self._context_url(ctx, definition.name, "/$entity"),
-            **self.store.render(definition.name, row, self._select(definition, ctx.request)),
-        }
-        headers = {"ETag": self.store.etag(row)}
-        if status == 201:
-            headers["Location"] = (
-                f"{ctx.root}/companies({ctx.company_id})/{definition.name}({row.values['id']})"
-            )
-        return _odata(body, status, headers)
-
-    async def _body(self, ctx: ApiContext, definition: EntitySetDef) -> dict[str, Any]:
-        """Coerced writable fields; unknown properties are refused, read-only ones ignored."""
-        try:
-            body = await read_json(ctx.request)
-        except BadJson as exc:
-            raise InvalidValue(f"The request body is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise InvalidValue("The request body must be a JSON object.")
-        values: dict[str, Any] = {}
-        for name, value in body.items():
-            if name.startswith("@odata."):
-                continue
-            if name not in definition.fields:
-                raise InvalidValue(
-                    f"The property '{name}' does not exist on type "
-                    f"'Microsoft.NAV.{definition.type_name}'. Make sure to only use property "
-                    "names that are defined by the type."
+            for action in d.actions:
+                path = f"{company}/{d.name}({{id}})/Microsoft.NAV.{action}"
+                routes.append(
+                    Route(path, self.api(self.actions.handler(d, action)), methods=["POST"])
                 )
-            if name not in definition.read_only:
-                values[name] = coerce(definition, name, value)
-        return values
+        return routes
 
-    def _precondition(self, ctx: ApiContext, row: Row, required: bool) -> Response | None:
-        match = ctx.request.headers.get("if-match")
-        if match is None:
-            if not required:
-                return None
-            return bc_error(
-                400,
-                "BadRequest",
-                "Could not validate the client concurrency token required by the service. "
-                "Please provide a valid token in the client request.",
-            )
-        if match.strip() != "*" and match.strip() != self.store.etag(row):
-            return bc_error(
-                412,
-                self.options.stale_etag_code,
-                "Could not save the changes because the record was changed by another user. "
-                "Refresh the record and try again.",
-            )
-        return None
-
-    def get_handler(self, definition: EntitySetDef) -> Handler:
-        async def handler(ctx: ApiContext) -> Response:
-            row = self.store.get(ctx.company_id, definition.name, ctx.request.path_params["id"])
-            return self._entity_response(ctx, definition, row)
-
-        return handler
-
-    def create_handler(self, definition: EntitySetDef) -> Handler:
-        async def handler(ctx: ApiContext) -> Response:
-            values = await self._body(ctx, definition)
-            row = self.store.insert(ctx.company_id, definition.name, values)
-            return self._entity_response(ctx, definition, row, 201)
-
-        return handler
-
-    def update_handler(self, definition: EntitySetDef) -> Handler:
-        async def handler(ctx: ApiContext) -> Response:
-            row_id = ctx.request.path_params["id"]
-            values = await self._body(ctx, definition)
-            with self.store.lock:
-                row = self.store.get(ctx.company_id, definition.name, row_id)
-                refused = self._precondition(ctx, row, required=True)
-                if refused is not None:
-                    return refused
-                row = self.store.update(ctx.company_id, definition.name, row_id, values)
-            return self._entity_response(ctx, definition, row)
-
-        return handler
-
-    def delete_handler(self, definition: EntitySetDef) -> Handler:
-        async def handler(ctx: ApiContext) -> Response:
-            row_id = ctx.request.path_params["id"]
-            with self.store.lock:
-                row = self.store.get(ctx.company_id, definition.name, row_id)
-                required = self.options.require_if_match_on_delete
-                refused = self._precondition(ctx, row, required=required)
-                if refused is not None:
-                    return refused
-                self.store.delete(ctx.company_id, definition.name, row_id)
-            return Response(status_code=204)
-
-        return handler
+    def api_routes(self, prefix: str) -> list[BaseRoute]:
+        """Everything under one ``.../api/v2.0`` root."""
+        company = prefix + "/companies({company_id})"
+        return [
+            Route(f"{prefix}/companies", self.api(self.list_companies), methods=["GET"]),
+            Route(company, self.api(self.get_company), methods=["GET"]),
+            Route(f"{prefix}/$metadata", self.api(self.metadata), methods=["GET"]),
+            Route(f"{prefix}/$batch", self.api(batch), methods=["POST"]),
+            *self.company_routes(company),
+        ]
 
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
@@ -486,20 +301,7 @@ class BusinessCentralApi:
         ]
         # The tenant segment is optional on the real service; the token says which tenant.
         for prefix in ("/v2.0/{tenant}/{environment}/api/v2.0", "/v2.0/{environment}/api/v2.0"):
-            company = prefix + "/companies({company_id})"
-            routes += [
-                Route(f"{prefix}/companies", self.api(self.list_companies), methods=["GET"]),
-                Route(company, self.api(self.get_company), methods=["GET"]),
-            ]
-            for d in self.store.entity_sets.values():
-                collection, single = f"{company}/{d.name}", f"{company}/{d.name}({{id}})"
-                routes += [
-                    Route(collection, self.api(self.list_handler(d)), methods=["GET"]),
-                    Route(collection, self.api(self.create_handler(d)), methods=["POST"]),
-                    Route(single, self.api(self.get_handler(d)), methods=["GET"]),
-                    Route(single, self.api(self.update_handler(d)), methods=["PATCH"]),
-                    Route(single, self.api(self.delete_handler(d)), methods=["DELETE"]),
-                ]
+            routes += self.api_routes(prefix)
         return routes
 
 

@@ -1,97 +1,82 @@
-"""The Business Central simulator's data: entity set definitions, companies, rows and etags.
+"""The Business Central simulator's data: companies, rows, document lines, etags, changes.
 
-Entity sets are data (``EntitySetDef``), so adding customers or items later is one definition
-plus a seeding function; the HTTP layer registers routes for every definition it is given.
-Rows keep Python values (datetime, float, bool); rendering to BC's JSON happens in ``render``.
+Rows keep Python values; rendering to BC's JSON happens in ``render``. Document lines live in
+their own sets with a reference to the header (``EntitySetDef.parent_field``); any line change
+recomputes the header's totals and moves its lastModifiedDateTime, as BC does. Every write is
+reported to ``listeners`` (webhooks), whether it came through the API or the inspection routes.
 """
 
 from __future__ import annotations
 
-import base64
+import copy
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from simulators import seed as sd
 from simulators.base import SimulatorState
-from simulators.odata import Kind, parse_datetime
+from simulators.business_central_entities import (
+    ENTITY_SETS,
+    LINE_PRICE_FIELD,
+    STAMP,
+    TOTALS,
+    VENDORS,
+    ZERO_GUID,
+    EntitySetDef,
+    children_of,
+)
+from simulators.business_central_values import (
+    DuplicateKey,
+    InvalidValue,
+    NotFound,
+    ReadOnly,
+    StoreError,
+    coerce,
+    format_datetime,
+    make_etag,
+    to_json,
+    truncate_ms,
+)
+from simulators.odata import Kind
 
 if TYPE_CHECKING:
     from simulators.business_central import BusinessCentralOptions
 
-ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+__all__ = [
+    "COMPANY_FIELDS",
+    "VENDORS",
+    "BusinessCentralStore",
+    "Change",
+    "DuplicateKey",
+    "EntitySetDef",
+    "InvalidValue",
+    "NotFound",
+    "ReadOnly",
+    "Row",
+    "StoreError",
+    "coerce",
+    "format_datetime",
+]
 
-
-class StoreError(Exception):
-    """Base of errors the HTTP layer turns into BC error bodies."""
-
-
-class NotFound(StoreError):
-    pass
-
-
-class DuplicateKey(StoreError):
-    pass
-
-
-class InvalidValue(StoreError):
-    pass
-
-
-@dataclass(frozen=True)
-class EntitySetDef:
-    name: str  # entity set in the URL, e.g. "vendors"
-    type_name: str  # OData type, e.g. "vendor" (Microsoft.NAV.vendor)
-    label: str  # table caption used in BC messages, e.g. "Vendor"
-    fields: Mapping[str, Kind]  # in the order BC renders them
-    key_field: str  # the user-facing unique key ("number")
-    number_prefix: str  # prefix of numbers BC assigns when a POST omits the key
-    read_only: frozenset[str] = frozenset({"id", "lastModifiedDateTime"})
-    enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-
-
-VENDORS = EntitySetDef(
-    name="vendors",
-    type_name="vendor",
-    label="Vendor",
-    fields={
-        "id": Kind.GUID,
-        "number": Kind.STRING,
-        "displayName": Kind.STRING,
-        "addressLine1": Kind.STRING,
-        "addressLine2": Kind.STRING,
-        "city": Kind.STRING,
-        "state": Kind.STRING,
-        "country": Kind.STRING,
-        "postalCode": Kind.STRING,
-        "phoneNumber": Kind.STRING,
-        "email": Kind.STRING,
-        "taxRegistrationNumber": Kind.STRING,
-        "currencyCode": Kind.STRING,
-        "paymentTermsId": Kind.GUID,
-        "blocked": Kind.ENUM,
-        "balance": Kind.DECIMAL,
-        "lastModifiedDateTime": Kind.DATETIME,
-    },
-    key_field="number",
-    number_prefix="V",
-    # balance is a FlowField in BC: computed from ledger entries, never written by the API.
-    read_only=frozenset({"id", "lastModifiedDateTime", "balance"}),
-    # BC's vendorBlocked enum: blank, Payment, All.
-    enums={"blocked": (" ", "Payment", "All")},
-    defaults={"paymentTermsId": ZERO_GUID, "blocked": " ", "balance": 0.0},
-)
-
-ENTITY_SETS: tuple[EntitySetDef, ...] = (VENDORS,)
+ChangeType = Literal["created", "updated", "deleted"]
+POSTED_STATUSES = frozenset({"Open", "Paid", "Canceled", "Corrective"})
 
 
 @dataclass
 class Row:
     values: dict[str, Any]
     version: int  # store-wide row version, like SQL rowversion; feeds the etag
+
+
+@dataclass(frozen=True)
+class Change:
+    company_id: str
+    entity_set: str
+    row_id: str
+    change_type: ChangeType
+    stamp: datetime
 
 
 @dataclass
@@ -124,70 +109,17 @@ COMPANY_FIELDS: Mapping[str, Kind] = {
 }
 
 
-def format_datetime(value: datetime) -> str:
-    """ISO-8601 UTC with exactly three fractional digits and Z."""
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def truncate_ms(value: datetime) -> datetime:
-    # BC stores milliseconds; keeping more would make "gt <rendered value>" match the row itself.
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def make_etag(row_id: str, version: int) -> str:
-    """Opaque weak etag shaped like BC's: W/"base64('44;<key>;<version>;')"."""
-    key = base64.b64encode(uuid.UUID(row_id).bytes).decode()
-    inner = f"'44;{key};{version};'"
-    return 'W/"' + base64.b64encode(inner.encode()).decode() + '"'
-
-
-def coerce(definition: EntitySetDef, name: str, value: Any) -> Any:
-    """One JSON value to the field's Python type, or InvalidValue (400 on the wire)."""
-    kind = definition.fields[name]
-    expected = f"'{kind.value}'"
-    if kind in (Kind.STRING, Kind.ENUM):
-        if not isinstance(value, str):
-            raise InvalidValue(f"Cannot convert a primitive value to the expected type {expected}.")
-        allowed = definition.enums.get(name)
-        if allowed is not None and value not in allowed:
-            raise InvalidValue(
-                f"Cannot convert the literal '{value}' to the expected type "
-                f"'Microsoft.NAV.{definition.type_name}{name[0].upper()}{name[1:]}'."
-            )
-        return value
-    if kind is Kind.GUID:
-        try:
-            return str(uuid.UUID(str(value)))
-        except ValueError as exc:
-            raise InvalidValue(
-                f"Cannot convert '{value}' to the expected type {expected}."
-            ) from exc
-    if kind in (Kind.DECIMAL, Kind.INTEGER):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidValue(f"Cannot convert a primitive value to the expected type {expected}.")
-        return float(value) if kind is Kind.DECIMAL else int(value)
-    if kind is Kind.BOOLEAN:
-        if not isinstance(value, bool):
-            raise InvalidValue(f"Cannot convert a primitive value to the expected type {expected}.")
-        return value
-    if kind is Kind.DATETIME:
-        try:
-            return truncate_ms(parse_datetime(str(value)))
-        except ValueError as exc:
-            raise InvalidValue(
-                f"Cannot convert '{value}' to the expected type {expected}."
-            ) from exc
-    raise InvalidValue(f"Unsupported property type {expected}.")
-
-
 class BusinessCentralStore(SimulatorState):
     """Companies and their entity sets, plus the shared clock, tokens and request log."""
 
     def __init__(self, options: BusinessCentralOptions) -> None:
         super().__init__()
+        from simulators.business_central_seed import seed_company
+
         self.options = options
         self.entity_sets: dict[str, EntitySetDef] = {d.name: d for d in ENTITY_SETS}
+        self.listeners: list[Callable[[Change], None]] = []
+        self._held: list[Change] | None = None  # changes of an atomic batch not yet committed
         self._version = 0
         self.companies: dict[str, Company] = {}
         company_id = options.company_id or sd.stable_guid(
@@ -196,8 +128,7 @@ class BusinessCentralStore(SimulatorState):
         company = Company(company_id, options.company_name, options.seed_epoch)
         company.tables = {name: {} for name in self.entity_sets}
         self.companies[company_id] = company
-        for values in seed_vendors(options):
-            self.insert(company_id, VENDORS.name, values, stamp=values["lastModifiedDateTime"])
+        seed_company(self, company_id)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -210,9 +141,14 @@ class BusinessCentralStore(SimulatorState):
             raise NotFound(f"The company '{company_id}' does not exist.")
         return company.tables[entity_set]
 
-    def rows(self, company_id: str, entity_set: str) -> list[Row]:
+    def rows(self, company_id: str, entity_set: str, parent_id: str | None = None) -> list[Row]:
+        """All rows, or the lines of one header when ``parent_id`` is given."""
+        definition = self.entity_sets[entity_set]
         with self.lock:
-            return list(self._table(company_id, entity_set).values())
+            rows = list(self._table(company_id, entity_set).values())
+        if parent_id is None or definition.parent_field is None:
+            return rows
+        return [r for r in rows if r.values.get(definition.parent_field) == parent_id.lower()]
 
     def get(self, company_id: str, entity_set: str, row_id: str) -> Row:
         with self.lock:
@@ -227,25 +163,52 @@ class BusinessCentralStore(SimulatorState):
     def etag(self, row: Row) -> str:
         return make_etag(row.values["id"], row.version)
 
-    def render(self, entity_set: str, row: Row, select: Iterable[str] | None = None) -> dict:
+    def render(
+        self,
+        entity_set: str,
+        row: Row,
+        select: Iterable[str] | None = None,
+        expand: Iterable[str] = (),
+        company_id: str | None = None,
+    ) -> dict[str, Any]:
         definition = self.entity_sets[entity_set]
         names = list(select) if select is not None else list(definition.fields)
         out: dict[str, Any] = {"@odata.etag": self.etag(row)}
         for name in names:
-            value = row.values.get(name)
-            out[name] = format_datetime(value) if isinstance(value, datetime) else value
+            out[name] = to_json(row.values.get(name))
+        for child in expand:
+            lines = self.rows(company_id or self.default_company_id(), child, row.values["id"])
+            lines.sort(key=lambda r: r.values.get(self.entity_sets[child].key_field) or 0)
+            out[child] = [self.render(child, line) for line in lines]
         return out
 
     # -- writes --------------------------------------------------------------------------
 
-    def _bump(self, row: Row, stamp: datetime | None) -> None:
+    def _bump(self, row: Row, stamp: datetime | None) -> datetime:
         self._version += 1
         row.version = self._version
-        row.values["lastModifiedDateTime"] = truncate_ms(stamp or self.clock.now())
+        moved = truncate_ms(stamp or self.clock.now())
+        row.values[STAMP] = moved
+        return moved
 
-    def _check_unique(self, table: dict[str, Row], definition: EntitySetDef, row: Row) -> None:
+    def _notify(self, company_id: str, entity_set: str, row: Row, change: ChangeType) -> None:
+        event = Change(company_id, entity_set, row.values["id"], change, row.values[STAMP])
+        if self._held is not None:
+            self._held.append(event)
+            return
+        for listener in list(self.listeners):
+            listener(event)
+
+    def _scope(self, definition: EntitySetDef, table: dict[str, Row], row: Row) -> list[Row]:
+        """Rows sharing ``row``'s key space: its header's lines, or the whole set."""
+        if definition.parent_field is None:
+            return list(table.values())
+        parent = row.values.get(definition.parent_field)
+        return [r for r in table.values() if r.values.get(definition.parent_field) == parent]
+
+    def _check_unique(self, definition: EntitySetDef, table: dict[str, Row], row: Row) -> None:
         key = definition.key_field
-        for other in table.values():
+        for other in self._scope(definition, table, row):
             same_row = other.values["id"] == row.values["id"]
             if not same_row and other.values.get(key) == row.values.get(key):
                 raise DuplicateKey(
@@ -253,16 +216,48 @@ class BusinessCentralStore(SimulatorState):
                     f"{key}='{row.values.get(key)}'"
                 )
 
-    def _next_number(self, table: dict[str, Row], definition: EntitySetDef) -> str:
+    def _next_key(self, definition: EntitySetDef, table: dict[str, Row], row: Row) -> Any:
+        key, prefix = definition.key_field, definition.number_prefix
+        scope = self._scope(definition, table, row)
+        if definition.fields[key] is Kind.INTEGER:
+            # Line numbers step by 10000, so lines can be inserted between others.
+            return max((int(r.values.get(key) or 0) for r in scope), default=0) + 10000
         # BC's number series: prefix plus digits, stepping by 10 past the highest in use.
-        prefix = definition.number_prefix
         used = [
-            int(str(r.values.get(definition.key_field))[len(prefix) :])
-            for r in table.values()
-            if str(r.values.get(definition.key_field, "")).startswith(prefix)
-            and str(r.values.get(definition.key_field))[len(prefix) :].isdigit()
+            int(str(r.values.get(key))[len(prefix) :])
+            for r in scope
+            if str(r.values.get(key, "")).startswith(prefix)
+            and str(r.values.get(key))[len(prefix) :].isdigit()
         ]
         return f"{prefix}{max(used, default=0) + 10:05d}"
+
+    def _header(self, company_id: str, definition: EntitySetDef, values: Mapping[str, Any]) -> Row:
+        assert definition.parent is not None and definition.parent_field is not None
+        parent_id = str(values.get(definition.parent_field) or "")
+        return self.get(company_id, definition.parent, parent_id)
+
+    def check_writable(
+        self, company_id: str, entity_set: str, method: str, row: Row | None = None
+    ) -> None:
+        """ReadOnly for the chart of accounts and for posted documents and their lines."""
+        definition = self.entity_sets[entity_set]
+        if not definition.writable:
+            raise ReadOnly(
+                f"'{method}' requests for '{entity_set}' of EdmType 'Entity' are not allowed "
+                "within Dynamics 365 Business Central OData web services.",
+                "BadRequest_MethodNotAllowed",
+                entity_level=True,
+            )
+        header = row
+        if row is not None and definition.parent is not None:
+            header = self._header(company_id, definition, row.values)
+        if header is not None and header.values.get("status") in POSTED_STATUSES:
+            raise ReadOnly(
+                f"{definition.label} {header.values.get('number')} has been posted and can "
+                "no longer be changed.",
+                "Application_DialogException",
+                entity_level=False,
+            )
 
     def insert(
         self,
@@ -272,7 +267,7 @@ class BusinessCentralStore(SimulatorState):
         *,
         stamp: datetime | None = None,
     ) -> Row:
-        """Insert coerced ``values``; the server assigns id, key (if blank), stamp and etag."""
+        """Insert ``values``; the server assigns id, key (if blank), stamp and etag."""
         definition = self.entity_sets[entity_set]
         with self.lock:
             table = self._table(company_id, entity_set)
@@ -282,12 +277,20 @@ class BusinessCentralStore(SimulatorState):
             }
             data.update(values)
             data["id"] = str(values.get("id") or uuid.uuid4()).lower()
-            if not data.get(definition.key_field):
-                data[definition.key_field] = self._next_number(table, definition)
+            header = None
+            if definition.parent is not None:
+                header = self._header(company_id, definition, data)
+                assert definition.parent_field is not None
+                data[definition.parent_field] = header.values["id"]
             row = Row(data, 0)
-            self._check_unique(table, definition, row)
+            if not data.get(definition.key_field):
+                data[definition.key_field] = self._next_key(definition, table, row)
+            self._check_unique(definition, table, row)
             self._bump(row, stamp)
             table[data["id"]] = row
+            self._notify(company_id, entity_set, row, "created")
+            if header is not None:
+                self._touch_header(company_id, definition, header)
             return row
 
     def update(
@@ -308,51 +311,83 @@ class BusinessCentralStore(SimulatorState):
             if not changed and stamp is None:
                 return row
             candidate = Row({**row.values, **changed}, row.version)
-            self._check_unique(table, definition, candidate)
+            self._check_unique(definition, table, candidate)
             row.values.update(changed)
             self._bump(row, stamp)
+            self._notify(company_id, entity_set, row, "updated")
+            if definition.parent is not None:
+                self._touch_header(
+                    company_id, definition, self._header(company_id, definition, row.values)
+                )
             return row
 
     def delete(self, company_id: str, entity_set: str, row_id: str) -> None:
+        """Delete a row; a header takes its lines with it, a line moves its header."""
+        definition = self.entity_sets[entity_set]
         with self.lock:
             row = self.get(company_id, entity_set, row_id)
+            for child in children_of(entity_set):
+                for line in self.rows(company_id, child.name, row.values["id"]):
+                    del self._table(company_id, child.name)[line.values["id"]]
             del self._table(company_id, entity_set)[row.values["id"]]
+            row.values[STAMP] = truncate_ms(self.clock.now())
+            self._notify(company_id, entity_set, row, "deleted")
+            if definition.parent is not None:
+                parent_id = str(row.values.get(str(definition.parent_field)))
+                header = self._table(company_id, definition.parent).get(parent_id)
+                if header is not None:
+                    self._touch_header(company_id, definition, header)
 
+    def _touch_header(self, company_id: str, line_def: EntitySetDef, header: Row) -> None:
+        """Recompute the header's totals from its lines and move its stamp (BC notifies it)."""
+        price = LINE_PRICE_FIELD.get(line_def.name)
+        assert line_def.parent is not None
+        if price is None:
+            return  # not a document line: a journal or dimension is not changed by its rows
+        if True:
+            lines = self.rows(company_id, line_def.name, header.values["id"])
+            total = round(
+                sum((r.values.get("quantity") or 0) * (r.values.get(price) or 0) for r in lines), 2
+            )
+            tax = round(total * self.options.tax_rate, 2)
+            header.values.update(zip(TOTALS, (total, tax, round(total + tax, 2)), strict=True))
+            if "remainingAmount" in header.values and header.values.get("status") == "Draft":
+                header.values["remainingAmount"] = round(total + tax, 2)
+        self._bump(header, None)
+        self._notify(company_id, line_def.parent, header, "updated")
 
-def seed_vendors(options: BusinessCentralOptions) -> list[dict[str, Any]]:
-    """Deterministic vendors; ``records_per_timestamp`` of them share each timestamp.
+    # -- atomic batches ------------------------------------------------------------------
 
-    Shared timestamps are deliberate: a delta cursor on lastModifiedDateTime alone skips or
-    repeats records at page and poll boundaries, and the connector must prove it does not.
-    """
-    rng = sd.rng_for(options.seed, "bc.vendors")
-    terms = [sd.stable_guid("bc-payment-terms", code) for code in ("1M(8D)", "14 DAYS", "CM")]
-    group = max(1, options.records_per_timestamp)
-    vendors: list[dict[str, Any]] = []
-    for i in range(options.vendor_count):
-        name = sd.company_name(rng)
-        addr = sd.address(rng)
-        slot = i // group
-        stamp = options.seed_epoch + timedelta(minutes=7 * slot, milliseconds=(slot * 137) % 1000)
-        vendors.append(
-            {
-                "id": sd.random_guid(rng),
-                "number": f"V{(i + 1) * 10:05d}",
-                "displayName": name,
-                "addressLine1": addr.street,
-                "addressLine2": "",
-                "city": addr.city,
-                "state": addr.state,
-                "country": addr.country,
-                "postalCode": addr.postal_code,
-                "phoneNumber": sd.phone_number(rng),
-                "email": sd.email_for(name, i + 1),
-                "taxRegistrationNumber": sd.tax_id(rng),
-                "currencyCode": rng.choice(("", "", "", "CAD", "EUR")),
-                "paymentTermsId": rng.choice(terms),
-                "blocked": rng.choice((" ",) * 8 + ("Payment", "All")),
-                "balance": round(rng.uniform(0, 25000), 2),
-                "lastModifiedDateTime": stamp,
-            }
-        )
-    return vendors
+    def snapshot(self) -> tuple[dict[str, dict[str, dict[str, Row]]], int]:
+        """Everything a rolled-back ``$batch`` must restore (rows and the version counter).
+
+        Changes made until ``commit`` or ``restore`` are held back from listeners, so a
+        rolled-back batch never notifies anyone.
+        """
+        with self.lock:
+            tables = {cid: copy.deepcopy(c.tables) for cid, c in self.companies.items()}
+            self._held = []
+            return tables, self._version
+
+    def restore(self, saved: tuple[dict[str, dict[str, dict[str, Row]]], int]) -> None:
+        tables, version = saved
+        with self.lock:
+            for cid, company in self.companies.items():
+                company.tables = tables[cid]
+            self._version = version
+            self._held = None
+
+    def commit(self) -> None:
+        with self.lock:
+            held, self._held = self._held or [], None
+        for event in held:
+            for listener in list(self.listeners):
+                listener(event)
+
+    def coerce_all(self, entity_set: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Inspection helper: every known field coerced, unknown names refused."""
+        definition = self.entity_sets[entity_set]
+        unknown = [name for name in values if name not in definition.fields]
+        if unknown:
+            raise InvalidValue(f"Unknown field '{unknown[0]}' on {entity_set}.")
+        return {name: coerce(definition, name, value) for name, value in values.items()}

@@ -1,0 +1,386 @@
+"""Business Central API v2.0 entity sets as data: fields, keys, enums, parents, actions.
+
+The HTTP layer, the store, ``$metadata`` and webhooks all read these definitions, so adding an
+entity set is one ``EntitySetDef`` plus its seed rows. Field lists follow apis.md section 1;
+document lines belong to a parent (``parent``/``parent_field``) and are served both under
+their header and as a company-level set, as BC does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulators.odata import Kind
+
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+STAMP = "lastModifiedDateTime"
+BASE_READ_ONLY = frozenset({"id", STAMP})
+
+
+@dataclass(frozen=True)
+class EntitySetDef:
+    name: str  # entity set in the URL, e.g. "vendors"
+    type_name: str  # OData type, e.g. "vendor" (Microsoft.NAV.vendor)
+    label: str  # table caption used in BC messages, e.g. "Vendor"
+    fields: Mapping[str, Kind]  # in the order BC renders them
+    key_field: str  # the user-facing unique key ("number"; "sequence" within a document)
+    number_prefix: str = ""  # prefix of numbers BC assigns when a POST omits the key
+    read_only: frozenset[str] = BASE_READ_ONLY
+    enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    writable: bool = True  # False: POST/PATCH/DELETE refused (chart of accounts)
+    parent: str | None = None  # header entity set of a line set
+    parent_field: str | None = None  # the line's reference to its header ("documentId")
+    actions: tuple[str, ...] = ()  # bound actions, e.g. ("post",) -> Microsoft.NAV.post
+    webhooks: bool = True  # eligible as a webhook subscription resource
+
+    @property
+    def has_stamp(self) -> bool:
+        return STAMP in self.fields
+
+
+def _fields(*pairs: tuple[str, Kind]) -> dict[str, Kind]:
+    return dict(pairs)
+
+
+G, S, E, DT, D, N, INT, B = (
+    Kind.GUID,
+    Kind.STRING,
+    Kind.ENUM,
+    Kind.DATETIME,
+    Kind.DATE,
+    Kind.DECIMAL,
+    Kind.INTEGER,
+    Kind.BOOLEAN,
+)
+LINE_TYPES = ("Comment", "Account", "Item", "Resource", "Fixed Asset", "Charge")
+TOTALS = ("totalAmountExcludingTax", "totalTaxAmount", "totalAmountIncludingTax")
+INVOICE_STATUSES = ("Draft", "In Review", "Open", "Paid", "Canceled", "Corrective")
+
+
+def _document_lines(
+    name: str,
+    label: str,
+    parent: str,
+    *extra: tuple[str, Kind],
+    read_only: frozenset[str] | set[str] = frozenset(),
+) -> EntitySetDef:
+    """A line set: BC's common line fields, then the document-specific ones (price etc.)."""
+    return EntitySetDef(
+        name=name,
+        type_name=name[:-1],
+        label=label,
+        fields=_fields(
+            ("id", Kind.GUID),
+            ("documentId", Kind.GUID),
+            ("sequence", Kind.INTEGER),
+            ("lineType", Kind.ENUM),
+            ("itemId", Kind.GUID),
+            ("accountId", Kind.GUID),
+            ("lineObjectNumber", Kind.STRING),
+            ("description", Kind.STRING),
+            ("quantity", Kind.DECIMAL),
+            *extra,
+        ),
+        key_field="sequence",
+        read_only=BASE_READ_ONLY | read_only,
+        enums={"lineType": LINE_TYPES},
+        parent=parent,
+        parent_field="documentId",
+        webhooks=False,
+    )
+
+
+VENDORS = EntitySetDef(
+    name="vendors",
+    type_name="vendor",
+    label="Vendor",
+    fields=_fields(
+        ("id", G),
+        ("number", S),
+        ("displayName", S),
+        ("addressLine1", S),
+        ("addressLine2", S),
+        ("city", S),
+        ("state", S),
+        ("country", S),
+        ("postalCode", S),
+        ("phoneNumber", S),
+        ("email", S),
+        ("taxRegistrationNumber", S),
+        ("currencyCode", S),
+        ("paymentTermsId", G),
+        ("blocked", E),
+        ("balance", N),
+        (STAMP, DT),
+    ),
+    key_field="number",
+    number_prefix="V",
+    # balance is a FlowField in BC: computed from ledger entries, never written by the API.
+    read_only=BASE_READ_ONLY | {"balance"},
+    enums={"blocked": (" ", "Payment", "All")},
+    defaults={"paymentTermsId": ZERO_GUID, "blocked": " ", "balance": 0.0},
+)
+CUSTOMERS = EntitySetDef(
+    name="customers",
+    type_name="customer",
+    label="Customer",
+    fields=_fields(
+        ("id", G),
+        ("number", S),
+        ("displayName", S),
+        ("type", E),
+        ("email", S),
+        ("currencyCode", S),
+        ("blocked", E),
+        ("balanceDue", N),
+        ("creditLimit", N),
+        (STAMP, DT),
+    ),
+    key_field="number",
+    number_prefix="C",
+    read_only=BASE_READ_ONLY | {"balanceDue"},
+    enums={"type": ("Company", "Person"), "blocked": (" ", "Ship", "Invoice", "All")},
+    defaults={"type": "Company", "blocked": " ", "balanceDue": 0.0, "creditLimit": 0.0},
+)
+ITEMS = EntitySetDef(
+    name="items",
+    type_name="item",
+    label="Item",
+    fields=_fields(
+        ("id", G),
+        ("number", S),
+        ("displayName", S),
+        ("type", E),
+        ("unitPrice", N),
+        ("unitCost", N),
+        ("baseUnitOfMeasureCode", S),
+        ("inventory", N),
+        ("blocked", B),
+        (STAMP, DT),
+    ),
+    key_field="number",
+    number_prefix="I",
+    read_only=BASE_READ_ONLY | {"inventory"},
+    enums={"type": ("Inventory", "Service", "Non-Inventory")},
+    defaults={
+        "type": "Inventory",
+        "unitPrice": 0.0,
+        "unitCost": 0.0,
+        "baseUnitOfMeasureCode": "PCS",
+        "inventory": 0.0,
+        "blocked": False,
+    },
+)
+ACCOUNTS = EntitySetDef(
+    name="accounts",
+    type_name="account",
+    label="G/L Account",
+    fields=_fields(
+        ("id", G),
+        ("number", S),
+        ("displayName", S),
+        ("category", E),
+        ("subCategory", S),
+        ("accountType", E),
+        ("directPosting", B),
+        ("blocked", B),
+        (STAMP, DT),
+    ),
+    key_field="number",
+    writable=False,
+    enums={
+        "category": (
+            " ",
+            "Assets",
+            "Liabilities",
+            "Equity",
+            "Income",
+            "CostOfGoodsSold",
+            "Expense",
+        ),
+        "accountType": ("Posting", "Heading", "Total", "Begin-Total", "End-Total"),
+    },
+)
+DIMENSIONS = EntitySetDef(
+    name="dimensions",
+    type_name="dimension",
+    label="Dimension",
+    fields=_fields(("id", G), ("code", S), ("displayName", S), (STAMP, DT)),
+    key_field="code",
+)
+DIMENSION_VALUES = EntitySetDef(
+    name="dimensionValues",
+    type_name="dimensionValue",
+    label="Dimension Value",
+    fields=_fields(("id", G), ("code", S), ("dimensionId", G), ("displayName", S), (STAMP, DT)),
+    key_field="code",
+    parent="dimensions",
+    parent_field="dimensionId",
+    webhooks=False,
+)
+PURCHASE_ORDERS = EntitySetDef(
+    name="purchaseOrders",
+    type_name="purchaseOrder",
+    label="Purchase Header",
+    fields=_fields(
+        ("id", G),
+        ("number", S),
+        ("orderDate", D),
+        ("postingDate", D),
+        ("vendorId", G),
+        ("vendorNumber", S),
+        ("shortcutDimension1Code", S),
+        ("shortcutDimension2Code", S),
+        ("currencyCode", S),
+        ("status", E),
+        ("fullyReceived", B),
+        *((name, N) for name in TOTALS),
+        (STAMP, DT),
+    ),
+    key_field="number",
+    number_prefix="PO",
+    read_only=BASE_READ_ONLY | {"status", "fullyReceived", *TOTALS},
+    enums={"status": ("Draft", "In Review", "Open", "Released")},
+    defaults={"status": "Draft", "fullyReceived": False, **dict.fromkeys(TOTALS, 0.0)},
+    actions=("receiveAndInvoice",),
+    webhooks=False,  # BC cannot notify on purchase orders: poll them
+)
+PURCHASE_ORDER_LINES = _document_lines(
+    "purchaseOrderLines",
+    "Purchase Line",
+    "purchaseOrders",
+    ("directUnitCost", N),
+    ("receiveQuantity", N),
+    ("receivedQuantity", N),
+    ("invoiceQuantity", N),
+    ("invoicedQuantity", N),
+    read_only={"receivedQuantity", "invoicedQuantity"},
+)
+PURCHASE_INVOICES = EntitySetDef(
+    name="purchaseInvoices",
+    type_name="purchaseInvoice",
+    label="Purchase Header",
+    fields=_fields(
+        ("id", G),
+        ("number", S),
+        ("invoiceDate", D),
+        ("postingDate", D),
+        ("dueDate", D),
+        ("vendorInvoiceNumber", S),
+        ("vendorId", G),
+        ("vendorNumber", S),
+        ("orderId", G),
+        ("shortcutDimension1Code", S),
+        ("shortcutDimension2Code", S),
+        ("currencyCode", S),
+        ("status", E),
+        *((name, N) for name in TOTALS),
+        (STAMP, DT),
+    ),
+    key_field="number",
+    number_prefix="PI",
+    read_only=BASE_READ_ONLY | {"status", "orderId", *TOTALS},
+    enums={"status": INVOICE_STATUSES},
+    defaults={"status": "Draft", "orderId": ZERO_GUID, **dict.fromkeys(TOTALS, 0.0)},
+    actions=("post",),
+)
+PURCHASE_INVOICE_LINES = _document_lines(
+    "purchaseInvoiceLines", "Purchase Line", "purchaseInvoices", ("unitCost", N)
+)
+SALES_INVOICES = EntitySetDef(
+    name="salesInvoices",
+    type_name="salesInvoice",
+    label="Sales Header",
+    fields=_fields(
+        ("id", G),
+        ("number", S),
+        ("externalDocumentNumber", S),
+        ("invoiceDate", D),
+        ("postingDate", D),
+        ("dueDate", D),
+        ("customerId", G),
+        ("customerNumber", S),
+        ("currencyCode", S),
+        ("status", E),
+        ("remainingAmount", N),
+        *((name, N) for name in TOTALS),
+        (STAMP, DT),
+    ),
+    key_field="number",
+    number_prefix="SI",
+    read_only=BASE_READ_ONLY | {"status", "remainingAmount", *TOTALS},
+    enums={"status": INVOICE_STATUSES},
+    defaults={"status": "Draft", "remainingAmount": 0.0, **dict.fromkeys(TOTALS, 0.0)},
+    actions=("post",),
+)
+SALES_INVOICE_LINES = _document_lines(
+    "salesInvoiceLines", "Sales Line", "salesInvoices", ("unitPrice", N)
+)
+CUSTOMER_PAYMENT_JOURNALS = EntitySetDef(
+    name="customerPaymentJournals",
+    type_name="customerPaymentJournal",
+    label="Gen. Journal Batch",
+    fields=_fields(
+        ("id", G), ("code", S), ("displayName", S), ("balancingAccountId", G), (STAMP, DT)
+    ),
+    key_field="code",
+    defaults={"balancingAccountId": ZERO_GUID},
+)
+CUSTOMER_PAYMENTS = EntitySetDef(
+    name="customerPayments",
+    type_name="customerPayment",
+    label="Gen. Journal Line",
+    fields=_fields(
+        ("id", G),
+        ("journalId", G),
+        ("lineNumber", INT),
+        ("customerId", G),
+        ("customerNumber", S),
+        ("postingDate", D),
+        ("documentNumber", S),
+        ("externalDocumentNumber", S),
+        ("amount", N),
+        ("appliesToInvoiceId", G),
+        ("appliesToInvoiceNumber", S),
+        (STAMP, DT),
+    ),
+    key_field="lineNumber",
+    defaults={"amount": 0.0, "appliesToInvoiceId": ZERO_GUID, "customerId": ZERO_GUID},
+    parent="customerPaymentJournals",
+    parent_field="journalId",
+    webhooks=False,
+)
+
+ENTITY_SETS: tuple[EntitySetDef, ...] = (
+    VENDORS,
+    CUSTOMERS,
+    ITEMS,
+    ACCOUNTS,
+    DIMENSIONS,
+    DIMENSION_VALUES,
+    PURCHASE_ORDERS,
+    PURCHASE_ORDER_LINES,
+    PURCHASE_INVOICES,
+    PURCHASE_INVOICE_LINES,
+    SALES_INVOICES,
+    SALES_INVOICE_LINES,
+    CUSTOMER_PAYMENT_JOURNALS,
+    CUSTOMER_PAYMENTS,
+)
+BY_NAME: Mapping[str, EntitySetDef] = {d.name: d for d in ENTITY_SETS}
+
+
+def children_of(name: str) -> list[EntitySetDef]:
+    """Line sets whose header is ``name`` (navigation properties, $expand, deep insert)."""
+    return [d for d in ENTITY_SETS if d.parent == name]
+
+
+# Where a line's amount and its header's totals come from.
+LINE_PRICE_FIELD = {
+    "purchaseOrderLines": "directUnitCost",
+    "purchaseInvoiceLines": "unitCost",
+    "salesInvoiceLines": "unitPrice",
+}
