@@ -1,52 +1,117 @@
-"""Authenticators as httpx.Auth classes: each fetches, caches and renews its own token.
+"""Authenticators as httpx.Auth classes: each fetches, caches and renews its own credentials.
 
 Tokens are renewed a margin before ``expires_in`` runs out, and once more when a call answers
-401 (a token revoked or expired early). Secrets stay in ``SecretStr`` until the moment they
-are put on the wire.
+401 (a token revoked or expired early). Where the grant hands out a refresh token it is used
+for renewal; when the refresh is refused (expired chain, revoked) the authenticator logs in
+again from scratch. Secrets stay in ``SecretStr`` until the moment they are put on the wire.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
-from ml_connector.api.errors import FatalError, raise_for_status
+from ml_connector.api.errors import RETRYABLE_STATUS, FatalError, raise_for_status
 
 log = logging.getLogger(__name__)
 
 RENEW_MARGIN = 60.0  # seconds before expiry; ServiceTitan's 15 min tokens still get 14 min
 
+FormValue = str | SecretStr
+
+
+def _reveal(form: Mapping[str, FormValue]) -> dict[str, str]:
+    return {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in form.items()}
+
+
+class BasicAuth(httpx.Auth):
+    """HTTP Basic with the password kept secret until the header is built (NAV, ServiceNow)."""
+
+    def __init__(self, username: str, password: SecretStr) -> None:
+        self.username = username
+        self._password = password
+
+    def header(self) -> str:
+        raw = f"{self.username}:{self._password.get_secret_value()}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = self.header()
+        yield request
+
 
 class TokenAuth(httpx.Auth):
-    """A bearer token from a token endpoint, cached until shortly before it expires."""
+    """A bearer token from a token endpoint, cached until shortly before it expires.
 
-    def __init__(self, token_url: str, form: dict[str, str | SecretStr]) -> None:
+    Subclasses declare the login form (and, for grants with refresh tokens, nothing more: a
+    ``refresh_token`` in the answer is kept and used for the next renewal).
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        form: Mapping[str, FormValue],
+        *,
+        extra_headers: Mapping[str, FormValue] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.token_url = token_url
-        self._form = form
-        self._token: str | None = None
+        self.clock = clock
+        self._form = dict(form)
+        self._extra_headers = dict(extra_headers or {})
+        self._token: SecretStr | None = None
+        self._refresh: SecretStr | None = None
         self._expires_at = 0.0
+        self._renew_at = 0.0
         self._lock = asyncio.Lock()
         self.tokens_issued = 0
+        self.refreshes = 0
+        self.logins = 0
 
     def _valid(self) -> bool:
-        return self._token is not None and time.monotonic() < self._expires_at - RENEW_MARGIN
+        return self._token is not None and self.clock() < self._renew_at
+
+    def _renewable(self) -> bool:
+        """Whether a 401 may be cured by a new token (basic auth cannot be)."""
+        return True
+
+    def refresh_form(self, refresh_token: SecretStr) -> dict[str, FormValue]:
+        form: dict[str, FormValue] = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        for key in ("client_id", "client_secret"):
+            if key in self._form:
+                form[key] = self._form[key]
+        return form
 
     def token_request(self) -> httpx.Request:
-        data = {
-            k: v.get_secret_value() if isinstance(v, SecretStr) else v
-            for k, v in self._form.items()
-        }
+        form = self.refresh_form(self._refresh) if self._refresh is not None else self._form
         return httpx.Request(
-            "POST", self.token_url, data=data, headers={"Accept": "application/json"}
+            "POST",
+            self.token_url,
+            data=_reveal(form),
+            headers={"Accept": "application/json"},
         )
 
     def accept_token(self, response: httpx.Response) -> None:
+        """Keep the token from a token answer; raise FatalError when no retry can help.
+
+        A refused refresh drops the refresh token and returns without a token, so the caller
+        asks again with the login form.
+        """
+        if response.status_code in RETRYABLE_STATUS:
+            raise_for_status(response)  # throttled or down: the caller's retry loop waits
+        if response.status_code >= 400 and self._refresh is not None:
+            log.info("refresh token refused by %s; logging in again", self.token_url)
+            self._refresh = None
+            return
         if response.status_code >= 400:
             # Token endpoints echo no secrets; the body names the reason (invalid_client ...).
             raise FatalError(
@@ -55,37 +120,55 @@ class TokenAuth(httpx.Auth):
                 status=response.status_code,
             )
         payload: dict[str, Any] = response.json()
-        self._token = str(payload["access_token"])
-        self._expires_at = time.monotonic() + float(payload.get("expires_in", 3600))
+        if self._refresh is not None:
+            self.refreshes += 1
+        else:
+            self.logins += 1
+        self._token = SecretStr(str(payload["access_token"]))
+        if payload.get("refresh_token"):
+            self._refresh = SecretStr(str(payload["refresh_token"]))
+        lifetime = float(payload.get("expires_in", 3600))
+        now = self.clock()
+        self._expires_at = now + lifetime
+        # Short-lived tokens (tests, odd servers) still get most of their life.
+        self._renew_at = self._expires_at - min(RENEW_MARGIN, lifetime / 4)
         self.tokens_issued += 1
 
     def expire_now(self) -> None:
+        """Forget the access token (the refresh token, if any, is kept for the renewal)."""
         self._token = None
 
     def _authorize(self, request: httpx.Request) -> None:
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        assert self._token is not None
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        request.headers.update(_reveal(self._extra_headers))
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         # Overriding async_auth_flow means reading bodies ourselves (httpx's default flow
         # does it only for auth_flow); token answers are small.
-        async with self._lock:
-            if not self._valid():
-                token_response = yield self.token_request()
-                await token_response.aread()
-                self.accept_token(token_response)
-        self._authorize(request)
-        response = yield request
-        if response.status_code == 401:
-            log.info("401 from %s; renewing the token once", request.url.host)
+        used: SecretStr | None = None
+        for attempt in range(2):
             async with self._lock:
-                self.expire_now()
-                token_response = yield self.token_request()
-                await token_response.aread()
-                self.accept_token(token_response)
+                # Several calls may hit the same revoked token; only the first renews it.
+                if attempt and self._token is used:
+                    self.expire_now()
+                for _ in range(2):  # a refused refresh is followed by one full login
+                    if self._valid():
+                        break
+                    token_response = yield self.token_request()
+                    await token_response.aread()
+                    self.accept_token(token_response)
+                if not self._valid():
+                    raise FatalError(f"no usable token from {self.token_url}")
+                used = self._token
             self._authorize(request)
-            yield request
+            response = yield request
+            if response.status_code != 401 or not self._renewable():
+                return
+            if not attempt:
+                log.info("401 from %s; renewing the token once", request.url.host)
 
 
 class EntraClientCredentials(TokenAuth):
@@ -102,11 +185,12 @@ class EntraClientCredentials(TokenAuth):
 
 
 class ServiceNowAuth(TokenAuth):
-    """OAuth client credentials at ``oauth_token.do``; basic auth where that grant is off.
+    """OAuth at ``oauth_token.do`` (client credentials or password grant); basic as fallback.
 
     The client credentials grant works only where an admin enabled it, and the instance then
     answers 401 at the token endpoint: with a user and password configured we fall back to
-    basic auth for good rather than failing every call.
+    basic auth for good rather than failing every call. The password grant returns a refresh
+    token, which renews the access token without sending the password again.
     """
 
     def __init__(
@@ -117,24 +201,27 @@ class ServiceNowAuth(TokenAuth):
         client_secret: SecretStr | None,
         username: str | None,
         password: SecretStr | None,
+        grant: str = "client_credentials",
     ) -> None:
-        super().__init__(
-            instance_url.rstrip("/") + "/oauth_token.do",
-            {"grant_type": "client_credentials", "client_id": client_id or "",
-             "client_secret": client_secret or ""},
-        )  # fmt: skip
-        self._basic = (
-            httpx.BasicAuth(username, password.get_secret_value())
-            if username and password
-            else None
-        )
-        self.use_basic = client_id is None or client_secret is None
+        form: dict[str, FormValue] = {
+            "grant_type": grant,
+            "client_id": client_id or "",
+            "client_secret": client_secret or SecretStr(""),
+        }
+        if grant == "password":
+            if not (username and password):
+                raise ValueError("the ServiceNow password grant needs a user and password")
+            form |= {"username": username, "password": password}
+        super().__init__(instance_url.rstrip("/") + "/oauth_token.do", form)
+        self._basic = BasicAuth(username, password) if username and password else None
+        self.use_basic = grant == "basic" or client_id is None or client_secret is None
         if self.use_basic and self._basic is None:
             raise ValueError("ServiceNow auth needs client credentials or a user and password")
 
     def accept_token(self, response: httpx.Response) -> None:
-        if response.status_code in (400, 401) and self._basic is not None:
-            log.warning("ServiceNow client credentials grant refused; using basic auth")
+        refused = response.status_code in (400, 401)
+        if refused and self._refresh is None and self._basic is not None:
+            log.warning("ServiceNow OAuth grant refused; using basic auth")
             self.use_basic = True
             return
         super().accept_token(response)
@@ -142,12 +229,59 @@ class ServiceNowAuth(TokenAuth):
     def _authorize(self, request: httpx.Request) -> None:
         if self.use_basic:
             assert self._basic is not None
-            request.headers["Authorization"] = self._basic._auth_header
+            request.headers["Authorization"] = self._basic.header()
         else:
             super()._authorize(request)
 
     def _valid(self) -> bool:
         return self.use_basic or super()._valid()
 
+    def _renewable(self) -> bool:
+        return not self.use_basic
 
-__all__ = ["EntraClientCredentials", "ServiceNowAuth", "TokenAuth", "raise_for_status"]
+
+class ServiceTitanAuth(TokenAuth):
+    """Client credentials at auth.servicetitan.io, plus the app key ServiceTitan wants on
+    every call (a call without ``ST-App-Key`` is refused even with a valid token)."""
+
+    def __init__(
+        self, token_url: str, client_id: str, client_secret: SecretStr, app_key: SecretStr
+    ) -> None:
+        super().__init__(
+            token_url,
+            {"grant_type": "client_credentials", "client_id": client_id,
+             "client_secret": client_secret},
+            extra_headers={"ST-App-Key": app_key},
+        )  # fmt: skip
+
+
+class AcumaticaOAuth(TokenAuth):
+    """Acumatica's OAuth password grant; ``offline_access`` brings the refresh token that
+    keeps a 30-day chain going without the password (a broken chain logs in again)."""
+
+    def __init__(
+        self,
+        instance_url: str,
+        *,
+        client_id: str,
+        client_secret: SecretStr,
+        username: str,
+        password: SecretStr,
+        scope: str = "api offline_access",
+    ) -> None:
+        super().__init__(
+            instance_url.rstrip("/") + "/identity/connect/token",
+            {"grant_type": "password", "client_id": client_id, "client_secret": client_secret,
+             "username": username, "password": password, "scope": scope},
+        )  # fmt: skip
+
+
+__all__ = [
+    "AcumaticaOAuth",
+    "BasicAuth",
+    "EntraClientCredentials",
+    "ServiceNowAuth",
+    "ServiceTitanAuth",
+    "TokenAuth",
+    "raise_for_status",
+]

@@ -2,11 +2,14 @@
 
 Retryable errors back off exponentially with jitter; when the server said how long to wait
 (Retry-After, X-RateLimit-Reset) that wait is honoured instead. Fatal errors surface at once.
+Every request on the wire, token requests and retries included, takes a slot of the
+connection's rate budget first (see ``budget``).
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from ml_connector.api.budget import BudgetedTransport, Rate, RateBudget
 from ml_connector.api.errors import (
     BackpressureError,
     RetryableError,
@@ -53,7 +57,7 @@ class _ServerAwareWait:
 
 
 class ApiClient:
-    """An httpx.AsyncClient with the project's timeouts, error sorting and retries."""
+    """An httpx.AsyncClient with the project's timeouts, error sorting, budget and retries."""
 
     def __init__(
         self,
@@ -64,13 +68,18 @@ class ApiClient:
         timeout: float = 100.0,
         verify: bool | str = True,
         headers: dict[str, str] | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self.budget = budget or RateBudget(Rate())
+        # A CA bundle path becomes a context: httpx deprecates verify=<path>.
+        tls = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        transport = BudgetedTransport(httpx.AsyncHTTPTransport(verify=tls), self.budget)
         self.http = httpx.AsyncClient(
             base_url=base_url,
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=10.0),
-            verify=verify,
+            transport=transport,
             headers={"Accept": "application/json", **(headers or {})},
         )
 
@@ -95,6 +104,11 @@ class ApiClient:
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
         return (await self.request("GET", url, **kwargs)).json()
+
+    async def send_json(self, method: str, url: str, body: Any = None, **kwargs: Any) -> Any:
+        """A write with a JSON body; the parsed answer, or None for an empty one (204)."""
+        response = await self.request(method, url, json=body, **kwargs)
+        return response.json() if response.content else None
 
     async def aclose(self) -> None:
         await self.http.aclose()

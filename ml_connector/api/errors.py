@@ -4,12 +4,18 @@ ApiError
 ├── RetryableError      429 without budget info, 5xx, 408, timeouts, dropped connections
 │   └── BackpressureError   the server said how long to wait (Retry-After / rate headers)
 └── FatalError          validation, not found, forbidden, conflicts: retrying cannot help
+    ├── NotFound            404: unknown record, entity, table or API version
+    ├── Conflict            412: the record changed since it was read (stale etag)
+    ├── AlreadyExists       a create hit an existing natural key; sinks read back, then done
+    └── InvalidFields       400/422 naming fields (Acumatica, ServiceTitan): the messages
+                            per field travel with the error to the dead-letter topic
 """
 
 from __future__ import annotations
 
 import email.utils
 import time
+from typing import Any
 
 import httpx
 
@@ -37,7 +43,37 @@ class FatalError(ApiError):
     """The request itself is wrong for the server; it goes to the dead-letter topic."""
 
 
+class NotFound(FatalError):
+    """The record or resource does not exist (404)."""
+
+
+class Conflict(FatalError):
+    """A precondition failed (412): someone changed the record since we read its etag."""
+
+
+class AlreadyExists(FatalError):
+    """A create found the key taken: for an idempotent sink this means "done, read it back"."""
+
+
+class InvalidFields(FatalError):
+    """Validation failed on named fields; ``fields`` maps each field to its messages."""
+
+    def __init__(
+        self, message: str, *, fields: dict[str, list[str]], status: int | None, body: str = ""
+    ) -> None:
+        super().__init__(message, status=status, body=body)
+        self.fields = fields
+
+
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+# Markers of a duplicate natural key in the vendors' error bodies: BC/NAV's error code, and
+# the AX-kernel wording that F&O's OData service passes through.
+DUPLICATE_KEY_MARKERS = (
+    "Internal_EntityWithSameKeyExists",
+    "already exists",
+    "duplicate key",
+)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -47,7 +83,10 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         try:
             return max(0.0, float(value))
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value)
+            try:
+                parsed = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
             return max(0.0, parsed.timestamp() - time.time())
     reset = response.headers.get("X-RateLimit-Reset")
     if reset and response.status_code == 429:
@@ -60,10 +99,49 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 def _summary(response: httpx.Response) -> str:
     # Bodies of error answers carry the vendor's message; request bodies (which may hold
-    # credentials) are never part of an error.
+    # credentials) are never part of an error, and neither is the query string (filters may
+    # name customers, and some legacy APIs take keys there).
     text = response.text[:500] if response.content else ""
     url = response.request.url.copy_with(query=None)
     return f"{response.request.method} {url} -> {response.status_code} {text}"
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def field_errors(body: Any) -> dict[str, list[str]]:
+    """Per-field messages from the two shapes that carry them.
+
+    RFC 7807 (ServiceTitan): ``{"errors": {"Field": ["msg", ...]}}``. Acumatica: the record
+    comes back with ``"error"`` strings on the offending fields, ``{"Field": {"value": x,
+    "error": "msg"}}``, nested in detail lines too, plus a top-level ``"error"``.
+    """
+    found: dict[str, list[str]] = {}
+    if not isinstance(body, dict):
+        return found
+    errors = body.get("errors")
+    if isinstance(errors, dict):
+        for name, messages in errors.items():
+            items = messages if isinstance(messages, list) else [messages]
+            found[str(name)] = [str(m) for m in items]
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, dict) and isinstance(value.get("error"), str):
+                    found.setdefault(prefix + key, []).append(value["error"])
+                if isinstance(value, dict | list) and key != "errors":
+                    walk(value, f"{prefix}{key}.")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{prefix}{index}.")
+
+    walk(body, "")
+    return found
 
 
 def raise_for_status(response: httpx.Response) -> None:
@@ -71,12 +149,28 @@ def raise_for_status(response: httpx.Response) -> None:
     if status < 400:
         return
     message = _summary(response)
+    text = response.text
+    # Before the retryable check: F&O reports a duplicate key as a 500, and retrying a
+    # create whose key exists can never succeed.
+    if status in (400, 409, 422, 500) and any(
+        marker.lower() in text.lower() for marker in DUPLICATE_KEY_MARKERS
+    ):
+        raise AlreadyExists(message, status=status, body=text)
     if status in RETRYABLE_STATUS:
         wait = retry_after_seconds(response)
         if wait is not None:
             raise BackpressureError(message, retry_after=wait, status=status)
-        raise RetryableError(message, status=status, body=response.text)
-    raise FatalError(message, status=status, body=response.text)
+        raise RetryableError(message, status=status, body=text)
+    if status == 404:
+        raise NotFound(message, status=status, body=text)
+    if status == 412:
+        raise Conflict(message, status=status, body=text)
+    if status in (400, 422):
+        fields = field_errors(_json(response))
+        if fields:
+            listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items())
+            raise InvalidFields(f"{message} [{listed}]", fields=fields, status=status, body=text)
+    raise FatalError(message, status=status, body=text)
 
 
 def from_transport_error(exc: httpx.TransportError) -> RetryableError:

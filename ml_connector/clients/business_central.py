@@ -1,20 +1,41 @@
-"""Business Central API v2.0 (OData v4) client."""
+"""Business Central API v2.0 (OData v4) client; NAV / BC on-premises reuses it (``nav``).
+
+Entity sets are addressed by name (``vendors``, ``purchaseInvoices`` ...), so one set of
+methods covers all of them. Writes follow BC's rules: PATCH and DELETE carry ``If-Match`` (an
+etag, or ``*`` to overwrite), a stale etag is a ``Conflict``; ``$batch`` takes at most 100
+operations, so ``batch`` splits longer lists.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from ml_connector.api.auth import EntraClientCredentials
-from ml_connector.api.client import ApiClient
+from ml_connector.api.batch import BatchOperation, BatchResult, chunks, parse_batch
+from ml_connector.api.budget import RateBudget
+from ml_connector.api.client import ApiClient, RetryPolicy
+from ml_connector.api.errors import AlreadyExists, Conflict
+from ml_connector.api.odata import odata_datetime, odata_literal
 from ml_connector.api.paging import odata_pages
+from ml_connector.clients.base import api_client
 from ml_connector.config import BusinessCentralConnection
 from ml_connector.secrets import SecretStore
 
+Record = dict[str, Any]
+MAX_BATCH = 100  # BC refuses a $batch with more operations
+
 
 class BusinessCentralClient:
-    def __init__(self, connection: BusinessCentralConnection, secrets: SecretStore) -> None:
-        self.connection = connection
+    def __init__(
+        self,
+        connection: BusinessCentralConnection,
+        secrets: SecretStore,
+        *,
+        retry: RetryPolicy | None = None,
+        budget: RateBudget | None = None,
+    ) -> None:
         auth = EntraClientCredentials(
             connection.auth.token_url,
             connection.auth.client_id,
@@ -22,14 +43,25 @@ class BusinessCentralClient:
             connection.auth.scope,
         )
         tenant = f"/{connection.tenant}" if connection.tenant else ""
-        self.api_root = (
+        api_root = (
             f"{connection.base_url.rstrip('/')}/v2.0{tenant}/{connection.environment}"
             f"/api/{connection.api_version}"
         )
-        self.client = ApiClient(self.api_root, auth)
-        self._company_id = connection.company_id
+        client = api_client(connection, api_root, auth, retry=retry, budget=budget)
+        self._setup(client, api_root, connection.company_id, connection.page_size)
+        self.connection = connection
 
-    async def companies(self) -> list[dict[str, Any]]:
+    def _setup(
+        self, client: ApiClient, api_root: str, company_id: str | None, page_size: int
+    ) -> None:
+        self.client = client
+        self.api_root = api_root
+        self._company_id = company_id
+        self.page_size = page_size
+
+    # -- addressing ----------------------------------------------------------------------
+
+    async def companies(self) -> list[Record]:
         body = await self.client.get_json(f"{self.api_root}/companies")
         return list(body["value"])
 
@@ -41,29 +73,188 @@ class BusinessCentralClient:
             self._company_id = str(companies[0]["id"])
         return self._company_id
 
-    async def entity_url(self, entity_set: str) -> str:
-        return f"{self.api_root}/companies({await self.company_id()})/{entity_set}"
+    async def company_path(self) -> str:
+        """``companies({id})``: the company part of every entity URL, relative to the root."""
+        return f"companies({await self.company_id()})"
+
+    async def entity_url(self, entity_set: str, record_id: str | None = None) -> str:
+        key = f"({record_id})" if record_id else ""
+        return f"{self.api_root}/{await self.company_path()}/{entity_set}{key}"
+
+    # -- reads ---------------------------------------------------------------------------
 
     async def read(
-        self, entity_set: str, *, filter: str | None = None, expand: str | None = None
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+        self,
+        entity_set: str,
+        *,
+        filter: str | None = None,
+        expand: str | None = None,
+        select: Sequence[str] | None = None,
+    ) -> AsyncIterator[list[Record]]:
         """Pages of an entity set, optionally filtered (e.g. a lastModifiedDateTime delta)."""
-        params = {}
+        params: dict[str, str] = {}
         if filter:
             params["$filter"] = filter
         if expand:
             params["$expand"] = expand
+        if select:
+            params["$select"] = ",".join(select)
         url = await self.entity_url(entity_set)
-        async for page in odata_pages(
-            self.client, url, params or None, page_size=self.connection.page_size
-        ):
+        async for page in odata_pages(self.client, url, params or None, page_size=self.page_size):
             yield page
 
-    async def get(self, entity_set: str, record_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.client.get_json(
-            f"{await self.entity_url(entity_set)}({record_id})"
+    async def delta(
+        self,
+        entity_set: str,
+        since: datetime,
+        *,
+        overlap: timedelta = timedelta(0),
+        expand: str | None = None,
+    ) -> AsyncIterator[list[Record]]:
+        """Records modified after ``since - overlap``; the overlap re-reads records that
+        share the cursor's timestamp or were committed late (the dedupe stage drops repeats)."""
+        flt = f"lastModifiedDateTime gt {odata_datetime(since - overlap)}"
+        async for page in self.read(entity_set, filter=flt, expand=expand):
+            yield page
+
+    async def get(self, entity_set: str, record_id: str, *, expand: str | None = None) -> Record:
+        params = {"$expand": expand} if expand else None
+        result: Record = await self.client.get_json(
+            await self.entity_url(entity_set, record_id), params=params
         )
         return result
+
+    async def find(self, entity_set: str, field: str, value: Any) -> Record | None:
+        """The first record whose ``field`` equals ``value`` (look-up by number)."""
+        flt = f"{field} eq {odata_literal(value)}"
+        async for page in self.read(entity_set, filter=flt):
+            return page[0] if page else None
+        return None
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def create(self, entity_set: str, body: Record) -> Record:
+        """POST; lines may ride along (deep insert: ``{"purchaseOrderLines": [...]}``)."""
+        result: Record = await self.client.send_json(
+            "POST", await self.entity_url(entity_set), body
+        )
+        return result
+
+    async def patch(
+        self, entity_set: str, record_id: str, changes: Record, *, etag: str = "*"
+    ) -> Record:
+        """PATCH with ``If-Match``; a stale etag raises ``Conflict``."""
+        result: Record = await self.client.send_json(
+            "PATCH",
+            await self.entity_url(entity_set, record_id),
+            changes,
+            headers={"If-Match": etag},
+        )
+        return result
+
+    async def delete(self, entity_set: str, record_id: str, *, etag: str = "*") -> None:
+        await self.client.request(
+            "DELETE", await self.entity_url(entity_set, record_id), headers={"If-Match": etag}
+        )
+
+    async def upsert(self, entity_set: str, key_field: str, body: Record) -> tuple[str, Record]:
+        """Idempotent write keyed by a business key (number, externalDocumentNumber).
+
+        BC has no upsert and no idempotency key: look the key up, PATCH with the etag just
+        read or POST. A create that loses a race with another writer (key taken) and a patch
+        whose etag went stale both re-run the look-up once. Returns ("created" | "updated" |
+        "unchanged", record).
+        """
+        for attempt in range(2):
+            existing = await self.find(entity_set, key_field, body[key_field])
+            try:
+                if existing is None:
+                    return "created", await self.create(entity_set, body)
+                # Lines (lists) went in with the deep insert; a header PATCH cannot carry them.
+                changes = {
+                    k: v
+                    for k, v in body.items()
+                    if not isinstance(v, list) and existing.get(k) != v
+                }
+                if not changes:
+                    return "unchanged", existing
+                etag = str(existing.get("@odata.etag", "*"))
+                return "updated", await self.patch(
+                    entity_set, str(existing["id"]), changes, etag=etag
+                )
+            except (AlreadyExists, Conflict):
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- bound actions -------------------------------------------------------------------
+
+    async def action(self, entity_set: str, record_id: str, name: str) -> None:
+        """A bound action such as ``Microsoft.NAV.post``; BC answers 204."""
+        await self.client.request("POST", f"{await self.entity_url(entity_set, record_id)}/{name}")
+
+    async def post_document(self, entity_set: str, record_id: str) -> None:
+        """Post a draft purchase or sales invoice (it becomes Open and read-only)."""
+        await self.action(entity_set, record_id, "Microsoft.NAV.post")
+
+    async def receive_and_invoice(self, purchase_order_id: str) -> None:
+        await self.action("purchaseOrders", purchase_order_id, "Microsoft.NAV.receiveAndInvoice")
+
+    # -- $batch --------------------------------------------------------------------------
+
+    async def batch(
+        self, operations: Sequence[BatchOperation], *, atomic: bool = False
+    ) -> list[BatchResult]:
+        """Run any number of operations, 100 per ``$batch`` request, results in order.
+
+        ``atomic`` sends ``Isolation: snapshot``: each chunk of 100 then succeeds or fails as
+        a whole (not the list as a whole, which BC cannot do).
+        """
+        headers = {"Isolation": "snapshot"} if atomic else {}
+        results: list[BatchResult] = []
+        for chunk in chunks(operations, MAX_BATCH):
+            body = {"requests": [op.render(str(i)) for i, op in enumerate(chunk)]}
+            answer = await self.client.send_json(
+                "POST", f"{self.api_root}/$batch", body, headers=headers
+            )
+            results += parse_batch(answer, chunk)
+        return results
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    async def subscriptions(self) -> list[Record]:
+        return list((await self.client.get_json(f"{self.api_root}/subscriptions"))["value"])
+
+    async def create_subscription(
+        self, notification_url: str, entity_set: str, client_state: str
+    ) -> Record:
+        """Subscribe to an entity set; BC first calls ``notification_url`` with a
+        validationToken that the receiver must echo, or it refuses the subscription."""
+        resource = f"/api/v2.0/{await self.company_path()}/{entity_set}"
+        body = {
+            "notificationUrl": notification_url,
+            "resource": resource,
+            "clientState": client_state,
+        }
+        result: Record = await self.client.send_json("POST", f"{self.api_root}/subscriptions", body)
+        return result
+
+    async def renew_subscription(self, subscription: Record) -> Record:
+        """Extend a subscription by BC's 3 days (with another handshake)."""
+        url = f"{self.api_root}/subscriptions('{subscription['subscriptionId']}')"
+        keep = ("notificationUrl", "resource", "clientState")
+        result: Record = await self.client.send_json(
+            "PATCH",
+            url,
+            {k: subscription[k] for k in keep if k in subscription},
+            headers={"If-Match": str(subscription.get("@odata.etag", "*"))},
+        )
+        return result
+
+    async def delete_subscription(self, subscription: Record) -> None:
+        url = f"{self.api_root}/subscriptions('{subscription['subscriptionId']}')"
+        etag = str(subscription.get("@odata.etag", "*"))
+        await self.client.request("DELETE", url, headers={"If-Match": etag})
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,21 +1,39 @@
-"""ServiceNow client: Table API reads and Import Set API writes."""
+"""ServiceNow client: Table API (CRUD, keyset delta reads), Import Set API writes, role checks.
+
+Writes go through Import Sets because a transform map that coalesces on the ERP key is the
+platform's only upsert; the Table API is for reads, look-ups and the odd direct record.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ml_connector.api.auth import ServiceNowAuth
-from ml_connector.api.client import ApiClient
+from ml_connector.api.budget import RateBudget
+from ml_connector.api.client import RetryPolicy
+from ml_connector.api.paging import EncodedQueryKeyset, LinkHeader, PageRequest, pages
+from ml_connector.clients.base import api_client
 from ml_connector.config import ServiceNowConnection
 from ml_connector.secrets import SecretStore
+
+Record = dict[str, Any]
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # sys_updated_on, UTC for the integration user
+
+
+def servicenow_time(value: datetime) -> str:
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 @dataclass(frozen=True)
 class ImportResult:
     """One row's outcome of an Import Set transform."""
 
-    status: str  # inserted | updated | ignored | error | skipped
+    status: str  # inserted | updated | ignored | error | skipped | pending
     sys_id: str | None
     table: str | None
     message: str | None
@@ -25,8 +43,38 @@ class ImportResult:
         return self.status in {"inserted", "updated", "ignored"}
 
 
+class ImportPending(Exception):
+    """insertMultiple rows still untransformed after the polling time."""
+
+
+def _result(r: Record) -> ImportResult:
+    return ImportResult(
+        status=str(r.get("status", "error")),
+        sys_id=r.get("sys_id") or None,
+        table=r.get("table") or None,
+        message=r.get("error_message") or r.get("status_message") or None,
+    )
+
+
+def _staged_result(row: Record) -> ImportResult:
+    """An outcome read from a staging row (what insertMultiple leaves behind)."""
+    return ImportResult(
+        status=str(row.get("sys_import_state", "pending")),
+        sys_id=row.get("sys_target_sys_id") or None,
+        table=row.get("sys_target_table") or None,
+        message=row.get("sys_row_error") or row.get("sys_import_state_comment") or None,
+    )
+
+
 class ServiceNowClient:
-    def __init__(self, connection: ServiceNowConnection, secrets: SecretStore) -> None:
+    def __init__(
+        self,
+        connection: ServiceNowConnection,
+        secrets: SecretStore,
+        retry: RetryPolicy | None = None,
+        *,
+        budget: RateBudget | None = None,
+    ) -> None:
         self.connection = connection
         a = connection.auth
         self.auth = ServiceNowAuth(
@@ -35,44 +83,148 @@ class ServiceNowClient:
             client_secret=secrets.get(a.client_secret) if a.client_secret else None,
             username=a.username,
             password=secrets.get(a.password) if a.password else None,
+            grant=a.grant,
         )
-        self.client = ApiClient(connection.instance_url.rstrip("/"), self.auth)
+        base = connection.instance_url.rstrip("/")
+        self.client = api_client(connection, base, self.auth, retry=retry, budget=budget)
+        self.page_size = connection.page_size
+
+    # -- Table API -----------------------------------------------------------------------
+
+    async def pages(
+        self,
+        table: str,
+        *,
+        query: str = "",
+        fields: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[list[Record]]:
+        """Pages of rows matching an encoded query, following ``Link: rel="next"``.
+
+        Offset paging: fine for snapshots and look-ups; for change feeds use ``delta``.
+        """
+        params = {
+            "sysparm_query": query,
+            "sysparm_limit": str(limit or self.page_size),
+            "sysparm_exclude_reference_link": "true",
+        }
+        if fields:
+            params["sysparm_fields"] = ",".join(fields)
+        first = PageRequest(f"/api/now/table/{table}", params)
+        async for page in pages(self.client, LinkHeader(), first):
+            yield page.records
+
+    async def table(
+        self,
+        table: str,
+        *,
+        query: str = "",
+        fields: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[Record]:
+        """All rows matching an encoded query (small tables, look-ups, reconciliation)."""
+        return [row async for page in self.pages(table, query=query, fields=fields, limit=limit)
+                for row in page]  # fmt: skip
+
+    async def delta(
+        self,
+        table: str,
+        since: datetime | str,
+        *,
+        query: str = "",
+        field: str = "sys_updated_on",
+        fields: Sequence[str] | None = None,
+    ) -> AsyncIterator[list[Record]]:
+        """Rows with ``field >= since`` in (field, sys_id) order, paged by keyset.
+
+        ``since`` is inclusive: rows sharing the cursor's second come again, and a row
+        updated while we read moves behind the keyset and is read (again) later, never
+        skipped as offset paging would.
+        """
+        start = since if isinstance(since, str) else servicenow_time(since)
+        keyset = EncodedQueryKeyset(field, start, query=query, limit=self.page_size)
+        params = {"sysparm_exclude_reference_link": "true"}
+        if fields:
+            params["sysparm_fields"] = ",".join({*fields, field, "sys_id"})
+        async for page in pages(self.client, keyset, keyset.request(f"/api/now/table/{table}",
+                                                                     params)):  # fmt: skip
+            if page.records:
+                yield page.records
+
+    async def get(self, table: str, sys_id: str) -> Record:
+        body = await self.client.get_json(
+            f"/api/now/table/{table}/{sys_id}", params={"sysparm_exclude_reference_link": "true"}
+        )
+        return dict(body["result"])
+
+    async def create(self, table: str, values: Record) -> Record:
+        """Insert one record (201). The Table API has no upsert: prefer ``import_row``."""
+        body = await self.client.send_json("POST", f"/api/now/table/{table}", values)
+        return dict(body["result"])
+
+    async def update(self, table: str, sys_id: str, changes: Record) -> Record:
+        body = await self.client.send_json("PATCH", f"/api/now/table/{table}/{sys_id}", changes)
+        return dict(body["result"])
+
+    async def delete(self, table: str, sys_id: str) -> None:
+        await self.client.request("DELETE", f"/api/now/table/{table}/{sys_id}")
+
+    # -- Import Set API ------------------------------------------------------------------
 
     async def import_row(self, staging_table: str, row: dict[str, str]) -> list[ImportResult]:
         """POST one staging row; the transform runs synchronously and reports per target."""
-        body = (
-            await self.client.request("POST", f"/api/now/import/{staging_table}", json=row)
-        ).json()
-        return [
-            ImportResult(
-                status=str(r.get("status", "error")),
-                sys_id=r.get("sys_id"),
-                table=r.get("table"),
-                message=r.get("error_message") or r.get("status_message"),
-            )
-            for r in body.get("result", [])
-        ]
+        body = await self.client.send_json("POST", f"/api/now/import/{staging_table}", row)
+        return [_result(r) for r in body.get("result", [])]
 
-    async def table(
-        self, table: str, *, query: str = "", fields: list[str] | None = None, limit: int = 1000
-    ) -> list[dict[str, Any]]:
-        """All rows matching an encoded query, paged by offset (small tables, reconciliation)."""
-        rows: list[dict[str, Any]] = []
-        offset = 0
+    async def import_multiple(
+        self,
+        staging_table: str,
+        rows: Sequence[dict[str, str]],
+        *,
+        poll_interval: float = 1.0,
+        timeout: float = 300.0,
+    ) -> list[ImportResult]:
+        """insertMultiple, then poll the staging rows until each one is transformed.
+
+        The transform runs asynchronously on the instance; results come back in row order
+        (one per staging row: the last transform map's outcome, as the staging row records).
+        """
+        answer = await self.client.send_json(
+            "POST", f"/api/now/import/{staging_table}/insertMultiple", {"records": list(rows)}
+        )
+        import_set = str(answer["import_set_id"])
+        query = f"sys_import_set={import_set}^ORDERBYsys_import_row"
+        deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            params = {
-                "sysparm_query": query,
-                "sysparm_limit": str(limit),
-                "sysparm_offset": str(offset),
-                "sysparm_exclude_reference_link": "true",
-            }
-            if fields:
-                params["sysparm_fields"] = ",".join(fields)
-            page = (await self.client.get_json(f"/api/now/table/{table}", params=params))["result"]
-            rows.extend(page)
-            if len(page) < limit:
-                return rows
-            offset += limit
+            staged = await self.table(staging_table, query=query)
+            results = [_staged_result(r) for r in staged]
+            done = len(staged) >= len(rows) and all(r.status != "pending" for r in results)
+            if done:
+                return results
+            if asyncio.get_running_loop().time() > deadline:
+                raise ImportPending(
+                    f"import set {import_set} of {staging_table}: "
+                    f"{sum(r.status == 'pending' for r in results)} rows still pending"
+                )
+            await asyncio.sleep(poll_interval)
+
+    async def import_status(self, staging_table: str, sys_id: str) -> list[ImportResult]:
+        """Outcome of one staging row by its sys_id (GET /api/now/import/{table}/{sys_id})."""
+        body = await self.client.get_json(f"/api/now/import/{staging_table}/{sys_id}")
+        return [_result(r) for r in body.get("result", [])]
+
+    # -- roles ---------------------------------------------------------------------------
+
+    async def roles_of(self, user_name: str) -> set[str]:
+        rows = await self.table(
+            "sys_user_has_role", query=f"user.user_name={user_name}", fields=["role.name"]
+        )
+        return {str(r["role.name"]) for r in rows if r.get("role.name")}
+
+    async def missing_roles(self, user_name: str, required: Sequence[str]) -> list[str]:
+        """Roles the integration user lacks; writes fail with 403 ACL errors without them."""
+        have = await self.roles_of(user_name)
+        return [role for role in required if role not in have]
 
     async def aclose(self) -> None:
         await self.client.aclose()

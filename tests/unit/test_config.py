@@ -75,3 +75,76 @@ def test_config_never_holds_secret_values() -> None:
     with pytest.raises(ConfigError) as info:
         parse_settings({"connections": {"bc": bad}})
     assert "connections.bc.auth.client_secret" in str(info.value)
+
+
+NAV = {
+    "system": "nav",
+    "base_url": "https://nav.example:7048",
+    "server_instance": "BC240",
+    "auth": {"kind": "nav_basic", "username": "svc", "access_key": {"secret": "nav"}},
+}
+FO = {
+    "system": "finance_operations",
+    "base_url": "https://usmf.operations.dynamics.com",
+    "auth": {
+        "kind": "entra_client_credentials",
+        "token_url": "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+        "client_id": "app",
+        "client_secret": {"secret": "fo"},
+    },
+}
+ACUMATICA = {
+    "system": "acumatica",
+    "instance_url": "https://erp.example/AcumaticaERP",
+    "version": "24.200.001",
+    "auth": {"kind": "acumatica_login", "username": "admin", "password": {"secret": "acu"}},
+}
+SERVICETITAN = {
+    "system": "servicetitan",
+    "tenant_id": "123",
+    "auth": {
+        "kind": "servicetitan",
+        "client_id": "cid",
+        "client_secret": {"secret": "st"},
+        "app_key": {"secret": "st-app"},
+    },
+}
+
+
+def test_new_systems_parse_with_their_defaults() -> None:
+    s = parse_settings(
+        {"connections": {"nav": NAV, "fo": FO, "acu": ACUMATICA, "st": SERVICETITAN, "bc": BC}}
+    )
+    fo = s.connections["fo"]
+    assert fo.auth.scope == "https://usmf.operations.dynamics.com/.default"  # type: ignore[union-attr]
+    assert s.connections["st"].rate.requests == 60
+    assert s.connections["bc"].rate.concurrency == 5
+    assert s.connections["acu"].verify is True
+
+
+@pytest.mark.parametrize(
+    ("data", "names"),
+    [
+        ({**NAV, "auth": {**NAV["auth"], "kind": "ntlm"}}, "connections.c.auth.kind"),  # type: ignore[dict-item]
+        ({k: v for k, v in NAV.items() if k != "server_instance"}, "connections.c.server_instance"),
+        ({k: v for k, v in ACUMATICA.items() if k != "version"}, "connections.c.version: required"),
+        (
+            {**ACUMATICA, "auth": {"kind": "acumatica_oauth", "username": "u"}},
+            "connections.c.auth.client_id: required",
+        ),
+        (
+            {**SERVICETITAN, "auth": {**SERVICETITAN["auth"], "app_key": "plain"}},  # type: ignore[dict-item]
+            "connections.c.auth.app_key",
+        ),
+        ({**SERVICETITAN, "page_size": 9000}, "connections.c.page_size"),
+        ({**FO, "rate_limit": {"requests": 0}}, "connections.c.rate_limit.requests"),
+        (
+            {**SN, "auth": {**SN["auth"], "grant": "password"}},  # type: ignore[dict-item]
+            "grant 'password' needs",
+        ),
+    ],
+)
+def test_new_connection_errors_name_the_key(data: dict, names: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError) as info:
+        parse_settings({"connections": {"c": data}})
+    assert names in str(info.value)

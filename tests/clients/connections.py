@@ -1,0 +1,37 @@
+"""Connection models pointing at simulators, as a user's config file would declare them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml_connector.config import BusinessCentralConnection, ServiceNowConnection
+
+
+def bc_connection(url: str, secret: str = "secret", **extra: Any) -> BusinessCentralConnection:
+    return BusinessCentralConnection.model_validate(
+        {
+            "system": "business_central", "base_url": url, "tenant": "sim-tenant",
+            "environment": "production",
+            "auth": {"kind": "entra_client_credentials",
+                     "token_url": f"{url}/sim-tenant/oauth2/v2.0/token",
+                     "client_id": "mlc-client", "client_secret": {"secret": secret}},
+            **{"page_size": 50, **extra},
+        }
+    )  # fmt: skip
+
+
+def sn_connection(
+    url: str,
+    *,
+    oauth: bool = True,
+    grant: str = "client_credentials",
+    password: str = "password",
+    **extra: Any,
+) -> ServiceNowConnection:
+    auth: dict[str, Any] = {"kind": "servicenow", "username": "mlc.integration",
+                            "password": {"secret": password}, "grant": grant}  # fmt: skip
+    if oauth:
+        auth |= {"client_id": "mlc-client", "client_secret": {"secret": "secret"}}
+    return ServiceNowConnection.model_validate(
+        {"system": "servicenow", "instance_url": url, "auth": auth, **extra}
+    )
