@@ -25,6 +25,15 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(config_app, name="config")
 
+
+def _register_operations() -> None:
+    from ml_connector import cli_ops
+
+    app.add_typer(cli_ops.dlq_app, name="dlq")
+    app.command("audit")(cli_ops.audit)
+    app.command("replay")(cli_ops.replay)
+
+
 console = Console(stderr=True)
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", envvar="MLC_CONFIG", help="YAML configuration file")
@@ -135,7 +144,7 @@ def secrets_new_key(key_file: Path) -> None:
 def run(
     config: ConfigOption,
     component: Annotated[
-        str | None, typer.Argument(help="producers | processors | sinks; all when omitted")
+        str | None, typer.Argument(help="producers | processors | sinks | audit; all when omitted")
     ] = None,
     once: Annotated[bool, typer.Option(help="producers: poll each stream once, then exit")] = False,
 ) -> None:
@@ -158,6 +167,8 @@ def run(
         pipeline.run_processors(settings, bootstrap)
     elif component == "sinks":
         pipeline.run_sinks(settings, bootstrap)
+    elif component == "audit":
+        pipeline.run_audit_indexer(settings, bootstrap)
     else:
         raise _fail(f"unknown component {component!r}; expected one of {pipeline.COMPONENTS}")
 
@@ -231,3 +242,6 @@ def simulate(
         raise _fail(f"unknown system {system!r}; expected business_central or servicenow")
     console.print(f"{name} simulator on http://{host}:{port} (inspection under /_sim/)")
     serve(sim, host=host, port=port)
+
+
+_register_operations()

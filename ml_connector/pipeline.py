@@ -17,7 +17,7 @@ from ml_connector.state import StateStore
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("producers", "processors", "sinks")
+COMPONENTS = ("producers", "processors", "sinks", "audit")
 
 
 def prepare(settings: Settings, bootstrap: str) -> AvroCodec:
@@ -39,6 +39,7 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 
 
 def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> None:
+    from ml_connector.audit import AuditLog
     from producers.poller import Poller
     from producers.registry import build_source
 
@@ -46,13 +47,14 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
     secrets = SecretStore.from_config(settings.secrets)
     state = StateStore(bootstrap, settings.kafka.topics.state)
     kafka = producer(bootstrap)
+    audit = AuditLog(kafka, settings.kafka.topics.audit, "producers")
 
     async def poll_flow(name: str, stop: asyncio.Event) -> None:
         flow = settings.flows[name]
         source = build_source(settings, flow.source, secrets)
         pollers = [
             Poller(source, source.streams[e], connection=flow.source, topics=settings.kafka.topics,
-                   codec=codec, producer=kafka, state=state, overlap=flow.overlap)
+                   codec=codec, producer=kafka, state=state, overlap=flow.overlap, audit=audit)
             for e in flow.entities
         ]  # fmt: skip
         while not stop.is_set():
@@ -129,5 +131,21 @@ def run_sinks(settings: Settings, bootstrap: str) -> None:
         await asyncio.gather(*tasks)
         for r in runners:
             await r.target.aclose()
+
+    asyncio.run(_until_signal(main))
+
+
+def run_audit_indexer(settings: Settings, bootstrap: str) -> None:
+    """Fold ``mlc.audit`` into the audit database, continuously."""
+    from ml_connector.audit_index import AuditIndex
+
+    prepare(settings, bootstrap)
+    index = AuditIndex(settings.audit.database)
+    topics = settings.kafka.topics
+
+    async def main(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(index.sync, bootstrap, topics.audit, topics.audit_group)
+            await _sleep_or_stop(stop, 1.0)
 
     asyncio.run(_until_signal(main))

@@ -32,6 +32,7 @@ class Sandbox:
     topic_prefix: str = "mlc"
     poll_interval: float = 5.0
     bc_page_size: int = 1000
+    delivery: dict[str, Any] = field(default_factory=dict)
     bc_url: str = ""
     sn_url: str = ""
     bc: Any = None  # the BC simulator app (its store is .state.sim)

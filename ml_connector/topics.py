@@ -68,5 +68,9 @@ class Topics:
         """Faust application id; its tables' changelog topics start with it."""
         return f"{self.prefix}-processors"
 
+    @property
+    def audit_group(self) -> str:
+        return f"{self.prefix}-audit-indexer"
+
     def sink_group(self, target: str) -> str:
         return f"{self.prefix}-sink-{_check(target, 'connection')}"

@@ -18,6 +18,7 @@ from typing import Any
 
 import faust
 
+from ml_connector.audit import AuditRecord
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
 
@@ -68,6 +69,16 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec) -> faust.App
     # One entry per (target, source, entity, key): the hash of the content last routed there.
     # Its changelog topic makes it survive restarts and follow partitions on rebalance.
     seen = app.Table("content-hash", default=None, partitions=settings.kafka.partitions)
+    audit_topic = app.topic(topics.audit, key_serializer="raw", value_serializer="raw")
+
+    async def audit(
+        stage: str, route: Route, record_id: str, event: dict[str, Any], **detail: Any
+    ) -> None:
+        record = AuditRecord(route.source, route.entity, record_id, stage,
+                             event_id=event.get("event_id"), component="processors",
+                             detail={"target": route.target, **detail})  # fmt: skip
+        # Buffered, not awaited to the ack: the sink's own audit record proves delivery.
+        await audit_topic.send(key=record.key.encode(), value=record.to_json())
 
     for (source, entity), targets in routes(settings).items():
         src = app.topic(topics.change(source, entity), key_serializer="raw", value_serializer="raw")
@@ -93,14 +104,17 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec) -> faust.App
                 for route, topic in sinks:
                     table_key = f"{route.target}|{route.source}|{entity}|{record_id}"
                     if seen.get(table_key) == digest:
+                        await audit("deduplicated", route, record_id, data)
                         continue
                     # Wait for the broker's ack before remembering the hash: a crash in
                     # between re-sends (harmless, sinks upsert) instead of losing the event.
                     pending = await topic.send(
                         key=event.key, value=codec.encode(topic.get_topic_name(), entity, data)
                     )
-                    await pending
+                    sent = await pending
                     seen[table_key] = digest
+                    await audit("routed", route, record_id, data, topic=topic.get_topic_name(),
+                                partition=sent.partition, offset=sent.offset)  # fmt: skip
 
         app.agent(src, name=f"route-{source}-{entity}")(process)
     return app

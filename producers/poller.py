@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Producer
 
+from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
 from ml_connector.kafka.clients import DeliveryTracker
 from ml_connector.state import StateStore
@@ -83,6 +84,7 @@ class Poller:
         producer: Producer,
         state: StateStore,
         overlap: timedelta,
+        audit: AuditLog | None = None,
     ) -> None:
         self.source = source
         self.stream = stream
@@ -92,6 +94,7 @@ class Poller:
         self.producer = producer
         self.state = state
         self.overlap = overlap
+        self.audit = audit
         self.state_key = f"cursor|{connection}|{stream.entity}"
 
     def _load(self) -> tuple[Cursor | None, dict[str, Any]]:
@@ -106,6 +109,7 @@ class Poller:
         tracker = DeliveryTracker()
         stats = PollStats()
         newest = cursor
+        produced: list[tuple[str, str, str | None]] = []  # (native id, event id, version)
         async for page in self.source.read_since(self.stream, since):
             for record in page:
                 stats.records_read += 1
@@ -114,12 +118,15 @@ class Poller:
                     str(record[self.stream.key_field]),
                 )
                 newest = max(newest, position) if newest else position
-                self._produce(info, record, position, initial=cursor is None, tracker=tracker)
+                produced.append(
+                    self._produce(info, record, position, initial=cursor is None, tracker=tracker)
+                )
                 stats.events_produced += 1
             self.producer.poll(0)
         # Durable first: the cursor never runs ahead of events Kafka has not acknowledged.
         await asyncio.to_thread(self.producer.flush, 60)
         tracker.raise_if_failed()
+        self._audit(produced)
         totals = dict(saved.get("totals", {}))
         totals["records_read"] = totals.get("records_read", 0) + stats.records_read
         totals["events_produced"] = totals.get("events_produced", 0) + stats.events_produced
@@ -135,10 +142,22 @@ class Poller:
                  stats.events_produced, newest)  # fmt: skip
         return stats
 
+    def _audit(self, produced: list[tuple[str, str, str | None]]) -> None:
+        """Polled and produced, written once Kafka acknowledged the events themselves."""
+        if self.audit is None:
+            return
+        entity = self.stream.entity
+        emit, connection = self.audit.emit, self.connection
+        for native_id, event_id, version in produced:
+            emit("polled", connection=connection, entity=entity, record_id=native_id,
+                 event_id=event_id, version=version)  # fmt: skip
+            emit("produced", connection=connection, entity=entity, record_id=native_id,
+                 event_id=event_id, topic=self.topic)  # fmt: skip
+
     def _produce(
         self, info: SourceInfo, record: dict[str, Any], position: Cursor, *, initial: bool,
         tracker: DeliveryTracker,
-    ) -> None:  # fmt: skip
+    ) -> tuple[str, str, str | None]:  # fmt: skip
         version = record.get(self.stream.version_field) if self.stream.version_field else None
         event = envelope(
             info,
@@ -157,3 +176,4 @@ class Poller:
             value=self.codec.encode(self.topic, self.stream.entity, event),
             on_delivery=tracker,
         )
+        return position.id, event["event_id"], event["source"]["native_version"]

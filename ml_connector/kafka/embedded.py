@@ -180,7 +180,7 @@ class EmbeddedBroker:
             try:
                 if admin.list_topics(timeout=2).brokers:
                     return
-            except Exception:
+            except Exception:  # noqa: BLE001 - not up yet; the deadline bounds the wait
                 time.sleep(0.3)
         tail = self._process.tail()
         self.stop()

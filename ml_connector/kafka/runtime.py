@@ -38,7 +38,7 @@ def docker_engine_answers() -> bool:
             return bool(client.ping())
         finally:
             client.close()
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means no engine answers
         return False
 
 

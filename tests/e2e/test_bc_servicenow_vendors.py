@@ -85,7 +85,7 @@ def test_killing_workers_mid_run_loses_and_duplicates_nothing(
     p.settle()
 
     restarts = {c.component: c.restarts for c in p.supervisor.children}
-    assert restarts == {"producers": 2, "processors": 2, "sinks": 2}
+    assert restarts == {"producers": 2, "processors": 2, "sinks": 2, "audit": 0}
     counts = p.sn_vendor_counts()
     assert set(counts) == _numbers(p.bc_vendors())
     assert set(counts.values()) == {1}

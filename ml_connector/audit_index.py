@@ -1,0 +1,150 @@
+"""The audit index: ``mlc.audit`` folded into a database so a record's trail is one query.
+
+SQLite by default (a file next to the config), PostgreSQL when ``audit.database`` is a
+``postgresql://`` URL. Rows are unique by their audit topic coordinates, so indexing the same
+stretch twice (after a crash, or two indexers) never duplicates a row. Offsets are committed
+only after the database committed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from confluent_kafka import TopicPartition
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from ml_connector.audit import AuditRecord
+from ml_connector.kafka.clients import Consumed, consumer
+
+metadata = MetaData()
+trail = Table(
+    "audit_trail",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connection", String(200), nullable=False),
+    Column("entity", String(100), nullable=False),
+    Column("record_id", String(400), nullable=False),
+    Column("stage", String(40), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("event_id", String(100)),
+    Column("component", String(40)),
+    Column("topic", String(400)),
+    Column("partition", Integer),
+    Column("offset", BigInteger),
+    Column("detail", Text),
+    Column("audit_partition", Integer, nullable=False),
+    Column("audit_offset", BigInteger, nullable=False),
+    UniqueConstraint("audit_partition", "audit_offset", name="audit_position"),
+)
+
+
+def engine_for(database: str) -> Engine:
+    if "://" in database:
+        url = database.replace("postgresql://", "postgresql+psycopg://", 1)
+    else:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{database}"
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    return engine
+
+
+class AuditIndex:
+    def __init__(self, database: str) -> None:
+        self.engine = engine_for(database)
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        self._insert = dialect.insert(trail).on_conflict_do_nothing()
+
+    def add(self, messages: list[Consumed]) -> int:
+        rows = []
+        for m in messages:
+            if m.value is None:
+                continue
+            r = AuditRecord.from_json(m.value)
+            rows.append({
+                "connection": r.connection, "entity": r.entity, "record_id": r.record_id,
+                "stage": r.stage, "ts_ms": r.ts_ms, "event_id": r.event_id,
+                "component": r.component, "topic": r.topic, "partition": r.partition,
+                "offset": r.offset, "detail": json.dumps(r.detail, sort_keys=True, default=str),
+                "audit_partition": m.partition, "audit_offset": m.offset,
+            })  # fmt: skip
+        if rows:
+            with self.engine.begin() as db:
+                db.execute(self._insert, rows)
+        return len(rows)
+
+    def sync(self, bootstrap: str, topic: str, group: str, *, timeout: float = 120) -> int:
+        """Index everything up to the topic's current end; return how many rows were added."""
+        c = consumer(bootstrap, group)
+        total = 0
+        try:
+            meta = c.list_topics(topic, timeout=10).topics.get(topic)
+            if meta is None or meta.error is not None:
+                return 0
+            committed = c.committed([TopicPartition(topic, p) for p in meta.partitions], 10)
+            todo: dict[int, int] = {}  # partition -> end offset still to reach
+            start: list[TopicPartition] = []
+            for tp in committed:
+                low, high = c.get_watermark_offsets(tp, timeout=10)
+                position = max(tp.offset, low)
+                if position < high:
+                    todo[tp.partition] = high
+                    start.append(TopicPartition(topic, tp.partition, position))
+            c.assign(start)
+            deadline = time.monotonic() + timeout
+            while todo and time.monotonic() < deadline:
+                messages = [Consumed.of(m) for m in c.consume(500, 1.0) if m.error() is None]
+                if not messages:
+                    continue
+                total += self.add(messages)
+                last: dict[int, int] = {}
+                for m in messages:
+                    last[m.partition] = max(last.get(m.partition, -1), m.offset)
+                c.commit(offsets=[TopicPartition(topic, p, o + 1) for p, o in last.items()],
+                         asynchronous=False)  # fmt: skip
+                for partition, offset in last.items():
+                    if offset + 1 >= todo.get(partition, 0):
+                        todo.pop(partition, None)
+            return total
+        finally:
+            c.close()
+
+    def trail(self, connection: str, entity: str, record_id: str) -> list[AuditRecord]:
+        query = (
+            select(trail)
+            .where(trail.c.connection == connection, trail.c.entity == entity,
+                   trail.c.record_id == record_id)
+            .order_by(trail.c.ts_ms, trail.c.audit_partition, trail.c.audit_offset)
+        )  # fmt: skip
+        with self.engine.connect() as db:
+            return [
+                AuditRecord(
+                    row.connection,
+                    row.entity,
+                    row.record_id,
+                    row.stage,
+                    row.ts_ms,
+                    row.event_id,
+                    row.component or "",
+                    row.topic,
+                    row.partition,
+                    row.offset,
+                    json.loads(row.detail or "{}"),
+                )
+                for row in db.execute(query)
+            ]

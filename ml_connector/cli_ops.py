@@ -1,0 +1,210 @@
+"""Operator commands: the audit trail, the dead-letter topic, and replays."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ml_connector.config import Settings
+from ml_connector.dlq import DeadFilter, DeadLetters
+
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter topics: list, show, redrive.")
+out = Console()
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", envvar="MLC_CONFIG", help="YAML configuration file")
+]
+
+
+def _settings(path: Path) -> tuple[Settings, str]:
+    from ml_connector.cli import _fail, _settings
+
+    settings = _settings(path)
+    if not settings.kafka.bootstrap_servers:
+        raise _fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
+    return settings, settings.kafka.bootstrap_servers
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="milliseconds")
+
+
+def audit(
+    config: ConfigOption,
+    connection: Annotated[str, typer.Argument(help="source connection, e.g. bc")],
+    entity: Annotated[str, typer.Argument(help="canonical entity, e.g. vendor")],
+    record_id: Annotated[str, typer.Argument(help="the source record's id")],
+) -> None:
+    """Print a record's full trail, from poll to target, after catching up the index."""
+    from ml_connector.audit_index import AuditIndex
+
+    settings, bootstrap = _settings(config)
+    index = AuditIndex(settings.audit.database)
+    topics = settings.kafka.topics
+    index.sync(bootstrap, topics.audit, topics.audit_group)
+    rows = index.trail(connection, entity, record_id)
+    if not rows:
+        out.print(f"no audit records for {connection} {entity} {record_id}")
+        raise typer.Exit(1)
+    table = Table(title=f"{connection} {entity} {record_id}")
+    for column in ("time", "stage", "component", "where", "detail"):
+        table.add_column(column)
+    for r in rows:
+        where = f"{r.topic}[{r.partition}]@{r.offset}" if r.topic and r.offset is not None else (
+            r.topic or "")  # fmt: skip
+        detail = {k: v for k, v in r.detail.items() if k != "event" and v is not None}
+        table.add_row(_when(r.ts_ms), r.stage, r.component, where,
+                      json.dumps(detail, default=str))  # fmt: skip
+    out.print(table)
+
+
+def _dead_letters(settings: Settings, bootstrap: str, target: str) -> DeadLetters:
+    topics = settings.kafka.topics
+    return DeadLetters(bootstrap, topics.dlq(target), topics.state, target, topics.audit)
+
+
+def _filter(
+    entity: str | None, error_class: str | None, key: str | None,
+    since: datetime | None, until: datetime | None, all_: bool = False,
+) -> DeadFilter:  # fmt: skip
+    aware = [d.astimezone() if d else None for d in (since, until)]
+    return DeadFilter(entity, error_class, key, aware[0], aware[1], include_replayed=all_)
+
+
+TargetArg = Annotated[str, typer.Argument(help="target connection, e.g. sn")]
+EntityOpt = Annotated[str | None, typer.Option(help="only this entity")]
+ClassOpt = Annotated[str | None, typer.Option("--error-class", help="only this error class")]
+KeyOpt = Annotated[str | None, typer.Option(help="only this record key")]
+SinceOpt = Annotated[datetime | None, typer.Option(help="failed at or after")]
+UntilOpt = Annotated[datetime | None, typer.Option(help="failed at or before")]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    config: ConfigOption, target: TargetArg, entity: EntityOpt = None, error_class: ClassOpt = None,
+    key: KeyOpt = None, since: SinceOpt = None, until: UntilOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="include records already redriven")] = False,
+) -> None:  # fmt: skip
+    """Dead records not yet redriven (all of them with --all)."""
+    settings, bootstrap = _settings(config)
+    table = Table(title=f"dead letters of {target}")
+    for column in ("position", "entity", "key", "failed at", "error class", "error", "replays",
+                   "redriven"):  # fmt: skip
+        table.add_column(column, overflow="fold")
+    count = 0
+    dlq = _dead_letters(settings, bootstrap, target)
+    for r in dlq.records(_filter(entity, error_class, key, since, until, all_)):
+        count += 1
+        table.add_row(r.position, r.entity, r.key, r.failed_at.isoformat(timespec="seconds"),
+                      r.error_class, r.error[:120], str(r.replays),
+                      "yes" if r.replayed else "")  # fmt: skip
+    out.print(table)
+    out.print(f"{count} record(s)")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    config: ConfigOption, target: TargetArg,
+    position: Annotated[str, typer.Argument(help="partition:offset in the DLQ, from `dlq list`")],
+) -> None:  # fmt: skip
+    """One dead record in full: headers (reason, origin, stack) and its decoded value."""
+    from ml_connector.avro import make_codec
+
+    settings, bootstrap = _settings(config)
+    record = _dead_letters(settings, bootstrap, target).get(position)
+    if record is None:
+        out.print(f"no dead record at {position}")
+        raise typer.Exit(1)
+    out.print_json(json.dumps({"position": record.position, "key": record.key,
+                               "redriven": record.replayed, "headers": record.info}))  # fmt: skip
+    if record.message.value is not None:
+        codec = make_codec(
+            settings.kafka.schema_registry_url, bootstrap, settings.kafka.topics.schemas
+        )
+        try:
+            value = codec.decode(record.entity, record.message.value)
+        except Exception as exc:  # noqa: BLE001 - show what is there even if it cannot be read
+            out.print(f"value cannot be decoded ({exc}); {len(record.message.value)} bytes")
+        else:
+            out.print_json(json.dumps(value, default=str))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    config: ConfigOption, target: TargetArg, entity: EntityOpt = None, error_class: ClassOpt = None,
+    key: KeyOpt = None, since: SinceOpt = None, until: UntilOpt = None,
+    rate: Annotated[float, typer.Option(help="records per second at most")] = 50.0,
+    force: Annotated[bool, typer.Option(help="redrive past delivery.max_replays too")] = False,
+) -> None:  # fmt: skip
+    """Redrive dead records to their original topic, throttled, with a loop guard."""
+    from ml_connector.avro import make_codec
+
+    settings, bootstrap = _settings(config)
+    codec = make_codec(settings.kafka.schema_registry_url, bootstrap, settings.kafka.topics.schemas)
+    done, refused = _dead_letters(settings, bootstrap, target).replay(
+        _filter(entity, error_class, key, since, until), rate=rate,
+        max_replays=settings.delivery.max_replays, force=force, codec=codec,
+    )  # fmt: skip
+    out.print(f"redriven: {len(done)}")
+    if refused:
+        out.print(f"refused: {len(refused)} already redriven {settings.delivery.max_replays} "
+                  "times (fix the cause, then use --force)")  # fmt: skip
+        raise typer.Exit(1)
+
+
+def replay(
+    config: ConfigOption,
+    group: Annotated[str | None, typer.Option(help="consumer group to move (stopped)")] = None,
+    topic: Annotated[list[str] | None, typer.Option(help="topics (default: the group's)")] = None,
+    to_earliest: Annotated[bool, typer.Option("--to-earliest")] = False,
+    to_datetime: Annotated[datetime | None, typer.Option("--to-datetime")] = None,
+    to_offset: Annotated[int | None, typer.Option("--to-offset")] = None,
+    record: Annotated[str | None, typer.Option(
+        help="replay one record: CONNECTION:ENTITY:ID (its last sink event is sent again)")] = None,
+) -> None:  # fmt: skip
+    """Replay history: reset a stopped consumer group, or send one record again."""
+    from ml_connector.cli import _fail
+    from ml_connector.offsets import ReplayRefused, reset_group
+
+    settings, bootstrap = _settings(config)
+    if record is not None:
+        _replay_record(settings, bootstrap, record)
+        return
+    if group is None:
+        raise _fail("give --group (with --to-earliest, --to-datetime or --to-offset) or --record")
+    when = to_datetime.astimezone() if to_datetime else None
+    try:
+        moved = reset_group(bootstrap, group, topics=topic, to_earliest=to_earliest,
+                            to_datetime=when, to_offset=to_offset)  # fmt: skip
+    except ReplayRefused as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"group {group} moved")
+    for column in ("topic", "partition", "from", "to"):
+        table.add_column(column)
+    for m in moved:
+        table.add_row(m.topic, str(m.partition), str(m.before), str(m.after))
+    out.print(table)
+
+
+def _replay_record(settings: Settings, bootstrap: str, spec: str) -> None:
+    from ml_connector.audit_index import AuditIndex
+    from ml_connector.cli import _fail
+    from ml_connector.replay_record import replay_record
+
+    connection, _, rest = spec.partition(":")
+    entity, _, record_id = rest.partition(":")
+    if not (connection and entity and record_id):
+        raise _fail("--record takes CONNECTION:ENTITY:ID, e.g. bc:vendor:7f0c...")
+    topics = settings.kafka.topics
+    index = AuditIndex(settings.audit.database)
+    index.sync(bootstrap, topics.audit, topics.audit_group)
+    where = replay_record(bootstrap, index, topics, connection, entity, record_id)
+    if where is None:
+        raise _fail(f"{spec}: no event of this record ever reached a sink topic")
+    out.print(f"sent again to {where}")
