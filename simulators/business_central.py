@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,6 +40,7 @@ from simulators.business_central_http import (
 from simulators.business_central_inspect import inspection_routes
 from simulators.business_central_metadata import metadata_xml
 from simulators.business_central_store import COMPANY_FIELDS, BusinessCentralStore
+from simulators.business_central_webhooks import Webhooks
 from simulators.faults import FaultSettings
 from simulators.limits import ConcurrencyRule, RateLimiter, RateRule, credential_key
 from simulators.odata import parse_filter
@@ -94,6 +96,19 @@ class BusinessCentralOptions:
     max_concurrent_requests: int = 5
     max_queued_requests: int = 95
     queue_timeout_seconds: float = 480.0  # a queued request waiting longer answers 503
+    # Webhooks (api-reference/v2.0/dynamics-subscriptions).
+    webhooks_enabled: bool = True
+    notification_delay_seconds: float = 30.0  # BC batches changes this long after the first
+    collection_threshold: int = 1000  # more changes in one window: one "collection" entry
+    max_subscriptions: int = 200
+    subscription_lifetime_seconds: float = 3 * 24 * 3600.0
+    handshake_timeout_seconds: float = 5.0
+    handshake_method: str = "POST"  # UNCONFIRMED in apis.md; receivers should accept both
+    webhook_retry_initial_seconds: float = 60.0  # doubling from here...
+    webhook_retry_window_seconds: float = 36 * 3600.0  # ...until BC's 36 hours are used up
+    # Lets tests reach an in-process receiver (httpx.ASGITransport) for handshakes and
+    # notifications; None sends real HTTP requests.
+    delivery_transport: httpx.AsyncBaseTransport | None = None
 
 
 def limiter_for(store: SimulatorState, options: BusinessCentralOptions) -> RateLimiter:
@@ -140,6 +155,7 @@ class BusinessCentralApi:
         self.options = store.options
         self.entities = EntityHandlers(store, store.options)
         self.actions = DocumentActions(store)
+        self.webhooks = Webhooks(store, store.options) if store.options.webhooks_enabled else None
 
     # -- auth ----------------------------------------------------------------------------
 
@@ -257,7 +273,7 @@ class BusinessCentralApi:
         return odata_response({"@odata.context": f"{ctx.root}/$metadata#companies/$entity", **body})
 
     async def metadata(self, ctx: ApiContext) -> Response:
-        xml = metadata_xml(self.store.entity_sets.values())
+        xml = metadata_xml(self.store.entity_sets.values(), subscriptions=bool(self.webhooks))
         return Response(xml, media_type="application/xml", headers={"OData-Version": "4.0"})
 
     def company_routes(self, company: str) -> list[BaseRoute]:
@@ -287,11 +303,13 @@ class BusinessCentralApi:
     def api_routes(self, prefix: str) -> list[BaseRoute]:
         """Everything under one ``.../api/v2.0`` root."""
         company = prefix + "/companies({company_id})"
+        webhooks = self.webhooks.api_routes(prefix, self.api) if self.webhooks else []
         return [
             Route(f"{prefix}/companies", self.api(self.list_companies), methods=["GET"]),
             Route(company, self.api(self.get_company), methods=["GET"]),
             Route(f"{prefix}/$metadata", self.api(self.metadata), methods=["GET"]),
             Route(f"{prefix}/$batch", self.api(batch), methods=["POST"]),
+            *webhooks,
             *self.company_routes(company),
         ]
 
@@ -319,9 +337,10 @@ def create_app(options: BusinessCentralOptions | None = None) -> Starlette:
     store.faults.configure(store.options.faults)
     store.limits = limiter_for(store, store.options)
     api = BusinessCentralApi(store)
+    hooks = api.webhooks.inspection_routes() if api.webhooks else []
     return build_app(
         store,
-        [*inspection_routes(store), *api.routes()],
+        [*inspection_routes(store), *hooks, *api.routes()],
         not_found=_not_found,
         error=fault_error,
     )

@@ -26,11 +26,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulators.base import INSPECTION_PREFIX, SimClock
+from simulators.pump import Pump
 
 State = Literal["pending", "delivered", "failed"]
 RetryPolicy = Callable[[int | None], bool]  # status (None: no answer) -> worth retrying?
-
-_PUMP_TICK_S = 0.02
 
 
 def retry_on_any_failure(status: int | None) -> bool:
@@ -98,8 +97,7 @@ class Outbox:
         self.options = options
         self._deliveries: dict[str, Delivery] = {}
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pump: asyncio.Task[None] | None = None
+        self._pump = Pump(self.dispatch_due, self._pending)
         self._sending: set[str] = set()
 
     def enqueue(
@@ -210,26 +208,8 @@ class Outbox:
 
     def kick(self) -> None:
         """Make sure a pump runs in the serving loop (no-op when auto dispatch is off)."""
-        if not self.options.auto_dispatch:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            # A write from another thread (a test poking the store): wake the known loop.
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(self._start_pump)
-            return
-        self._loop = loop
-        self._start_pump()
-
-    def _start_pump(self) -> None:
-        if self._pump is None or self._pump.done():
-            self._pump = asyncio.get_running_loop().create_task(self._run_pump())
-
-    async def _run_pump(self) -> None:
-        while self._pending():
-            await self.dispatch_due()
-            await asyncio.sleep(_PUMP_TICK_S)
+        if self.options.auto_dispatch:
+            self._pump.kick()
 
 
 def delivery_routes(outbox: Outbox, prefix: str = f"{INSPECTION_PREFIX}/deliveries") -> list[Route]:
