@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,3 +27,22 @@ def odata_literal(value: Any) -> str:
     if isinstance(value, datetime):
         return odata_datetime(value)
     return odata_string(str(value))
+
+
+def odata_key(key: Mapping[str, Any]) -> str:
+    """``(dataAreaId='usmf',VendorAccountNumber='V1')``: a composite key names every part."""
+    return "(" + ",".join(f"{name}={odata_literal(value)}" for name, value in key.items()) + ")"
+
+
+def odata_query(
+    *,
+    filter: str | None = None,
+    expand: str | None = None,
+    select: Sequence[str] | None = None,
+    **extra: str,
+) -> dict[str, str] | None:
+    """Query options with the empty ones left out (an empty ``$filter=`` is a 400)."""
+    params = {"$filter": filter or "", "$expand": expand or "", "$select": ",".join(select or ())}
+    params |= extra
+    kept = {k: v for k, v in params.items() if v}
+    return kept or None

@@ -6,9 +6,12 @@ from typing import Protocol
 
 import httpx
 
+from ml_connector import config
+from ml_connector.api.auth import EntraClientCredentials
 from ml_connector.api.budget import Rate, RateBudget
 from ml_connector.api.client import ApiClient, RetryPolicy
 from ml_connector.config import RateLimit
+from ml_connector.secrets import SecretStore
 
 
 class ConnectionSettings(Protocol):
@@ -50,4 +53,11 @@ def api_client(
         verify=connection.verify,
         headers=headers,
         budget=budget or budget_for(connection),
+    )
+
+
+def entra_auth(auth: config.EntraClientCredentials, secrets: SecretStore) -> EntraClientCredentials:
+    """The Entra client-credentials authenticator (BC, NAV with Entra, F&O)."""
+    return EntraClientCredentials(
+        auth.token_url, auth.client_id, secrets.get(auth.client_secret), auth.scope
     )

@@ -12,14 +12,13 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ml_connector.api.auth import EntraClientCredentials
 from ml_connector.api.batch import BatchOperation, BatchResult, chunks, parse_batch
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import ApiClient, RetryPolicy
 from ml_connector.api.errors import AlreadyExists, Conflict
-from ml_connector.api.odata import odata_datetime, odata_literal
+from ml_connector.api.odata import odata_datetime, odata_literal, odata_query
 from ml_connector.api.paging import odata_pages
-from ml_connector.clients.base import api_client
+from ml_connector.clients.base import api_client, entra_auth
 from ml_connector.config import BusinessCentralConnection
 from ml_connector.secrets import SecretStore
 
@@ -36,12 +35,7 @@ class BusinessCentralClient:
         retry: RetryPolicy | None = None,
         budget: RateBudget | None = None,
     ) -> None:
-        auth = EntraClientCredentials(
-            connection.auth.token_url,
-            connection.auth.client_id,
-            secrets.get(connection.auth.client_secret),
-            connection.auth.scope,
-        )
+        auth = entra_auth(connection.auth, secrets)
         tenant = f"/{connection.tenant}" if connection.tenant else ""
         api_root = (
             f"{connection.base_url.rstrip('/')}/v2.0{tenant}/{connection.environment}"
@@ -92,15 +86,9 @@ class BusinessCentralClient:
         select: Sequence[str] | None = None,
     ) -> AsyncIterator[list[Record]]:
         """Pages of an entity set, optionally filtered (e.g. a lastModifiedDateTime delta)."""
-        params: dict[str, str] = {}
-        if filter:
-            params["$filter"] = filter
-        if expand:
-            params["$expand"] = expand
-        if select:
-            params["$select"] = ",".join(select)
+        params = odata_query(filter=filter, expand=expand, select=select)
         url = await self.entity_url(entity_set)
-        async for page in odata_pages(self.client, url, params or None, page_size=self.page_size):
+        async for page in odata_pages(self.client, url, params, page_size=self.page_size):
             yield page
 
     async def delta(
@@ -118,9 +106,8 @@ class BusinessCentralClient:
             yield page
 
     async def get(self, entity_set: str, record_id: str, *, expand: str | None = None) -> Record:
-        params = {"$expand": expand} if expand else None
         result: Record = await self.client.get_json(
-            await self.entity_url(entity_set, record_id), params=params
+            await self.entity_url(entity_set, record_id), params=odata_query(expand=expand)
         )
         return result
 

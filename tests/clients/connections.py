@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml_connector.config import BusinessCentralConnection, ServiceNowConnection
+from ml_connector.config import (
+    BusinessCentralConnection,
+    FinanceOperationsConnection,
+    ServiceNowConnection,
+)
 
 
 def bc_connection(url: str, secret: str = "secret", **extra: Any) -> BusinessCentralConnection:
@@ -35,3 +39,15 @@ def sn_connection(
     return ServiceNowConnection.model_validate(
         {"system": "servicenow", "instance_url": url, "auth": auth, **extra}
     )
+
+
+def fo_connection(url: str, **extra: Any) -> FinanceOperationsConnection:
+    return FinanceOperationsConnection.model_validate(
+        {
+            "system": "finance_operations", "base_url": url,
+            "auth": {"kind": "entra_client_credentials",
+                     "token_url": f"{url}/sim-tenant/oauth2/v2.0/token",
+                     "client_id": "mlc-client", "client_secret": {"secret": "secret"}},
+            **extra,
+        }
+    )  # fmt: skip

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from ml_connector.api.batch import BatchOperation
 from ml_connector.api.client import RetryPolicy
-from ml_connector.api.errors import Conflict, NotFound, RetryableError
+from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound, RetryableError
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.secrets import SecretStore
 from simulators import business_central
@@ -86,3 +88,75 @@ async def test_https_with_the_simulator_certificate_as_ca_bundle(
     with pytest.raises(RetryableError, match="CERTIFICATE_VERIFY_FAILED"):
         await untrusted.companies()
     await untrusted.aclose()
+
+
+async def first(client: BusinessCentralClient, entity_set: str) -> dict[str, Any]:
+    async for page in client.read(entity_set):
+        return page[0]
+    raise AssertionError(f"no {entity_set}")
+
+
+async def test_deep_insert_expand_and_receive_and_invoice(client: BusinessCentralClient) -> None:
+    vendor, item = await first(client, "vendors"), await first(client, "items")
+    line = {"lineType": "Item", "lineObjectNumber": item["number"], "quantity": 2,
+            "directUnitCost": 10}  # fmt: skip
+    order = await client.create(
+        "purchaseOrders",
+        {"vendorNumber": vendor["number"], "purchaseOrderLines": [line, {**line, "quantity": 3}]},
+    )
+    read = await client.get("purchaseOrders", order["id"], expand="purchaseOrderLines")
+    assert [ln["quantity"] for ln in read["purchaseOrderLines"]] == [2, 3]
+    expanded = [o async for page in client.read("purchaseOrders", expand="purchaseOrderLines",
+                                                filter=f"number eq '{order['number']}'")
+                for o in page]  # fmt: skip
+    assert len(expanded[0]["purchaseOrderLines"]) == 2
+    await client.receive_and_invoice(order["id"])
+    await client.aclose()
+
+
+async def test_posting_a_purchase_invoice_once(client: BusinessCentralClient) -> None:
+    vendor, item = await first(client, "vendors"), await first(client, "items")
+    invoice = await client.create(
+        "purchaseInvoices",
+        {"vendorNumber": vendor["number"], "vendorInvoiceNumber": "EXT-1",
+         "purchaseInvoiceLines": [{"lineType": "Item", "lineObjectNumber": item["number"],
+                                   "quantity": 1, "unitCost": 5}]},
+    )  # fmt: skip
+    assert invoice["status"] == "Draft"
+    await client.post_document("purchaseInvoices", invoice["id"])
+    assert (await client.get("purchaseInvoices", invoice["id"]))["status"] == "Open"
+    with pytest.raises(FatalError):
+        await client.post_document("purchaseInvoices", invoice["id"])
+    with pytest.raises(FatalError):
+        await client.patch("purchaseInvoices", invoice["id"], {"vendorInvoiceNumber": "EXT-2"})
+    await client.aclose()
+
+
+async def test_batch_splits_into_hundreds_and_sorts_each_result(
+    serve: Serve, secrets: SecretStore
+) -> None:
+    url = serve(business_central.create_app(business_central.BusinessCentralOptions()))
+    client = BusinessCentralClient(bc_connection(url), secrets)
+    company = await client.company_path()
+    ops = [BatchOperation("POST", f"{company}/vendors",
+                          {"number": f"B{i:03}", "displayName": f"Batch {i}"})
+           for i in range(150)]  # fmt: skip
+    results = await client.batch(ops)
+    assert len(results) == 150 and all(r.status == 201 for r in results)
+    assert [e["path"].endswith("$batch") for e in requests(url)].count(True) == 2
+    again = await client.batch(ops[:2])
+    with pytest.raises(AlreadyExists):
+        again[0].raise_for_status()
+    await client.aclose()
+
+
+async def test_atomic_batch_is_all_or_nothing(client: BusinessCentralClient) -> None:
+    company = await client.company_path()
+    ops = [
+        BatchOperation("POST", f"{company}/vendors", {"number": "AT-1", "displayName": "A"}),
+        BatchOperation("POST", f"{company}/vendors", {"number": "AT-2", "nonsense": 1}),
+    ]
+    results = await client.batch(ops, atomic=True)
+    assert not any(r.ok for r in results)
+    assert await client.find("vendors", "number", "AT-1") is None
+    await client.aclose()
