@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from ml_connector.api.batch import BatchOperation
 from ml_connector.api.client import RetryPolicy
@@ -159,4 +163,34 @@ async def test_atomic_batch_is_all_or_nothing(client: BusinessCentralClient) -> 
     results = await client.batch(ops, atomic=True)
     assert not any(r.ok for r in results)
     assert await client.find("vendors", "number", "AT-1") is None
+    await client.aclose()
+
+
+def handshake_receiver() -> tuple[Starlette, list[str]]:
+    """A webhook endpoint as the connector's receiver answers BC: echo validationToken."""
+    seen: list[str] = []
+
+    async def hook(request: Request) -> Response:
+        token = request.query_params.get("validationToken")
+        seen.append(request.method if token else "notification")
+        return PlainTextResponse(token or "", 200)
+
+    return Starlette(routes=[Route("/hook", hook, methods=["GET", "POST"])]), seen
+
+
+async def test_subscriptions_create_list_renew_delete(serve: Serve, secrets: SecretStore) -> None:
+    receiver, seen = handshake_receiver()
+    hook_url = serve(receiver) + "/hook"
+    url = serve(business_central.create_app(business_central.BusinessCentralOptions()))
+    client = BusinessCentralClient(bc_connection(url), secrets)
+    created = await client.create_subscription(hook_url, "vendors", "mlc-state")
+    assert created["clientState"] == "mlc-state" and created["subscriptionId"]
+    assert [s["subscriptionId"] for s in await client.subscriptions()] == [
+        created["subscriptionId"]
+    ]
+    renewed = await client.renew_subscription(created)
+    assert renewed["expirationDateTime"] >= created["expirationDateTime"]
+    assert len(seen) == 2  # one handshake to create, one to renew
+    await client.delete_subscription(renewed)
+    assert await client.subscriptions() == []
     await client.aclose()
