@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulators import seed as sd
 from simulators.odata import Kind
+from simulators.records import seed_stamps
 
 if TYPE_CHECKING:
     from simulators.finance_operations import FinanceOperationsOptions
@@ -304,7 +305,13 @@ def seed_rows(options: FinanceOperationsOptions) -> list[tuple[EntityDef, dict[s
         if own:
             out += _orders(options, company, numbers)
             out += _invoices(options, company, numbers)
-    _stamp(options, out)
+    if options.modified_field:
+        seed_stamps(
+            ((e.name, values) for e, values in out),
+            options.modified_field,
+            options.seed_epoch,
+            options.records_per_timestamp,
+        )
     return out
 
 
@@ -439,15 +446,3 @@ def _invoices(
         out.append((INVOICE_HEADERS, header))
         out += [(INVOICE_LINES, line) for line in lines]
     return out
-
-
-def _stamp(options: FinanceOperationsOptions, rows: list[tuple[EntityDef, dict[str, Any]]]) -> None:
-    """Seed stamps for the optional modified field; groups of rows share one on purpose."""
-    if not options.modified_field:
-        return
-    group = max(1, options.records_per_timestamp)
-    seen: dict[str, int] = {}
-    for entity, values in rows:
-        index = seen[entity.name] = seen.get(entity.name, -1) + 1
-        stamp = options.seed_epoch + timedelta(minutes=7 * (index // group))
-        values[options.modified_field] = stamp

@@ -65,6 +65,7 @@ class FinanceOperationsStore(SimulatorState):
                     entity.key,
                     new_id=lambda: next(recids),
                     modified_field=options.modified_field,
+                    stamp_precision_us=10**6,  # utcdatetime holds whole seconds
                 )
             )
         for entity, values in seed_rows(options):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from simulators.base import SimClock
@@ -66,6 +66,12 @@ class TableSpec:
     new_id: Callable[[], Hashable]  # server-assigned id when a write brings none
     modified_field: str | None = None  # moved to the clock's now on every real change
     created_field: str | None = None  # set once, on insert
+    # Stamps keep the system's precision, else "gt <rendered stamp>" matches the row itself.
+    stamp_precision_us: int = 1000
+
+    def truncate(self, moment: datetime) -> datetime:
+        step = self.stamp_precision_us
+        return moment.replace(microsecond=moment.microsecond // step * step if step < 10**6 else 0)
 
 
 @dataclass
@@ -132,7 +138,7 @@ class Database:
         self.sequence += 1
         table.sequences[row["id"]] = self.sequence
         if table.spec.modified_field:
-            row[table.spec.modified_field] = stamp or self.clock.now()
+            row[table.spec.modified_field] = table.spec.truncate(stamp or self.clock.now())
         return self.sequence
 
     def _notify(self, change: Change) -> None:
@@ -149,7 +155,7 @@ class Database:
             if key in table.by_key or row["id"] in table.rows:
                 raise DuplicateKey(name, dict(zip(table.spec.key_fields, key, strict=True)))
             if table.spec.created_field and row.get(table.spec.created_field) is None:
-                row[table.spec.created_field] = stamp or self.clock.now()
+                row[table.spec.created_field] = table.spec.truncate(stamp or self.clock.now())
             sequence = self._stamp(table, row, stamp)
             table.rows[row["id"]] = row
             table.by_key[key] = row["id"]
@@ -196,6 +202,24 @@ class Database:
             change = Change(name, "deleted", dict(row), None, self.sequence, self.clock.now())
         self._notify(change)
         return row
+
+
+def seed_stamps(
+    rows: Iterable[tuple[str, dict[str, Any]]],
+    field: str,
+    epoch: datetime,
+    per_stamp: int,
+) -> None:
+    """Stamp seed rows ``per_stamp`` at a time per table, 7 minutes apart.
+
+    Shared stamps are deliberate: a delta cursor on the modified field alone skips or repeats
+    records at page and poll boundaries, and clients must prove they do not.
+    """
+    group = max(1, per_stamp)
+    seen: dict[str, int] = {}
+    for table, values in rows:
+        index = seen[table] = seen.get(table, -1) + 1
+        values[field] = epoch + timedelta(minutes=7 * (index // group))
 
 
 def coerce_value(kind: Kind, value: Any, name: str) -> Any:

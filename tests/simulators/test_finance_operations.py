@@ -12,8 +12,6 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +23,7 @@ from simulators.finance_operations_events import BusinessEventEndpoint
 from simulators.finance_operations_store import FinanceOperationsStore
 from simulators.server import serve_in_thread
 from tests.simulators.receivers import Receiver
+from tests.simulators.support import client_for
 
 TENANT = "sim-tenant"
 SCOPE = "https://mlc-sim.operations.dynamics.com/.default"
@@ -47,14 +46,6 @@ def make_app(**overrides: Any) -> Any:
 def store_of(app: Any) -> FinanceOperationsStore:
     store: FinanceOperationsStore = app.state.sim
     return store
-
-
-@asynccontextmanager
-async def client_for(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    base = "https://mlc-sim.operations.dynamics.test"
-    async with httpx.AsyncClient(transport=transport, base_url=base) as client:
-        yield client
 
 
 async def auth(client: httpx.AsyncClient, **form: str) -> dict[str, str]:
@@ -96,7 +87,7 @@ async def test_token_with_environment_scope_or_own_base_url() -> None:
         env = await client.post(f"/{TENANT}/oauth2/v2.0/token", data=TOKEN_FORM)
         own = await client.post(
             f"/{TENANT}/oauth2/v2.0/token",
-            data={**TOKEN_FORM, "scope": "https://mlc-sim.operations.dynamics.test/.default"},
+            data={**TOKEN_FORM, "scope": "http://sim.test/.default"},
         )
     assert env.status_code == own.status_code == 200
     body = env.json()

@@ -1,0 +1,114 @@
+"""Acumatica push notifications: JSON POSTs of inserted and deleted rows, one secret header.
+
+A notification watches one entity (a generic inquiry or built-in query on the real system).
+Each change is sent as ``{Inserted, Deleted, Query, CompanyId, Id, TimeStamp,
+AdditionalInfo}``; an update is a Deleted (old row) + Inserted (new row) pair. Acumatica
+signs nothing: the destination is configured with one custom header carrying a shared
+secret. A delivery is attempted at most five times.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from simulators.acumatica_entities import EntityDef
+from simulators.acumatica_store import flat
+from simulators.base import INSPECTION_PREFIX, BadJson, read_json
+from simulators.deliveries import Outbox
+from simulators.records import Change
+from simulators.seed import stable_guid
+
+_DOTNET_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class PushNotification:
+    name: str  # sent as "Query"
+    entity: str
+    url: str
+    header_name: str = "X-MLC-Push-Secret"
+    header_value: str = "mlc-push-secret"
+
+    @property
+    def id(self) -> str:
+        return stable_guid("acumatica-push", self.name)
+
+
+def dotnet_ticks(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - _DOTNET_EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
+
+
+class PushNotifications:
+    def __init__(
+        self,
+        outbox: Outbox,
+        definitions: list[PushNotification],
+        entities: Mapping[str, EntityDef],
+        company: str,
+    ) -> None:
+        self.outbox = outbox
+        self.definitions = definitions
+        self.entities = entities
+        self.company = company
+
+    def on_change(self, change: Change) -> None:
+        entity = self.entities.get(change.table)
+        if entity is None:
+            return
+        for definition in [d for d in self.definitions if d.entity == change.table]:
+            body = {
+                "Inserted": [flat(entity, change.after)] if change.after else [],
+                "Deleted": [flat(entity, change.before)] if change.before else [],
+                "Query": definition.name,
+                "CompanyId": self.company,
+                "Id": definition.id,
+                "TimeStamp": dotnet_ticks(change.at),
+                "AdditionalInfo": {},
+            }
+            self.outbox.enqueue(
+                definition.name,
+                definition.url,
+                json.dumps(body).encode(),
+                {definition.header_name: definition.header_value},
+                {"change": change.kind, "sequence": change.sequence},
+            )
+
+
+def push_routes(push: PushNotifications) -> list[Route]:
+    """List, add and clear notification definitions (the Push Notifications form)."""
+    path = f"{INSPECTION_PREFIX}/push-notifications"
+
+    async def listing(request: Request) -> Response:
+        rows = [{**asdict(d), "id": d.id} for d in push.definitions]
+        return JSONResponse({"notifications": rows})
+
+    async def add(request: Request) -> Response:
+        try:
+            body = await read_json(request)
+            if not isinstance(body, dict):
+                raise ValueError("The body must be a JSON object.")
+            definition = PushNotification(**{k: str(v) for k, v in body.items()})
+        except (BadJson, TypeError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        if definition.entity not in push.entities:
+            return JSONResponse({"error": f"Unknown entity '{definition.entity}'."}, 400)
+        push.definitions.append(definition)
+        return JSONResponse({**asdict(definition), "id": definition.id}, 201)
+
+    async def clear(request: Request) -> Response:
+        push.definitions.clear()
+        return Response(status_code=204)
+
+    return [
+        Route(path, listing, methods=["GET"]),
+        Route(path, add, methods=["POST"]),
+        Route(path, clear, methods=["DELETE"]),
+    ]
