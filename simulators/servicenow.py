@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,12 +28,14 @@ from simulators.base import (
 )
 from simulators.faults import FaultSettings
 from simulators.limits import RateLimiter, RateRule, Rejection, credential_key
-from simulators.servicenow_import import DEFAULT_TRANSFORM_MAPS, TransformMap
+from simulators.servicenow_catalog import ALL_TABLES, TABLE_ALIASES
+from simulators.servicenow_import import TransformMap
 from simulators.servicenow_inspect import inspection_routes
+from simulators.servicenow_maps import DEFAULT_TRANSFORM_MAPS
+from simulators.servicenow_push import BusinessRulePush, PushRule
 from simulators.servicenow_query import apply, parse
 from simulators.servicenow_store import ServiceNowStore
 from simulators.servicenow_tables import (
-    BASE_TABLES,
     RecordNotFound,
     RenderOptions,
     TableDef,
@@ -43,6 +46,7 @@ DEFAULT_ROLES = (
     "rest_service",
     "import_transformer",
     "sn_ap_apm.accounts_payable_specialist",
+    "procurement_user",
 )
 
 
@@ -67,8 +71,15 @@ class ServiceNowOptions:
     unknown_table_status: int = 400
     # glide.invalid_query.returns_no_rows
     invalid_query_returns_no_rows: bool = False
-    tables: tuple[TableDef, ...] = BASE_TABLES
+    tables: tuple[TableDef, ...] = ALL_TABLES
+    table_aliases: Mapping[str, str] = field(default_factory=lambda: dict(TABLE_ALIASES))
     transform_maps: tuple[TransformMap, ...] = DEFAULT_TRANSFORM_MAPS
+    supplier_count: int = 10  # sn_fin_supplier rows, keyed V00010, V00020, ... as BC's vendors
+    purchase_order_count: int = 5  # each in sn_shop_purchase_order and proc_po, with lines
+    invoice_count: int = 5  # sn_shop_invoice rows with lines
+    push: PushRule | None = None  # the Business Rule push accelerator; None: not installed
+    # Lets tests reach an in-process receiver (httpx.ASGITransport); None: real HTTP.
+    delivery_transport: httpx.AsyncBaseTransport | None = None
     faults: FaultSettings = field(default_factory=FaultSettings)
     # An admin-defined rate limit rule (sys_rate_limit_rules); None: no rule, as on a new
     # instance. The window is an hour on the platform; shorter ones are for tests.
@@ -213,9 +224,29 @@ class ServiceNowApi:
                     "Required to provide Auth information",
                     **{"WWW-Authenticate": 'BASIC realm="Service-now"'},
                 )
-            return await handler(request, user)
+            denied = self._acl(request, user)
+            return denied or await handler(request, user)
 
         return endpoint
+
+    def _acl(self, request: Request, user: str) -> Response | None:
+        """Table ACLs by role: reads need a read role, writes a write role; admin passes."""
+        name = request.path_params.get("table") or request.path_params.get("staging_table")
+        table = self.store.table(name) if name else None
+        if table is None:
+            return None
+        read = request.method == "GET"
+        required = table.definition.read_roles if read else table.definition.write_roles
+        roles = self.store.roles_of(user)
+        if not required or "admin" in roles or roles & set(required):
+            return None
+        operation = "read" if read else "write"
+        return sn_error(
+            403,
+            "User Not Authorized",
+            f"ACL Exception: {operation} operation on table {table.definition.name} failed "
+            f"security check; user lacks one of the roles {', '.join(required)}",
+        )
 
     # -- Table API -----------------------------------------------------------------------
 
@@ -429,10 +460,15 @@ def create_app(options: ServiceNowOptions | None = None) -> Starlette:
     store = ServiceNowStore(options or ServiceNowOptions())
     store.faults.configure(store.options.faults)
     store.limits = limiter_for(store, store.options)
+    extra: list[BaseRoute] = []
+    if store.options.push is not None:
+        push = BusinessRulePush(store.clock, store.options.push, store.options.delivery_transport)
+        store.watch(push.on_change)
+        extra = list(push.routes())
     api = ServiceNowApi(store)
     return build_app(
         store,
-        [*inspection_routes(store), *api.routes()],
+        [*inspection_routes(store), *extra, *api.routes()],
         not_found=_not_found,
         error=fault_error,
     )

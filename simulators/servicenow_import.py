@@ -7,7 +7,7 @@ platform) is updated or left alone instead of inserted again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,32 +24,11 @@ class TransformMap:
     # ServiceNow's default: an empty source value does not blank the target column.
     copy_empty_fields: bool = False
     order: int = 100
-
-
-SUPPLIER_MAP = TransformMap(
-    name="ML Connector Supplier",
-    source_table="sn_fcms_intg_imp_supplier",
-    target_table="core_company",
-    field_map={
-        "u_vendor_number": "u_vendor_number",
-        "u_name": "name",
-        "u_street": "street",
-        "u_city": "city",
-        "u_state": "state",
-        "u_zip": "zip",
-        "u_country": "country",
-        "u_phone": "phone",
-        "u_email": "u_email",
-        "u_tax_id": "u_tax_id",
-        "u_currency": "u_currency",
-        "u_active": "u_active",
-    },
-    coalesce=("u_vendor_number",),
-    mandatory=("name",),
-    insert_values={"vendor": "true"},
-)
-
-DEFAULT_TRANSFORM_MAPS: tuple[TransformMap, ...] = (SUPPLIER_MAP,)
+    # Reference columns filled from a key: target column -> (referenced table, column matched
+    # case-insensitively), the transform map's "referenced value field name". An unmatched
+    # key is a row error (choice action "reject"), never a half-linked record.
+    references: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    insert_allowed: bool = True  # False: a row without a coalesce match is an error
 
 
 @dataclass(frozen=True)
@@ -102,6 +81,24 @@ def missing_required(tmap: TransformMap, mapped: Mapping[str, str]) -> str:
     empty_mandatory = [c for c in tmap.mandatory if not mapped.get(c, "").strip()]
     if empty_mandatory:
         return "Mandatory field(s) missing a value: " + ", ".join(empty_mandatory)
+    return ""
+
+
+def resolve_references(
+    tmap: TransformMap,
+    mapped: dict[str, str],
+    lookup: Callable[[str, str, str], str | None],
+) -> str:
+    """Replace reference keys in ``mapped`` by sys_ids; the error message, or "" when all
+    resolved. ``lookup(table, column, value)`` finds a sys_id."""
+    for column, (table, match_column) in tmap.references.items():
+        value = mapped.get(column, "")
+        if not value:
+            continue
+        sys_id = lookup(table, match_column, value)
+        if sys_id is None:
+            return f"Reference not found: no {table} with {match_column} = {value} (for {column})"
+        mapped[column] = sys_id
     return ""
 
 

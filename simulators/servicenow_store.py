@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from simulators import seed as sd
 from simulators.base import SimulatorState
+from simulators.servicenow_catalog import IMPORT_ROLES
 from simulators.servicenow_import import (
     TransformMap,
     TransformOutcome,
     coalesce_match,
     map_values,
     missing_required,
+    resolve_references,
 )
+from simulators.servicenow_seed import seed_instance
 from simulators.servicenow_tables import (
     IMPORT_ROW_COLUMNS,
     Table,
@@ -43,39 +44,71 @@ class ServiceNowStore(SimulatorState):
             options.transform_maps, key=lambda m: m.order
         )
         for name, columns in _staging_columns(self.transform_maps).items():
-            self.tables.setdefault(name, Table(staging_table(name, columns)))
+            self.tables.setdefault(name, Table(staging_table(name, columns, IMPORT_ROLES)))
         # Results per staging row: one outcome per transform map that ran on it.
         self.outcomes: dict[str, list[TransformOutcome]] = {}
         self._import_set_counter = 10000
         self._open_sync_sets: dict[str, str] = {}  # staging table -> open sys_import_set
-        _seed(self)
+        seed_instance(self)
 
     # -- plain table access --------------------------------------------------------------
 
+    def watch(self, listener: Callable[[str, str, dict[str, str]], None]) -> None:
+        """Call ``listener(table, operation, record)`` after every later write to any table."""
+        for table in self.tables.values():
+            table.on_change = listener
+
     def table(self, name: str) -> Table | None:
-        return self.tables.get(name)
+        """A table by name or by one of the instance's aliases (``sn_apo_invoice``)."""
+        return self.tables.get(self.options.table_aliases.get(name, name))
+
+    def canonical(self, name: str) -> str:
+        return self.options.table_aliases.get(name, name)
+
+    def find_sys_id(self, table: str, column: str, value: str) -> str | None:
+        """The first record whose ``column`` equals ``value`` ignoring case (reference keys)."""
+        wanted = value.casefold()
+        for sys_id, record in self.tables[table].records.items():
+            if record.get(column, "").casefold() == wanted:
+                return sys_id
+        return None
+
+    def roles_of(self, user_name: str) -> set[str]:
+        """The user's active roles, read from sys_user_has_role so edits take effect at once."""
+        users = [
+            s for s, r in self.tables["sys_user"].records.items() if r["user_name"] == user_name
+        ]
+        roles = self.tables["sys_user_role"].records
+        return {
+            roles.get(r["role"], {}).get("name", "")
+            for r in self.tables["sys_user_has_role"].records.values()
+            if r["user"] in users and r.get("state", "active") == "active"
+        }
 
     def is_staging(self, name: str) -> bool:
         return any(m.source_table == name for m in self.transform_maps)
 
     def insert(self, table: str, values: Mapping[str, Any], user: str) -> dict[str, str]:
         with self.lock:
-            return self.tables[table].insert(values, user=user, now=self.clock.now())
+            return self.tables[self.canonical(table)].insert(
+                values, user=user, now=self.clock.now()
+            )
 
     def update(
         self, table: str, sys_id: str, values: Mapping[str, Any], user: str
     ) -> dict[str, str]:
         with self.lock:
-            record, _ = self.tables[table].update(sys_id, values, user=user, now=self.clock.now())
+            target = self.tables[self.canonical(table)]
+            record, _ = target.update(sys_id, values, user=user, now=self.clock.now())
             return record
 
     def delete(self, table: str, sys_id: str) -> None:
         with self.lock:
-            self.tables[table].delete(sys_id)
+            self.tables[self.canonical(table)].delete(sys_id)
 
     def snapshot(self, table: str) -> list[dict[str, str]]:
         with self.lock:
-            return [dict(r) for r in self.tables[table].records.values()]
+            return [dict(r) for r in self.tables[self.canonical(table)].records.values()]
 
     # -- import sets ---------------------------------------------------------------------
 
@@ -165,11 +198,18 @@ class ServiceNowStore(SimulatorState):
             for column, value in map_values(tmap, staged).items()
             if column in target.columns
         }
-        problem = missing_required(tmap, mapped)
+        problem = resolve_references(tmap, mapped, self.find_sys_id) or missing_required(
+            tmap, mapped
+        )
         if problem:
             return TransformOutcome(tmap.name, tmap.target_table, "error", error_message=problem)
         now = self.clock.now()
         match = coalesce_match(tmap, mapped, target.records)
+        if match is None and not tmap.insert_allowed:
+            message = f"No {tmap.target_table} record matches " + ", ".join(
+                f"{c} = {mapped.get(c, '')}" for c in tmap.coalesce
+            )
+            return TransformOutcome(tmap.name, tmap.target_table, "error", error_message=message)
         if match is None:
             record = target.insert({**tmap.insert_values, **mapped}, user=user, now=now)
             return TransformOutcome(tmap.name, tmap.target_table, "inserted", record["sys_id"])
@@ -196,62 +236,3 @@ def _staging_columns(maps: Sequence[TransformMap]) -> dict[str, list[str]]:
         known = columns.setdefault(tmap.source_table, [])
         known += [c for c in tmap.field_map if c not in known]
     return columns
-
-
-def _seed(store: ServiceNowStore) -> None:
-    """Users, roles and companies; no vendors unless ``preexisting_vendor_numbers`` asks."""
-    options = store.options
-    rng = sd.rng_for(options.seed, "sn.seed")
-    epoch = options.seed_epoch
-    tables = store.tables
-
-    def at(minutes: int) -> Any:
-        return epoch + timedelta(minutes=minutes)
-
-    def add(table: str, values: dict[str, Any], minutes: int) -> dict[str, str]:
-        values = {"sys_id": sd.random_sys_id(rng), **values}
-        return tables[table].insert(values, user="admin", now=at(minutes))
-
-    user = add(
-        "sys_user",
-        {
-            "user_name": options.username,
-            "name": "ML Connector Integration",
-            "first_name": "ML Connector",
-            "last_name": "Integration",
-            "email": f"{options.username}@{options.instance}.example.com",
-            "active": "true",
-        },
-        0,
-    )
-    for i, role_name in enumerate(options.user_roles):
-        role = add("sys_user_role", {"name": role_name}, i)
-        add("sys_user_has_role", {"user": user["sys_id"], "role": role["sys_id"]}, i)
-    for i in range(options.company_count):
-        addr = sd.address(rng)
-        add(
-            "core_company",
-            {
-                "name": sd.company_name(rng),
-                "street": addr.street,
-                "city": addr.city,
-                "state": addr.state,
-                "zip": addr.postal_code,
-                "country": addr.country,
-                "phone": sd.phone_number(rng),
-                "customer": "true" if i % 2 == 0 else "false",
-                "manufacturer": "true" if i % 3 == 0 else "false",
-            },
-            10 + i,
-        )
-    for i, number in enumerate(options.preexisting_vendor_numbers):
-        add(
-            "core_company",
-            {
-                "name": f"{sd.company_name(rng)} (legacy)",
-                "u_vendor_number": number,
-                "vendor": "true",
-                "u_active": "true",
-            },
-            100 + i,
-        )

@@ -8,7 +8,7 @@ Tables are ``TableDef`` entries, so adding cmn_cost_center or proc_po later is o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -50,6 +50,9 @@ class TableDef:
     name: str
     columns: Mapping[str, Column]  # without the system columns, which every table gets
     display_field: str = "name"
+    # Table ACLs: a user needs one of these roles (admin always passes); empty: no check.
+    read_roles: tuple[str, ...] = ()
+    write_roles: tuple[str, ...] = ()
 
     def all_columns(self) -> dict[str, Column]:
         return {**self.columns, **SYSTEM_COLUMNS}
@@ -112,8 +115,11 @@ BASE_TABLES: tuple[TableDef, ...] = (
 )
 
 
-def staging_table(name: str, source_columns: Iterable[str]) -> TableDef:
-    return TableDef(name, {**_cols(*source_columns), **IMPORT_ROW_COLUMNS}, "sys_import_set")
+def staging_table(
+    name: str, source_columns: Iterable[str], roles: tuple[str, ...] = ()
+) -> TableDef:
+    columns = {**_cols(*source_columns), **IMPORT_ROW_COLUMNS}
+    return TableDef(name, columns, "sys_import_set", roles, roles)
 
 
 def format_timestamp(value: datetime) -> str:
@@ -145,6 +151,13 @@ class Table:
         self.definition = definition
         self.columns = definition.all_columns()
         self.records: dict[str, dict[str, str]] = {}
+        # (table, operation, record) after every write: business rules hook in here, so API
+        # writes, import transforms and inspection edits all fire them.
+        self.on_change: Callable[[str, str, dict[str, str]], None] | None = None
+
+    def _changed(self, operation: str, record: dict[str, str]) -> None:
+        if self.on_change is not None:
+            self.on_change(self.definition.name, operation, record)
 
     def get(self, sys_id: str) -> dict[str, str]:
         record = self.records.get(sys_id)
@@ -178,6 +191,7 @@ class Table:
             sys_mod_count="0",
         )
         self.records[sys_id] = record
+        self._changed("insert", record)
         return record
 
     def update(
@@ -194,11 +208,13 @@ class Table:
             sys_updated_by=user,
             sys_mod_count=str(int(record.get("sys_mod_count") or 0) + 1),
         )
+        self._changed("update", record)
         return record, True
 
     def delete(self, sys_id: str) -> None:
-        self.get(sys_id)
+        record = self.get(sys_id)
         del self.records[sys_id]
+        self._changed("delete", record)
 
 
 @dataclass

@@ -296,7 +296,7 @@ async def test_fields_reference_links_and_dot_walk() -> None:
             params={"sysparm_fields": "role", "sysparm_display_value": "true"},
         )
     roles = linked.json()["result"]
-    assert len(roles) == 3
+    assert len(roles) == 4
     assert set(roles[0]) == {"user", "role"}
     assert roles[0]["user"]["link"].startswith(
         "https://dev-sim.service-now.test/api/now/table/sys_user/"
@@ -309,6 +309,7 @@ async def test_fields_reference_links_and_dot_walk() -> None:
         "rest_service",
         "import_transformer",
         "sn_ap_apm.accounts_payable_specialist",
+        "procurement_user",
     }
     assert {r["role"]["display_value"] for r in display.json()["result"]} == {
         r["role.name"] for r in rows
