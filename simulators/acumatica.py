@@ -36,7 +36,7 @@ from simulators.acumatica_store import (
     wrap,
 )
 from simulators.base import BadJson, build_app, read_json
-from simulators.deliveries import Outbox, OutboxOptions, delivery_routes
+from simulators.deliveries import delivery_routes, outbox_for
 from simulators.faults import FaultSettings
 from simulators.limits import ConcurrencyRule, RateLimiter
 from simulators.odata import ODataError, parse_filter
@@ -297,15 +297,8 @@ def create_app(options: AcumaticaOptions | None = None) -> Starlette:
                 {"Retry-After": str(r.retry_after)},
             ),
         )
-    outbox = Outbox(
-        store.clock,
-        OutboxOptions(
-            retry_delays=options.push_retry_delays,
-            retry_scale=options.retry_scale,
-            auto_dispatch=options.auto_dispatch,
-            transport=options.delivery_transport,
-        ),
-    )
+    # Acumatica gives up after five attempts: the first plus one per delay.
+    outbox = outbox_for(store.clock, options, options.push_retry_delays)
     push = PushNotifications(
         outbox, list(options.push_notifications), store.entities, options.tenant
     )

@@ -13,15 +13,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulators.acumatica_entities import EntityDef
 from simulators.acumatica_store import flat
-from simulators.base import INSPECTION_PREFIX, BadJson, read_json
-from simulators.deliveries import Outbox
+from simulators.base import INSPECTION_PREFIX
+from simulators.deliveries import Outbox, subscription_routes
 from simulators.records import Change
 from simulators.seed import stable_guid
 
@@ -84,31 +83,15 @@ class PushNotifications:
 
 def push_routes(push: PushNotifications) -> list[Route]:
     """List, add and clear notification definitions (the Push Notifications form)."""
-    path = f"{INSPECTION_PREFIX}/push-notifications"
 
-    async def listing(request: Request) -> Response:
-        rows = [{**asdict(d), "id": d.id} for d in push.definitions]
-        return JSONResponse({"notifications": rows})
-
-    async def add(request: Request) -> Response:
-        try:
-            body = await read_json(request)
-            if not isinstance(body, dict):
-                raise ValueError("The body must be a JSON object.")
-            definition = PushNotification(**{k: str(v) for k, v in body.items()})
-        except (BadJson, TypeError, ValueError) as exc:
-            return JSONResponse({"error": str(exc)}, 400)
+    def parse(body: dict[str, Any]) -> PushNotification:
+        definition = PushNotification(**{k: str(v) for k, v in body.items()})
         if definition.entity not in push.entities:
-            return JSONResponse({"error": f"Unknown entity '{definition.entity}'."}, 400)
-        push.definitions.append(definition)
-        return JSONResponse({**asdict(definition), "id": definition.id}, 201)
+            raise ValueError(f"Unknown entity '{definition.entity}'.")
+        return definition
 
-    async def clear(request: Request) -> Response:
-        push.definitions.clear()
-        return Response(status_code=204)
+    def render(definition: PushNotification) -> dict[str, Any]:
+        return {**asdict(definition), "id": definition.id}
 
-    return [
-        Route(path, listing, methods=["GET"]),
-        Route(path, add, methods=["POST"]),
-        Route(path, clear, methods=["DELETE"]),
-    ]
+    path = f"{INSPECTION_PREFIX}/push-notifications"
+    return subscription_routes(path, push.definitions, parse, render, key="notifications")

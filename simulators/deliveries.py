@@ -13,12 +13,13 @@ off and call ``dispatch_due`` (or ``POST /_sim/deliveries/dispatch``) after movi
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 from starlette.requests import Request
@@ -210,6 +211,73 @@ class Outbox:
         """Make sure a pump runs in the serving loop (no-op when auto dispatch is off)."""
         if self.options.auto_dispatch:
             self._pump.kick()
+
+
+class DeliverySettings(Protocol):
+    """The delivery fields each simulator's options carry (tests shrink and redirect)."""
+
+    retry_scale: float
+    auto_dispatch: bool
+    delivery_transport: httpx.AsyncBaseTransport | None
+
+
+def outbox_for(
+    clock: SimClock,
+    settings: DeliverySettings,
+    retry_delays: Sequence[float],
+    retry_on: RetryPolicy = retry_on_any_failure,
+) -> Outbox:
+    return Outbox(
+        clock,
+        OutboxOptions(
+            retry_delays=retry_delays,
+            retry_scale=settings.retry_scale,
+            retry_on=retry_on,
+            auto_dispatch=settings.auto_dispatch,
+            transport=settings.delivery_transport,
+        ),
+    )
+
+
+T = TypeVar("T")
+
+
+def subscription_routes(
+    path: str,
+    items: list[T],
+    parse: Callable[[dict[str, Any]], T],
+    render: Callable[[T], dict[str, Any]],
+    listing_extra: Callable[[], dict[str, Any]] | None = None,
+    key: str = "subscriptions",
+) -> list[Route]:
+    """List, add and clear what a simulator delivers to (webhook subscriptions, event
+    endpoints, push notification definitions), as an admin does on the system's setup form.
+    ``parse`` raises ValueError or TypeError for a bad definition (answered 400)."""
+
+    async def listing(request: Request) -> Response:
+        extra = listing_extra() if listing_extra else {}
+        return JSONResponse({key: [render(item) for item in items], **extra})
+
+    async def add(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body() or b"null")
+            if not isinstance(body, dict):
+                raise ValueError("The body must be a JSON object.")
+            item = parse(body)
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        items.append(item)
+        return JSONResponse(render(item), 201)
+
+    async def clear(request: Request) -> Response:
+        items.clear()
+        return Response(status_code=204)
+
+    return [
+        Route(path, listing, methods=["GET"]),
+        Route(path, add, methods=["POST"]),
+        Route(path, clear, methods=["DELETE"]),
+    ]
 
 
 def delivery_routes(outbox: Outbox, prefix: str = f"{INSPECTION_PREFIX}/deliveries") -> list[Route]:

@@ -21,8 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulators import seed as sd
-from simulators.base import INSPECTION_PREFIX, BadJson, read_json
-from simulators.deliveries import Outbox
+from simulators.base import INSPECTION_PREFIX
+from simulators.deliveries import Outbox, subscription_routes
 from simulators.finance_operations_entities import FIRST_RECID, NULL_DATE
 from simulators.records import Change, Row
 
@@ -157,39 +157,23 @@ class BusinessEvents:
 
 
 def event_routes(events: BusinessEvents) -> list[Route]:
-    """List the catalog, list/add/clear endpoints (what an admin does on the catalog form)."""
+    """The business event catalog and endpoints (what an admin sets up on the catalog form)."""
     base = f"{INSPECTION_PREFIX}/business-events"
 
     async def catalog(request: Request) -> Response:
         rows = [{"BusinessEventId": e.id, "entity": e.entity} for e in CATALOG.values()]
         return JSONResponse({"catalog": rows})
 
-    async def list_endpoints(request: Request) -> Response:
-        return JSONResponse({"endpoints": [asdict(e) for e in events.endpoints]})
-
-    async def add_endpoint(request: Request) -> Response:
-        try:
-            body = await read_json(request)
-            endpoint = _endpoint(body)
-        except (BadJson, TypeError, ValueError) as exc:
-            return JSONResponse({"error": str(exc)}, 400)
-        events.endpoints.append(endpoint)
-        return JSONResponse(asdict(endpoint), 201)
-
-    async def clear_endpoints(request: Request) -> Response:
-        events.endpoints.clear()
-        return Response(status_code=204)
-
     return [
         Route(f"{base}/catalog", catalog, methods=["GET"]),
-        Route(f"{base}/endpoints", list_endpoints, methods=["GET"]),
-        Route(f"{base}/endpoints", add_endpoint, methods=["POST"]),
-        Route(f"{base}/endpoints", clear_endpoints, methods=["DELETE"]),
+        *subscription_routes(
+            f"{base}/endpoints", events.endpoints, _endpoint, asdict, key="endpoints"
+        ),
     ]
 
 
 def _endpoint(body: Mapping[str, Any]) -> BusinessEventEndpoint:
-    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+    if not isinstance(body.get("url"), str):
         raise ValueError('Body must be {"url": ..., "events": [...], ...}')
     unknown = [e for e in body.get("events", []) if e not in CATALOG]
     if unknown:

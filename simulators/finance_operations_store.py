@@ -13,7 +13,7 @@ from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from simulators.base import SimulatorState
-from simulators.deliveries import Outbox, OutboxOptions, retry_on_server_errors
+from simulators.deliveries import outbox_for, retry_on_server_errors
 from simulators.finance_operations_entities import (
     ENTITIES,
     FIRST_RECID,
@@ -77,15 +77,8 @@ class FinanceOperationsStore(SimulatorState):
                 scope_key = (table.spec.name, row["dataAreaId"])
                 self._numbers[scope_key] = self._numbers.get(scope_key, 0) + 1
         # Subscribed after seeding: loading data is not a business event.
-        self.outbox = Outbox(
-            self.clock,
-            OutboxOptions(
-                retry_delays=options.event_retry_delays,
-                retry_scale=options.retry_scale,
-                retry_on=retry_on_server_errors,
-                auto_dispatch=options.auto_dispatch,
-                transport=options.delivery_transport,
-            ),
+        self.outbox = outbox_for(
+            self.clock, options, options.event_retry_delays, retry_on_server_errors
         )
         self.events = BusinessEvents(
             self.outbox,
