@@ -805,3 +805,28 @@ def test_serves_over_real_http_with_push_to_a_real_receiver() -> None:
         created["ReferenceNbr"]["value"]
     ] * 2
     assert login.status_code == 204 and cookie_read.status_code == 200
+
+
+async def test_inspection_create_delete_and_call_counts() -> None:
+    app = make_app()
+    async with client_for(app) as client:
+        headers = await auth(client)
+        created = await client.post(
+            "/_sim/entities/Bill",
+            json={
+                "Vendor": "V000002",
+                "Details": [{"Qty": 2, "UnitCost": 7.5, "Account": "61000"}],
+            },
+        )
+        bill = created.json()
+        read = await client.get(f"{API}/Bill/{bill['id']}", headers=headers)
+        deleted = await client.delete(f"/_sim/entities/Bill/{bill['id']}")
+        gone = await client.get(f"{API}/Bill/{bill['id']}", headers=headers)
+        calls = (await client.get("/_sim/calls")).json()["calls"]
+    assert created.status_code == 201
+    assert bill["Amount"] == 15 and bill["Status"] == "Balanced" and bill["ReferenceNbr"]
+    assert read.status_code == 200 and v(read.json(), "Amount") == 15
+    assert deleted.status_code == 204 and gone.status_code == 404
+    counted = {(c["method"], c["route"]): c["count"] for c in calls}
+    assert counted[("GET", "/entity/{endpoint}/{version}/{entity}/{keys:path}")] == 2
+    assert counted[("POST", "/identity/connect/token")] == 1

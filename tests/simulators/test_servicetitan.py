@@ -617,3 +617,43 @@ def test_serves_over_real_http_with_signed_webhooks_to_a_real_receiver() -> None
     for call in receiver.calls:
         assert call.headers["x-servicetitan-signature"] == expected_signature(call.body)
         assert call.json()["data"]["summary"] == "live"
+
+
+# -- inspection and the request log --------------------------------------------------------
+
+
+async def test_inspection_creates_and_deletes_as_a_user_and_calls_are_counted() -> None:
+    receiver = Receiver()
+    subscription = WebhookSubscription(
+        "https://receiver.test/h", ("customer.created", "customer.deleted")
+    )
+    app = make_app(
+        webhook_subscriptions=(subscription,),
+        auto_dispatch=False,
+        delivery_transport=receiver.transport(),
+    )
+    customers = f"/crm/v2/tenant/{TENANT}/customers"
+    async with client_for(app) as client:
+        headers = await auth(client)
+        created = await client.post(
+            "/_sim/entities/customers", json={"name": "New Customer", "type": "Commercial"}
+        )
+        new_id = created.json()["id"]
+        listed = await client.get(customers, headers=headers, params={"ids": str(new_id)})
+        deleted = await client.delete(f"/_sim/entities/customers/{new_id}")
+        gone = await client.get(f"{customers}/{new_id}", headers=headers)
+        await client.post("/_sim/deliveries/dispatch")
+        calls = (await client.get("/_sim/calls")).json()["calls"]
+    assert created.status_code == 201 and new_id == 5_000_041
+    assert created.json()["createdOn"] == created.json()["modifiedOn"]
+    assert [r["name"] for r in listed.json()["data"]] == ["New Customer"]
+    assert deleted.status_code == 204
+    assert_problem(gone, 404)
+    assert [c.json()["eventType"] for c in receiver.calls] == [
+        "customer.created",
+        "customer.deleted",
+    ]
+    counted = {(c["method"], c["route"]): c["count"] for c in calls}
+    assert counted[("GET", "/crm/v2/tenant/{tenant}/customers")] == 1
+    assert counted[("GET", "/crm/v2/tenant/{tenant}/customers/{id}")] == 1
+    assert counted[("POST", "/connect/token")] == 1
