@@ -40,6 +40,7 @@ from simulators.deliveries import delivery_routes, outbox_for
 from simulators.faults import FaultSettings
 from simulators.limits import ConcurrencyRule, RateLimiter
 from simulators.odata import ODataError, parse_filter
+from simulators.records import DuplicateKey
 from simulators.records_inspect import entity_routes
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -115,6 +116,8 @@ class AcumaticaApi:
                 return JSONResponse(exc.body, 422)
             except AcumaticaError as exc:
                 return acumatica_error(exc.status, str(exc))
+            except DuplicateKey as exc:  # an update that would take another record's key
+                return acumatica_error(400, str(exc))
             except ODataError as exc:
                 return acumatica_error(400, str(exc).replace("Microsoft.NAV.", ""))
 

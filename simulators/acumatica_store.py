@@ -331,7 +331,9 @@ class AcumaticaStore(SimulatorState):
         """``PUT /{Entity}``; returns (row, created)."""
         raw = self.unwrap(entity, body)
         with self.lock:
-            existing = self.find(entity, raw)
+            # A key part left out takes its default (a Bill's Type is "Bill"), as on screen.
+            key_defaults = {k: entity.defaults[k] for k in entity.key if k in entity.defaults}
+            existing = self.find(entity, {**key_defaults, **raw})
             if update_only and existing is None:
                 raise AcumaticaError(412, "The entity does not exist: If-Match: * needs one.")
             if insert_only and existing is not None:

@@ -830,3 +830,31 @@ async def test_inspection_create_delete_and_call_counts() -> None:
     counted = {(c["method"], c["route"]): c["count"] for c in calls}
     assert counted[("GET", "/entity/{endpoint}/{version}/{entity}/{keys:path}")] == 2
     assert counted[("POST", "/identity/connect/token")] == 1
+
+
+async def test_put_without_the_default_key_part_matches_the_existing_record() -> None:
+    async with client_for(make_app()) as client:
+        headers = await auth(client)
+        before = (await client.get(f"{API}/Bill/Bill/000003", headers=headers)).json()
+        hold = v(before, "Status") in ("Open", "Closed")
+        response = await client.put(
+            f"{API}/Bill", headers=headers, json=wrapped(ReferenceNbr="000003", VendorRef="R-3")
+        )
+        count = len((await client.get(f"{API}/Bill", headers=headers)).json())
+    assert count == 12  # matched, never a second 000003
+    assert response.status_code == (422 if hold else 200)
+    assert response.json()["id"] == before["id"]
+
+
+async def test_put_by_id_onto_another_records_key_is_refused() -> None:
+    async with client_for(make_app()) as client:
+        headers = await auth(client)
+        first = (await client.get(f"{API}/Vendor/V000001", headers=headers)).json()
+        response = await client.put(
+            f"{API}/Vendor",
+            headers=headers,
+            json={"id": first["id"], **wrapped(VendorID="V000002")},
+        )
+        still = await client.get(f"{API}/Vendor/V000001", headers=headers)
+    assert response.status_code == 400 and "V000002" in response.json()["exceptionMessage"]
+    assert still.status_code == 200
