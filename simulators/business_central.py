@@ -224,24 +224,31 @@ class BusinessCentralApi:
             }
         )
 
+    def authenticate(self, request: Request) -> Response | None:
+        """None when the caller may proceed; BC online takes Entra bearer tokens only."""
+        value = bearer_token(request)
+        tenant = request.path_params.get("tenant")
+        if (
+            value is None
+            or self.store.tokens.validate(value) is None
+            or (tenant is not None and not self._tenant_known(tenant))
+        ):
+            return bc_error(
+                401,
+                "Authentication_InvalidCredentials",
+                "The server has rejected the client credentials.",
+                {"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'},
+            )
+        return None
+
     def api(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """Authenticate, check tenant/environment/company, then run ``handler``."""
 
         async def endpoint(request: Request) -> Response:
-            value = bearer_token(request)
-            tenant = request.path_params.get("tenant")
-            if (
-                value is None
-                or self.store.tokens.validate(value) is None
-                or (tenant is not None and not self._tenant_known(tenant))
-            ):
-                return bc_error(
-                    401,
-                    "Authentication_InvalidCredentials",
-                    "The server has rejected the client credentials.",
-                    {"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'},
-                )
-            environment = request.path_params["environment"]
+            refused = self.authenticate(request)
+            if refused is not None:
+                return refused
+            environment = request.path_params.get("environment", self.options.environment)
             if environment != self.options.environment:
                 return bc_error(
                     404, "BadRequest_NotFound", f"The environment '{environment}' does not exist."
@@ -252,7 +259,8 @@ class BusinessCentralApi:
                     404, "BadRequest_NotFound", f"The company '{company_id}' does not exist."
                 )
             path = request.url.path
-            root = str(request.base_url).rstrip("/") + path[: path.index("/api/v2.0") + 9]
+            marker = "/api/v2.0" if "/api/v2.0" in path else "/ODataV4"
+            root = str(request.base_url).rstrip("/") + path[: path.index(marker) + len(marker)]
             ctx = ApiContext(request, self.store, company_id, root)
             return await run_guarded(handler, ctx, self.options.read_only_status)
 
@@ -331,12 +339,10 @@ def _not_found(request: Request) -> Response:
     )
 
 
-def create_app(options: BusinessCentralOptions | None = None) -> Starlette:
-    """The simulator app; its store is ``app.state.sim`` (a BusinessCentralStore)."""
-    store = BusinessCentralStore(options or BusinessCentralOptions())
+def assemble(store: BusinessCentralStore, api: BusinessCentralApi) -> Starlette:
+    """The app around a store and its API (BC online here, NAV in ``nav``)."""
     store.faults.configure(store.options.faults)
     store.limits = limiter_for(store, store.options)
-    api = BusinessCentralApi(store)
     hooks = api.webhooks.inspection_routes() if api.webhooks else []
     return build_app(
         store,
@@ -344,3 +350,9 @@ def create_app(options: BusinessCentralOptions | None = None) -> Starlette:
         not_found=_not_found,
         error=fault_error,
     )
+
+
+def create_app(options: BusinessCentralOptions | None = None) -> Starlette:
+    """The simulator app; its store is ``app.state.sim`` (a BusinessCentralStore)."""
+    store = BusinessCentralStore(options or BusinessCentralOptions())
+    return assemble(store, BusinessCentralApi(store))

@@ -9,14 +9,19 @@ under their header (``purchaseOrders({id})/purchaseOrderLines``), where the head
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from simulators.base import BadJson, read_json
 from simulators.business_central_entities import EntitySetDef, children_of
-from simulators.business_central_http import ApiContext, Handler, bc_error, odata_response
+from simulators.business_central_http import (
+    ApiContext,
+    Handler,
+    bc_error,
+    next_link,
+    odata_response,
+)
 from simulators.business_central_store import BusinessCentralStore, Row
 from simulators.business_central_values import InvalidValue, NotFound, coerce
 from simulators.odata import ODataError, list_page
@@ -123,18 +128,9 @@ class EntityHandlers:
                 self.store.render(definition.name, stored[r["id"]], select, expand, ctx.company_id)
                 for r in result.rows
             ]
-            if result.skiptoken is not None:
-                # The next link keeps every option but paging ones, as BC's own nextLink does.
-                kept = [
-                    (k, v)
-                    for k, v in params.multi_items()
-                    if k not in ("$skip", "$skiptoken", "$top")
-                ]
-                if result.remaining_top is not None:
-                    kept.append(("$top", str(result.remaining_top)))
-                kept.append(("$skiptoken", result.skiptoken))
-                query = urlencode(kept, quote_via=quote, safe="$(),'")
-                body["@odata.nextLink"] = f"{str(request.url).split('?')[0]}?{query}"
+            link = next_link(request, result)
+            if link is not None:
+                body["@odata.nextLink"] = link
             headers = {"Preference-Applied": f"odata.maxpagesize={applied}"} if applied else None
             return odata_response(body, headers=headers)
 

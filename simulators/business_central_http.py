@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,7 +23,7 @@ from simulators.business_central_values import (
     ReadOnly,
 )
 from simulators.limits import Rejection
-from simulators.odata import ODataError
+from simulators.odata import ListPage, ODataError
 
 
 def bc_error(
@@ -94,3 +95,20 @@ async def run_guarded(handler: Handler, ctx: ApiContext, read_only_status: int) 
         return bc_error(400, "Internal_EntityWithSameKeyExists", str(exc))
     except ReadOnly as exc:
         return bc_error(read_only_status if exc.entity_level else 400, exc.code, str(exc))
+
+
+def next_link(request: Request, page: ListPage) -> str | None:
+    """The ``@odata.nextLink`` of a server-driven page: every option but the paging ones, as
+    BC's own nextLink carries them, plus the keyset ``$skiptoken``."""
+    if page.skiptoken is None:
+        return None
+    kept = [
+        (k, v)
+        for k, v in request.query_params.multi_items()
+        if k not in ("$skip", "$skiptoken", "$top")
+    ]
+    if page.remaining_top is not None:
+        kept.append(("$top", str(page.remaining_top)))
+    kept.append(("$skiptoken", page.skiptoken))
+    query = urlencode(kept, quote_via=quote, safe="$(),'")
+    return f"{str(request.url).split('?')[0]}?{query}"

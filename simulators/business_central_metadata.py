@@ -53,19 +53,21 @@ def _entity_type(schema: ET.Element, definition: EntitySetDef) -> None:
             ET.SubElement(enum, "Member", Name=name, Value=str(value))
 
 
-def _plain_type(
-    schema: ET.Element, name: str, key: str, *properties: tuple[str, str]
+def plain_type(
+    schema: ET.Element, name: str, key: str | tuple[str, ...], *properties: tuple[str, str]
 ) -> ET.Element:
-    """An entity type that is not an entity set definition (companies, subscriptions)."""
+    """An entity type that is not an entity set definition (companies, subscriptions, pages)."""
     entity = ET.SubElement(schema, "EntityType", Name=name)
-    ET.SubElement(ET.SubElement(entity, "Key"), "PropertyRef", Name=key)
+    key_element = ET.SubElement(entity, "Key")
+    for part in (key,) if isinstance(key, str) else key:
+        ET.SubElement(key_element, "PropertyRef", Name=part)
     for prop, kind in properties:
         ET.SubElement(entity, "Property", Name=prop, Type=kind)
     return entity
 
 
 def _company_type(schema: ET.Element, top_level: Iterable[EntitySetDef]) -> None:
-    company = _plain_type(
+    company = plain_type(
         schema,
         "company",
         "id",
@@ -91,7 +93,7 @@ def _company_type(schema: ET.Element, top_level: Iterable[EntitySetDef]) -> None
 
 
 def _subscription_type(schema: ET.Element) -> None:
-    _plain_type(
+    plain_type(
         schema,
         "subscription",
         "subscriptionId",
