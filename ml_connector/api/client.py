@@ -83,7 +83,10 @@ class ApiClient:
             headers={"Accept": "application/json", **(headers or {})},
         )
 
-    async def _once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def request_once(
+        self, method: str, url: str | httpx.URL, **kwargs: Any
+    ) -> httpx.Response:
+        """One attempt, errors sorted but not retried (for callers that poll anyway)."""
         try:
             response = await self.http.request(method, url, **kwargs)
         except httpx.TransportError as exc:
@@ -91,7 +94,7 @@ class ApiClient:
         raise_for_status(response)
         return response
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def request(self, method: str, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(RetryableError),
             wait=_ServerAwareWait(self.retry),
@@ -99,7 +102,7 @@ class ApiClient:
             reraise=True,
         ):
             with attempt:
-                return await self._once(method, url, **kwargs)
+                return await self.request_once(method, url, **kwargs)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:

@@ -46,7 +46,9 @@ class CookieSessionAuth(httpx.Auth):
         return httpx.Request("POST", self.login_url, json=body)
 
     def accept_login(self, response: httpx.Response) -> None:
-        if response.status_code in RETRYABLE_STATUS:
+        # Acumatica answers wrong credentials and a full licence ("API Login Limit") with
+        # 500, so only statuses that mean "later" are retried at login.
+        if response.status_code in RETRYABLE_STATUS - {500}:
             raise_for_status(response)  # throttled or down: the caller's retry loop waits
         if response.status_code >= 400:
             raise FatalError(

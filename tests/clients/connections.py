@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ml_connector.config import (
+    AcumaticaConnection,
     BusinessCentralConnection,
     FinanceOperationsConnection,
     ServiceNowConnection,
@@ -51,3 +52,22 @@ def fo_connection(url: str, **extra: Any) -> FinanceOperationsConnection:
             **extra,
         }
     )  # fmt: skip
+
+
+ACUMATICA_CLIENT = "6F0B7A52-3F1E-4C55-9D0A-5B2C1C7E9A10@MLC"
+
+
+def acumatica_connection(
+    url: str, *, cookie: bool = False, version: str = "24.200.001", **extra: Any
+) -> AcumaticaConnection:
+    auth: dict[str, Any] = (
+        {"kind": "acumatica_login", "username": "mlc.integration",
+         "password": {"secret": "password"}}
+        if cookie
+        else {"kind": "acumatica_oauth", "client_id": ACUMATICA_CLIENT,
+              "client_secret": {"secret": "secret"}, "username": "mlc.integration",
+              "password": {"secret": "password"}}
+    )  # fmt: skip
+    return AcumaticaConnection.model_validate(
+        {"system": "acumatica", "instance_url": url, "version": version, "auth": auth, **extra}
+    )

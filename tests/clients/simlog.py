@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -40,3 +41,16 @@ def storm(url: str, seconds: float) -> None:
     httpx.post(
         f"{url}/_sim/faults/storm", json={"seconds": seconds}, verify=False
     ).raise_for_status()
+
+
+async def read_under_faults(
+    url: str, label: str, read: Callable[[], Awaitable[list[str]]], *, seed: int = 7
+) -> list[str]:
+    """Run ``read`` while the simulator answers 20% of calls 503, drops 2% of connections
+    and starts with a 2-second 429 storm; print what the server saw."""
+    set_faults(url, error_rate=0.2, error_status=503, drop_rate=0.02, seed=seed)
+    storm(url, 2)
+    ids = await read()
+    seen = Counter(e["status"] for e in requests(url))
+    print(f"\n{label}: {len(ids)} records read; server statuses {dict(sorted(seen.items()))}")
+    return ids

@@ -20,7 +20,7 @@ from ml_connector.secrets import SecretStore
 from simulators import business_central
 from tests.clients.conftest import Serve, ServeHttps
 from tests.clients.connections import bc_connection
-from tests.clients.simlog import requests, set_faults, storm
+from tests.clients.simlog import read_under_faults, requests
 
 
 @pytest.fixture
@@ -70,14 +70,14 @@ async def test_a_5000_record_read_survives_a_429_storm_and_20_percent_5xx(
     url = serve(business_central.create_app(options))
     client = BusinessCentralClient(bc_connection(url, page_size=250), secrets)
     await client.company_id()
-    set_faults(url, error_rate=0.2, error_status=503, drop_rate=0.02, seed=7)
-    storm(url, 2)
-    ids = [v["id"] async for page in client.read("vendors") for v in page]
-    log = requests(url)
-    counts = Counter(e["status"] for e in log)
-    print(f"\nBC 5,000 vendors under faults: {len(ids)} read, statuses {dict(counts)}")
+
+    async def read() -> list[str]:
+        return [v["id"] async for page in client.read("vendors") for v in page]
+
+    ids = await read_under_faults(url, "BC 5,000 vendors", read)
     assert len(ids) == len(set(ids)) == 5000
-    assert counts[429] >= 1 and counts[503] >= 1
+    statuses = Counter(e["status"] for e in requests(url))
+    assert statuses[429] >= 1 and statuses[503] >= 1
     await client.aclose()
 
 

@@ -14,7 +14,7 @@ from ml_connector.secrets import SecretStore
 from simulators import finance_operations as fo
 from tests.clients.conftest import Serve
 from tests.clients.connections import fo_connection
-from tests.clients.simlog import requests, set_faults, storm
+from tests.clients.simlog import read_under_faults, requests
 
 VENDOR_KEY = ("dataAreaId", "VendorAccountNumber")
 
@@ -123,10 +123,10 @@ async def test_5000_vendors_read_once_each_under_faults(serve: Serve, secrets: S
     url = serve(fo.create_app(options))
     client = FinanceOperationsClient(fo_connection(url, company="usmf"), secrets)
     await client.get("VendorsV2", {"dataAreaId": "usmf", "VendorAccountNumber": "V0001"})
-    set_faults(url, error_rate=0.2, error_status=503, seed=11)
-    storm(url, 2)
-    keys = [v["VendorAccountNumber"] async for page in client.read("VendorsV2") for v in page]
-    statuses = Counter(e["status"] for e in requests(url))
-    print(f"\nF&O 5,000 vendors under faults: {len(keys)} read, statuses {dict(statuses)}")
+
+    async def read() -> list[str]:
+        return [v["VendorAccountNumber"] async for page in client.read("VendorsV2") for v in page]
+
+    keys = await read_under_faults(url, "F&O 5,000 vendors", read)
     assert len(keys) == len(set(keys)) == 5000
     await client.aclose()
