@@ -27,6 +27,8 @@ MAX_BATCH = 100  # BC refuses a $batch with more operations
 
 
 class BusinessCentralClient:
+    """Entity sets of one company; ``nav.NavClient`` reuses all of it on-premises."""
+
     def __init__(
         self,
         connection: BusinessCentralConnection,

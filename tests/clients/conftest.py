@@ -16,6 +16,7 @@ SECRETS = {
     "secret": "mlc-secret",
     "password": "mlc-password",
     "wrong": "not-the-secret",
+    "nav-key": "mlc-web-service-access-key",
 }
 
 

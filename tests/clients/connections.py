@@ -8,6 +8,7 @@ from ml_connector.config import (
     AcumaticaConnection,
     BusinessCentralConnection,
     FinanceOperationsConnection,
+    NavConnection,
     ServiceNowConnection,
 )
 
@@ -71,3 +72,13 @@ def acumatica_connection(
     return AcumaticaConnection.model_validate(
         {"system": "acumatica", "instance_url": url, "version": version, "auth": auth, **extra}
     )
+
+
+def nav_connection(url: str, *, key: str = "nav-key", **extra: Any) -> NavConnection:
+    return NavConnection.model_validate(
+        {
+            "system": "nav", "base_url": url, "server_instance": "BC",
+            "auth": {"kind": "nav_basic", "username": "MLC", "access_key": {"secret": key}},
+            **{"page_size": 50, **extra},
+        }
+    )  # fmt: skip
