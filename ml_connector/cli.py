@@ -8,7 +8,8 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from types import ModuleType
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -206,42 +207,139 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
+# Simulators the `simulate` command serves: system -> (module, options class, CLI option ->
+# options field). Modules load lazily, so a missing one is reported only when asked for.
+_SIM_COUNTS = {"seed": "seed", "vendors": "vendor_count", "purchase_orders": "purchase_order_count"}
+_SIM_CLIENT = {"client_id": "client_id", "client_secret": "client_secret"}
+_SIMULATORS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "business_central": (
+        "simulators.business_central",
+        "BusinessCentralOptions",
+        {**_SIM_COUNTS, **_SIM_CLIENT, "customers": "customer_count", "items": "item_count",
+         "invoices": "purchase_invoice_count"},
+    ),
+    "nav": (
+        "simulators.nav",
+        "NavOptions",
+        {**_SIM_COUNTS, **_SIM_CLIENT, "customers": "customer_count", "items": "item_count",
+         "invoices": "purchase_invoice_count", "user": "user", "access_key": "access_key"},
+    ),
+    "servicenow": (
+        "simulators.servicenow",
+        "ServiceNowOptions",
+        {**_SIM_COUNTS, **_SIM_CLIENT, "vendors": "supplier_count", "invoices": "invoice_count",
+         "user": "username", "password": "password"},
+    ),
+    "finance_operations": (
+        "simulators.finance_operations",
+        "FinanceOperationsOptions",
+        {**_SIM_COUNTS, **_SIM_CLIENT, "invoices": "invoice_count"},
+    ),
+    "acumatica": (
+        "simulators.acumatica",
+        "AcumaticaOptions",
+        {**_SIM_COUNTS, **_SIM_CLIENT, "invoices": "bill_count", "user": "username",
+         "password": "password"},
+    ),
+    "servicetitan": (
+        "simulators.servicetitan",
+        "ServiceTitanOptions",
+        {"seed": "seed", **_SIM_CLIENT, "customers": "customer_count",
+         "invoices": "invoice_count", "purchase_orders": "purchase_order_count",
+         "app_key": "app_key"},
+    ),
+}  # fmt: skip
+
+
+def _simulator_options(system: str, given: dict[str, Any]) -> tuple[ModuleType, Any]:
+    """(module, options) for ``system`` from the CLI values that were given (not None)."""
+    import importlib
+
+    if system not in _SIMULATORS:
+        raise _fail(f"unknown system {system!r}; expected one of {', '.join(_SIMULATORS)}")
+    module_name, class_name, mapping = _SIMULATORS[system]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise _fail(f"the {system} simulator is not available ({exc.name} is missing)") from None
+    special = {"latency_ms", "error_rate", "drop_rate", "webhook_url", "hmac_key"}
+    values: dict[str, object] = {}
+    for name, value in given.items():
+        if value is None or name in special:
+            continue
+        if name not in mapping:
+            raise _fail(f"--{name.replace('_', '-')} does not apply to the {system} simulator")
+        values[mapping[name]] = value
+    hook_given = given["webhook_url"] is not None or given["hmac_key"] is not None
+    if hook_given and (system != "servicetitan" or given["webhook_url"] is None):
+        raise _fail("--webhook-url (and --hmac-key) apply to the servicetitan simulator only")
+    faults = {k: given[k] for k in special - {"webhook_url", "hmac_key"} if given[k] is not None}
+    try:
+        if faults:
+            from simulators.faults import FaultSettings
+
+            values["faults"] = FaultSettings(**faults)
+        if given["webhook_url"] is not None:
+            hook = module.WebhookSubscription(given["webhook_url"], hmac_key=given["hmac_key"])
+            values["webhook_subscriptions"] = (hook,)
+        return module, getattr(module, class_name)(**values)
+    except (TypeError, ValueError) as exc:
+        raise _fail(f"bad options for the {system} simulator: {exc}") from None
+
+
 @app.command("simulate")
 def simulate(
-    system: Annotated[str, typer.Argument(help="business_central | servicenow")],
+    system: Annotated[
+        str,
+        typer.Argument(
+            help="business_central | nav | servicenow | finance_operations | acumatica | "
+            "servicetitan"
+        ),
+    ],
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-    seed: Annotated[int, typer.Option(help="seed of the generated data")] = 42,
-    vendors: Annotated[int, typer.Option(help="Business Central: vendors to seed")] = 50,
-    client_id: Annotated[str, typer.Option(help="accepted OAuth client id")] = "mlc-client",
+    tls: Annotated[
+        bool, typer.Option(help="serve HTTPS with a new self-signed certificate")
+    ] = False,
+    seed: Annotated[int | None, typer.Option(help="seed of the generated data")] = None,
+    vendors: Annotated[int | None, typer.Option(help="vendors (suppliers) to seed")] = None,
+    customers: Annotated[int | None, typer.Option(help="customers to seed")] = None,
+    items: Annotated[int | None, typer.Option(help="items to seed")] = None,
+    purchase_orders: Annotated[int | None, typer.Option(help="purchase orders to seed")] = None,
+    invoices: Annotated[int | None, typer.Option(help="AP invoices / bills to seed")] = None,
+    client_id: Annotated[str | None, typer.Option(help="accepted OAuth client id")] = None,
     client_secret: Annotated[
-        str, typer.Option(envvar="MLC_SIM_CLIENT_SECRET", help="accepted client secret")
-    ] = "mlc-secret",
-    username: Annotated[str, typer.Option(help="ServiceNow: accepted user")] = "mlc.integration",
+        str | None, typer.Option(envvar="MLC_SIM_CLIENT_SECRET", help="accepted client secret")
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", "--username", help="accepted user")] = None,
     password: Annotated[
-        str, typer.Option(envvar="MLC_SIM_PASSWORD", help="ServiceNow: accepted password")
-    ] = "mlc-password",
+        str | None, typer.Option(envvar="MLC_SIM_PASSWORD", help="accepted password")
+    ] = None,
+    access_key: Annotated[
+        str | None, typer.Option(envvar="MLC_SIM_ACCESS_KEY", help="NAV web service access key")
+    ] = None,
+    app_key: Annotated[str | None, typer.Option(help="ServiceTitan ST-App-Key")] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="ServiceTitan webhook URL")] = None,
+    hmac_key: Annotated[
+        str | None, typer.Option(envvar="MLC_SIM_HMAC_KEY", help="ServiceTitan webhook HMAC key")
+    ] = None,
+    latency_ms: Annotated[float | None, typer.Option(help="added latency per call")] = None,
+    error_rate: Annotated[float | None, typer.Option(help="share of calls answered 5xx")] = None,
+    drop_rate: Annotated[float | None, typer.Option(help="share of calls dropped")] = None,
 ) -> None:
-    """Serve a local simulator of one system's HTTP API."""
-    from simulators import business_central, servicenow
+    """Serve a local simulator of one system's HTTP API (inspection under /_sim/)."""
+    given = {k: v for k, v in locals().items() if k not in ("system", "port", "host", "tls")}
+    name = system.replace("-", "_")
+    module, options = _simulator_options(name, given)
     from simulators.server import run as serve
 
-    name = system.replace("-", "_")
-    if name == "business_central":
-        bc_options = business_central.BusinessCentralOptions(
-            seed=seed, vendor_count=vendors, client_id=client_id, client_secret=client_secret
-        )
-        sim = business_central.create_app(bc_options)
-    elif name == "servicenow":
-        sn_options = servicenow.ServiceNowOptions(
-            seed=seed, client_id=client_id, client_secret=client_secret,
-            username=username, password=password,
-        )  # fmt: skip
-        sim = servicenow.create_app(sn_options)
-    else:
-        raise _fail(f"unknown system {system!r}; expected business_central or servicenow")
-    console.print(f"{name} simulator on http://{host}:{port} (inspection under /_sim/)")
-    serve(sim, host=host, port=port)
+    def ready(url: str, cert_path: str | None) -> None:
+        # Plain echo, never wrapped: scripts read the URL and the certificate path from here.
+        typer.echo(f"{name} simulator on {url} (inspection under /_sim/)", err=True)
+        if cert_path:
+            typer.echo(f"TLS certificate (trust it as the client's CA): {cert_path}", err=True)
+
+    serve(module.create_app(options), host=host, port=port, tls=tls, on_ready=ready)
 
 
 _register_operations()

@@ -74,6 +74,9 @@ class FaultSettings:
     drop_rate: float = 0.0  # share of API calls whose connection is closed unanswered
     seed: int | None = None  # None: unseeded, different failures each run
 
+    def __post_init__(self) -> None:
+        self.validated()
+
     def validated(self) -> FaultSettings:
         for name in ("error_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
