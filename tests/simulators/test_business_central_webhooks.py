@@ -341,3 +341,33 @@ def test_handshake_and_notification_over_real_http() -> None:
     assert created.status_code == 201
     [entry] = subscriber.notifications[0]["value"]
     assert entry["resource"].endswith(f"/vendors({vendor_id})")
+
+
+async def test_a_rolled_back_batch_notifies_nobody() -> None:
+    subscriber = Subscriber()
+    app = make_app(subscriber)
+    async with client_for(app) as client:
+        h = await bc_headers(client)
+        await subscribe(client, app, h)
+        vendors = f"companies({company_id(app)})/vendors"
+        existing = (await first_vendor(client, app, h))["number"]
+
+        def batch(*numbers: str) -> dict[str, Any]:
+            return {
+                "requests": [
+                    {"id": str(i), "method": "POST", "url": vendors, "body": {"number": n}}
+                    for i, n in enumerate(numbers)
+                ]
+            }
+
+        atomic = {**h, "Isolation": "snapshot"}
+        failed = await client.post(f"{BC_ROOT}/$batch", headers=atomic, json=batch("N1", existing))
+        await client.post("/_sim/subscriptions/flush")
+        await asyncio.sleep(0.05)
+        assert subscriber.notifications == []
+        done = await client.post(f"{BC_ROOT}/$batch", headers=atomic, json=batch("N2", "N3"))
+        await until(lambda: subscriber.notifications)
+    assert [r["status"] for r in failed.json()["responses"]] == [424, 400]
+    assert [r["status"] for r in done.json()["responses"]] == [201, 201]
+    entries = subscriber.notifications[0]["value"]
+    assert sorted(e["changeType"] for e in entries) == ["created", "created"]
