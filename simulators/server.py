@@ -85,7 +85,7 @@ def serve_in_thread(
     def run() -> None:
         try:
             server.run(sockets=[sock])
-        except BaseException as exc:  # surfaced to the caller below
+        except BaseException as exc:  # noqa: BLE001 - uvicorn exits with SystemExit; surfaced below
             errors.append(exc)
 
     thread = threading.Thread(target=run, name=f"simulator:{bound_port}", daemon=True)
