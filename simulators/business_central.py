@@ -12,8 +12,6 @@ The pieces live in ``business_central_*`` modules; this one holds the options, a
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,10 +19,10 @@ from datetime import UTC, datetime
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from simulators.base import SimulatorState, bearer_token, build_app, jwt_shaped, read_form
+from simulators.base import SimulatorState, bearer_token, build_app
 from simulators.business_central_actions import DocumentActions
 from simulators.business_central_api import EntityHandlers
 from simulators.business_central_batch import batch
@@ -41,6 +39,7 @@ from simulators.business_central_inspect import inspection_routes
 from simulators.business_central_metadata import metadata_xml
 from simulators.business_central_store import COMPANY_FIELDS, BusinessCentralStore
 from simulators.business_central_webhooks import Webhooks
+from simulators.entra import EntraApp, entra_error, token_endpoint
 from simulators.faults import FaultSettings
 from simulators.limits import ConcurrencyRule, RateLimiter, RateRule, credential_key
 from simulators.odata import parse_filter
@@ -135,18 +134,6 @@ def limiter_for(store: SimulatorState, options: BusinessCentralOptions) -> RateL
     )
 
 
-def entra_error(status: int, error: str, description: str) -> JSONResponse:
-    body = {
-        "error": error,
-        "error_description": description,
-        "error_codes": [int(code) for code in re.findall(r"^AADSTS(\d+)", description)],
-        "timestamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
-        "trace_id": str(uuid.uuid4()),
-        "correlation_id": str(uuid.uuid4()),
-    }
-    return JSONResponse(body, status)
-
-
 class BusinessCentralApi:
     """Route handlers; one instance per app, bound to its store."""
 
@@ -156,73 +143,19 @@ class BusinessCentralApi:
         self.entities = EntityHandlers(store, store.options)
         self.actions = DocumentActions(store)
         self.webhooks = Webhooks(store, store.options) if store.options.webhooks_enabled else None
+        entra = EntraApp(
+            tenant=self.options.tenant,
+            tenant_id=self.options.tenant_id,
+            client_id=self.options.client_id,
+            client_secret=self.options.client_secret,
+            lifetime_seconds=self.options.token_lifetime_seconds,
+        )
+        self.token = token_endpoint(store.tokens, entra, lambda request: (BC_SCOPE,))
 
     # -- auth ----------------------------------------------------------------------------
 
     def _tenant_known(self, tenant: str) -> bool:
         return tenant.lower() in {self.options.tenant.lower(), self.options.tenant_id.lower()}
-
-    async def token(self, request: Request) -> Response:
-        if not self._tenant_known(request.path_params["tenant"]):
-            return entra_error(
-                400,
-                "invalid_request",
-                f"AADSTS90002: Tenant '{request.path_params['tenant']}' not found.",
-            )
-        form = await read_form(request)
-        if form.get("grant_type") != "client_credentials":
-            return entra_error(
-                400,
-                "unsupported_grant_type",
-                "AADSTS70003: The app requested an unsupported grant type "
-                f"'{form.get('grant_type', '')}'.",
-            )
-        if (form.get("client_id"), form.get("client_secret")) != (
-            self.options.client_id,
-            self.options.client_secret,
-        ):
-            return entra_error(
-                401,
-                "invalid_client",
-                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
-                f"in the request is the client secret value for app '{form.get('client_id')}'.",
-            )
-        if form.get("scope") != BC_SCOPE:
-            return entra_error(
-                400,
-                "invalid_scope",
-                f"AADSTS1002012: The provided value for scope {form.get('scope', '')} is not "
-                "valid. Client credential flows must have a scope value with /.default "
-                "suffixed to the resource identifier (application ID URI).",
-            )
-        lifetime = self.options.token_lifetime_seconds
-
-        def render(issued: datetime, expires: datetime) -> str:
-            return jwt_shaped(
-                {
-                    "aud": "https://api.businesscentral.dynamics.com",
-                    "iss": f"https://sts.windows.net/{self.options.tenant_id}/",
-                    "iat": int(issued.timestamp()),
-                    "nbf": int(issued.timestamp()),
-                    "exp": int(expires.timestamp()),
-                    "appid": self.options.client_id,
-                    "tid": self.options.tenant_id,
-                    "roles": ["API.ReadWrite.All"],
-                    "jti": str(uuid.uuid4()),
-                }
-            )
-
-        token = self.store.tokens.issue(
-            subject=self.options.client_id, lifetime_seconds=lifetime, render=render
-        )
-        return JSONResponse(
-            {
-                "token_type": "Bearer",
-                "expires_in": lifetime,
-                "ext_expires_in": lifetime,
-                "access_token": token.value,
-            }
-        )
 
     def authenticate(self, request: Request) -> Response | None:
         """None when the caller may proceed; BC online takes Entra bearer tokens only."""

@@ -7,16 +7,28 @@ are accepted is the caller's choice, since each resource (BC, an F&O environment
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from simulators.base import TokenStore, jwt_shaped, read_form
-from simulators.business_central import entra_error
+
+
+def entra_error(status: int, error: str, description: str) -> JSONResponse:
+    body = {
+        "error": error,
+        "error_description": description,
+        "error_codes": [int(code) for code in re.findall(r"^AADSTS(\d+)", description)],
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
+        "trace_id": str(uuid.uuid4()),
+        "correlation_id": str(uuid.uuid4()),
+    }
+    return JSONResponse(body, status)
 
 
 @dataclass(frozen=True)
