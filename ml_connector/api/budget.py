@@ -13,7 +13,9 @@ takes a slot here, and the server's own signals tighten the budget further:
 A request counts against the window from the moment it starts until ``per_seconds`` after it
 finishes. Counting from the start alone would let the server, which sees a request some time
 after we send it, observe more than ``requests`` in one of its windows; holding the slot until
-the answer came back makes the guarantee hold on the server's side of the wire too.
+the answer came back makes the guarantee hold on the server's side of the wire too, and
+``SETTLE_SECONDS`` more covers the moment between a server sending its answer and counting
+(or logging) the request as done.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from dataclasses import dataclass
 import httpx
 
 from ml_connector.api.errors import retry_after_seconds
+
+SETTLE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class RateBudget:
         limit = self.rate.requests
         if limit is None:
             return 0.0
-        horizon = now - self.rate.per_seconds
+        horizon = now - self.rate.per_seconds - SETTLE_SECONDS
         self._window = [s for s in self._window if s.finished_at > horizon]
         if len(self._window) < limit:
             return 0.0

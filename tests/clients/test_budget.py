@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from ml_connector.api.budget import Rate, RateBudget
+from ml_connector.api.budget import SETTLE_SECONDS, Rate, RateBudget
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.secrets import SecretStore
 from simulators import business_central
@@ -79,5 +79,5 @@ async def test_window_counts_a_request_until_per_seconds_after_it_finished() -> 
         now[0] = 5.0  # a slow answer
     async with budget.slot():
         pass
-    assert budget._wait_needed(5.0) == pytest.approx(1.0)
-    assert budget._wait_needed(6.0) == 0.0
+    assert budget._wait_needed(5.0) == pytest.approx(1.0 + SETTLE_SECONDS)
+    assert budget._wait_needed(6.0 + SETTLE_SECONDS) == 0.0
