@@ -67,12 +67,13 @@ class InvalidFields(FatalError):
 
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
-# Markers of a duplicate natural key in the vendors' error bodies: BC/NAV's error code, and
-# the AX-kernel wording that F&O's OData service passes through.
+# Markers of a duplicate natural key in the vendors' error bodies: BC/NAV's error code, the
+# AX-kernel wording that F&O's OData service passes through, ServiceTitan's taken codes.
 DUPLICATE_KEY_MARKERS = (
     "Internal_EntityWithSameKeyExists",
     "already exists",
     "duplicate key",
+    "is already in use",
 )
 
 

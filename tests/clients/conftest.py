@@ -17,6 +17,8 @@ SECRETS = {
     "password": "mlc-password",
     "wrong": "not-the-secret",
     "nav-key": "mlc-web-service-access-key",
+    "st-secret": "cs1.mlc-secret",
+    "st-app-key": "ak1.mlc-app-key",
 }
 
 

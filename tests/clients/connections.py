@@ -10,6 +10,7 @@ from ml_connector.config import (
     FinanceOperationsConnection,
     NavConnection,
     ServiceNowConnection,
+    ServiceTitanConnection,
 )
 
 
@@ -80,5 +81,17 @@ def nav_connection(url: str, *, key: str = "nav-key", **extra: Any) -> NavConnec
             "system": "nav", "base_url": url, "server_instance": "BC",
             "auth": {"kind": "nav_basic", "username": "MLC", "access_key": {"secret": key}},
             **{"page_size": 50, **extra},
+        }
+    )  # fmt: skip
+
+
+def st_connection(url: str, *, app_key: str = "st-app-key", **extra: Any) -> ServiceTitanConnection:
+    return ServiceTitanConnection.model_validate(
+        {
+            "system": "servicetitan", "api_url": url, "tenant_id": "1234567",
+            "auth": {"kind": "servicetitan", "token_url": f"{url}/connect/token",
+                     "client_id": "cid.mlc-sim", "client_secret": {"secret": "st-secret"},
+                     "app_key": {"secret": app_key}},
+            **extra,
         }
     )  # fmt: skip
