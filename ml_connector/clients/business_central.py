@@ -15,7 +15,7 @@ from typing import Any
 from ml_connector.api.batch import BatchOperation, BatchResult, chunks, parse_batch
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import ApiClient, RetryPolicy
-from ml_connector.api.errors import AlreadyExists, Conflict
+from ml_connector.api.errors import AlreadyExists, Conflict, FatalError
 from ml_connector.api.odata import odata_datetime, odata_literal, odata_query
 from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
@@ -185,6 +185,23 @@ class BusinessCentralClient:
     async def post_document(self, entity_set: str, record_id: str) -> None:
         """Post a draft purchase or sales invoice (it becomes Open and read-only)."""
         await self.action(entity_set, record_id, "Microsoft.NAV.post")
+
+    async def post_once(self, entity_set: str, record_id: str) -> str:
+        """Post a document unless it is posted already: "posted" | "already posted".
+
+        Posting is the one write that must never happen twice. A draft is posted; anything
+        else is left alone; and a post refused because an earlier attempt (whose answer was
+        lost) did post it is recognised by reading the status back.
+        """
+        if (await self.get(entity_set, record_id)).get("status") != "Draft":
+            return "already posted"
+        try:
+            await self.post_document(entity_set, record_id)
+        except FatalError:
+            if (await self.get(entity_set, record_id)).get("status") != "Draft":
+                return "already posted"
+            raise
+        return "posted"
 
     async def receive_and_invoice(self, purchase_order_id: str) -> None:
         await self.action("purchaseOrders", purchase_order_id, "Microsoft.NAV.receiveAndInvoice")

@@ -127,9 +127,10 @@ async def test_posting_a_purchase_invoice_once(client: BusinessCentralClient) ->
                                    "quantity": 1, "unitCost": 5}]},
     )  # fmt: skip
     assert invoice["status"] == "Draft"
-    await client.post_document("purchaseInvoices", invoice["id"])
+    assert await client.post_once("purchaseInvoices", invoice["id"]) == "posted"
     assert (await client.get("purchaseInvoices", invoice["id"]))["status"] == "Open"
-    with pytest.raises(FatalError):
+    assert await client.post_once("purchaseInvoices", invoice["id"]) == "already posted"
+    with pytest.raises(FatalError):  # BC itself refuses a second post
         await client.post_document("purchaseInvoices", invoice["id"])
     with pytest.raises(FatalError):
         await client.patch("purchaseInvoices", invoice["id"], {"vendorInvoiceNumber": "EXT-2"})
