@@ -46,6 +46,8 @@ def _setup_logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # One line per HTTP call drowns what matters; errors surface through our own logging.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _fail(message: str) -> typer.Exit:

@@ -83,6 +83,8 @@ class Sandbox:
                 "store": str(self.workdir / "secrets.json"),
                 "key_file": str(self.key_file),
             },
+            "audit": {"database": str(self.workdir / "audit.db")},
+            "delivery": self.delivery,
             "connections": {
                 "bc": {
                     "system": "business_central",

@@ -27,6 +27,7 @@ class Child:
     backoff: float = 1.0
     next_start: float = 0.0
     started_at: float = 0.0
+    held: bool = False  # stopped on purpose (an operator replaying): not restarted
 
 
 @dataclass
@@ -76,8 +77,34 @@ class Supervisor:
                             p.returncode, child.restarts, child.backoff)  # fmt: skip
                 child.backoff = min(child.backoff * 2, self.max_backoff)
                 child.process = None
-            if child.process is None and now >= child.next_start and not self._stopping:
+            due = child.process is None and now >= child.next_start
+            if due and not child.held and not self._stopping:
                 self._spawn(child)
+
+    def hold(self, component: str, timeout: float = 20.0) -> None:
+        """Stop one component and keep it stopped (e.g. to reset its consumer group)."""
+        child = self._child(component)
+        child.held = True
+        if child.process is not None and child.process.poll() is None:
+            child.process.terminate()
+            try:
+                child.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        child.process = None
+
+    def release(self, component: str) -> None:
+        child = self._child(component)
+        child.held = False
+        child.next_start = 0.0
+        self.check()
+
+    def _child(self, component: str) -> Child:
+        for child in self.children:
+            if child.component == component:
+                return child
+        raise KeyError(f"no component {component!r}")
 
     def pids(self) -> dict[str, int]:
         return {

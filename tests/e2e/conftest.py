@@ -93,6 +93,20 @@ class Pipeline:
             f"{polls} more polls and no lag", lambda: self.polls() >= target and self.lag() == 0
         )
 
+    def audit_trail(self, record_id: str, entity: str = "vendor") -> list[Any]:
+        from ml_connector.audit_index import AuditIndex
+
+        index = AuditIndex(str(self.box.workdir / "audit-test.db"))
+        index.sync(self.box.bootstrap, self.topics.audit, f"{self.topics.audit_group}-test")
+        return index.trail("bc", entity, record_id)
+
+    def retried_to(self, tier: str) -> int:
+        return topic_size(self.box.bootstrap, self.topics.retry("sn", tier))
+
+    def set_faults(self, **settings: Any) -> None:
+        r = self.sn.put("/_sim/faults", json=settings)
+        assert r.status_code == 200, r.text
+
     def dead_letters(self) -> int:
         return topic_size(self.box.bootstrap, self.topics.dlq("sn"))
 
@@ -103,12 +117,14 @@ def pipeline_factory(
 ) -> Iterator[Callable[..., Pipeline]]:
     started: list[Pipeline] = []
 
-    def start(**options: Any) -> Pipeline:
+    def start(*, run: bool = True, **options: Any) -> Pipeline:
+        """Simulators, config and supervisor; ``run=False`` leaves the workers to the test."""
         prefix = f"t{uuid.uuid4().hex[:8]}"
         options.setdefault("registry_url", registry_url)
         box = Sandbox.start(bootstrap, tmp_path / prefix, topic_prefix=prefix, **options)
         supervisor = Supervisor(box.config_path, COMPONENTS, log_dir=box.workdir / "logs")
-        supervisor.start()
+        if run:
+            supervisor.start()
         p = Pipeline(box, box.settings(), supervisor, httpx.Client(base_url=box.bc_url, timeout=30),
                      httpx.Client(base_url=box.sn_url, timeout=30))  # fmt: skip
         started.append(p)
