@@ -78,7 +78,12 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A base64url UUID, as Kafka's own tool makes them: never starting with '-', which the
+    storage tool's argument parser would take for an option (Kafka's Uuid avoids it too)."""
+    while True:
+        value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not value.startswith("-"):
+            return value
 
 
 _LOG4J = """log4j.rootLogger=INFO, file
@@ -98,6 +103,7 @@ class EmbeddedBroker:
     version: str = KAFKA_VERSION
     heap: str = "768m"
     port: int = 0
+    controller_port: int = 0
     workdir: Path | None = None
     _process: JavaProcess | None = field(default=None, init=False, repr=False)
     _own_workdir: bool = field(default=False, init=False, repr=False)
@@ -150,9 +156,10 @@ class EmbeddedBroker:
             self.workdir = Path(tempfile.mkdtemp(prefix="mlc-kafka-"))
             self._own_workdir = True
         first_start = not (self.workdir / "data" / "meta.properties").exists()
-        if not self.port:
-            self.port = free_port()
-        config = self._write_config(free_port())
+        # Ports are kept across restarts: clients reconnect to the address they know.
+        self.port = self.port or free_port()
+        self.controller_port = self.controller_port or free_port()
+        config = self._write_config(self.controller_port)
         if first_start:
             fmt = subprocess.run(
                 self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(),
@@ -190,6 +197,7 @@ class EmbeddedBroker:
         """Stop abruptly (SIGKILL), keeping the log dir so start() can bring it back."""
         if self._process is not None:
             self._process.kill()
+            self._process = None
 
     def stop(self, remove: bool = True) -> None:
         if self._process is not None:
