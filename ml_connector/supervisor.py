@@ -6,6 +6,7 @@ being killed, never takes the others down, and so the same units scale out on th
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -15,7 +16,40 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ml_connector.config import Settings, load_settings
+from ml_connector.watchdog import ProgressWatch
+
 log = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    """Linux: children get SIGTERM when the supervisor dies, so none is left orphaned."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def watches_for(settings: Settings, stall_after: float) -> dict[str, list[ProgressWatch]]:
+    """Which consumer groups show each worker's progress, on which input topics."""
+    bootstrap = settings.kafka.bootstrap_servers
+    if not bootstrap:
+        return {}
+    topics = settings.kafka.topics
+    flows = settings.flows.values()
+    change = sorted({topics.change(f.source, e) for f in flows for e in f.entities})
+    sinks = [
+        ProgressWatch(bootstrap, topics.sink_group(target),
+                      sorted({topics.sink(target, e) for f in flows if f.target == target
+                              for e in f.entities}), stall_after)
+        for target in sorted({f.target for f in flows})
+    ]  # fmt: skip
+    return {
+        "processors": [ProgressWatch(bootstrap, topics.processor_app(), change, stall_after)],
+        "sinks": sinks,
+        "audit": [ProgressWatch(bootstrap, topics.audit_group, [topics.audit], stall_after)],
+    }
 
 
 @dataclass
@@ -28,6 +62,7 @@ class Child:
     next_start: float = 0.0
     started_at: float = 0.0
     held: bool = False  # stopped on purpose (an operator replaying): not restarted
+    stalls: int = 0  # times it was alive but stuck, and was restarted
 
 
 @dataclass
@@ -37,14 +72,19 @@ class Supervisor:
     env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     max_backoff: float = 30.0
+    stall_after: float = 120.0
+    watch_every: float = 5.0
     children: list[Child] = field(default_factory=list)
     _stopping: bool = False
+    _watches: dict[str, list[ProgressWatch]] = field(default_factory=dict)
+    _watched_at: float = 0.0
 
     def __post_init__(self) -> None:
         exe = [sys.executable, "-m", "ml_connector"]
         self.children = [
             Child(c, [*exe, "run", c, "--config", str(self.config)]) for c in self.components
         ]
+        self._watches = watches_for(load_settings(self.config), self.stall_after)
 
     def _spawn(self, child: Child) -> None:
         out = None
@@ -52,9 +92,12 @@ class Supervisor:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = (self.log_dir / f"{child.component}.log").open("ab")
         child.process = subprocess.Popen(
-            child.args, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT
-        )
+            child.args, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
         child.started_at = time.monotonic()
+        for watch in self._watches.get(child.component, []):
+            watch.reset()
         log.info("started %s (pid %d)", child.component, child.process.pid)
 
     def start(self) -> None:
@@ -62,8 +105,11 @@ class Supervisor:
             self._spawn(child)
 
     def check(self) -> None:
-        """Restart children that exited; a child that ran a while gets its backoff reset."""
+        """Restart children that exited or stalled; one that ran a while gets its backoff reset."""
         now = time.monotonic()
+        if now - self._watched_at >= self.watch_every:
+            self._watched_at = now
+            self._kill_stalled()
         for child in self.children:
             p = child.process
             if p is not None and p.poll() is None:
@@ -80,6 +126,18 @@ class Supervisor:
             due = child.process is None and now >= child.next_start
             if due and not child.held and not self._stopping:
                 self._spawn(child)
+
+    def _kill_stalled(self) -> None:
+        for child in self.children:
+            alive = child.process is not None and child.process.poll() is None
+            stalled = [w for w in self._watches.get(child.component, []) if w.stalled()]
+            if alive and stalled:
+                assert child.process is not None
+                log.warning("%s made no progress in %s for %.0fs with records waiting; "
+                            "restarting it", child.component, stalled[0].group,
+                            self.stall_after)  # fmt: skip
+                child.stalls += 1
+                child.process.kill()
 
     def hold(self, component: str, timeout: float = 20.0) -> None:
         """Stop one component and keep it stopped (e.g. to reset its consumer group)."""
