@@ -11,6 +11,9 @@ API for simulator modules (``base.build_app`` wires all of it; a simulator only 
 - ``FaultSettings``: ``latency_ms``, ``jitter_ms``, ``error_rate`` (0..1), ``error_status``,
   ``drop_rate`` (0..1), ``seed``.
 - ``ErrorRenderer``: ``(status, message, headers) -> Response`` in the system's error shape.
+- Targeted failures: ``POST /_sim/faults/targeted {"body_contains": "...", "path_contains":
+  "...", "status": 503, "times": 2}`` fails the next ``times`` API calls whose path and raw
+  body contain those strings, so a test can make one particular record fail transiently.
 - Inspection routes (never affected by faults):
   ``GET /_sim/faults`` settings and storm state; ``PUT /_sim/faults`` partial settings JSON;
   ``POST /_sim/faults/storm {"seconds": n}`` every API call answers 429 with Retry-After for
@@ -40,7 +43,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from simulators.base import SimClock
@@ -88,6 +91,17 @@ class FaultSettings:
         return self
 
 
+@dataclass
+class TargetedFault:
+    body_contains: str = ""
+    path_contains: str = ""
+    status: int = 503
+    times: int = 1
+
+    def matches(self, path: str, body: bytes) -> bool:
+        return self.path_contains in path and self.body_contains.encode() in body
+
+
 @dataclass(frozen=True)
 class Decision:
     delay_s: float
@@ -103,6 +117,7 @@ class FaultInjector:
         self.clock = clock
         self._lock = threading.Lock()
         self._storm_until: datetime | None = None
+        self._targeted: list[TargetedFault] = []
         self.settings = FaultSettings()
         self._rng = random.Random()
         self.configure(settings or FaultSettings())
@@ -136,6 +151,27 @@ class FaultInjector:
         self.configure(replace(self.settings, **typed))
         return self.settings
 
+    def add_targeted(self, fault: TargetedFault) -> None:
+        if fault.times < 1 or not 400 <= fault.status <= 599:
+            raise ValueError("times must be at least 1 and status a 4xx or 5xx")
+        with self._lock:
+            self._targeted.append(fault)
+
+    @property
+    def has_targeted(self) -> bool:
+        return bool(self._targeted)
+
+    def targeted_status(self, path: str, body: bytes) -> int | None:
+        """The status of the first targeted fault this call matches, using one of its times."""
+        with self._lock:
+            for fault in self._targeted:
+                if fault.matches(path, body):
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._targeted.remove(fault)
+                    return fault.status
+        return None
+
     def start_storm(self, seconds: float) -> None:
         with self._lock:
             self._storm_until = self.clock.now() + timedelta(seconds=seconds) if seconds else None
@@ -163,7 +199,10 @@ class FaultInjector:
         )
 
     def describe(self) -> dict[str, Any]:
-        return {**asdict(self.settings), "storm_seconds_left": self.storm_seconds_left()}
+        with self._lock:
+            targeted = [asdict(t) for t in self._targeted]
+        return {**asdict(self.settings), "storm_seconds_left": self.storm_seconds_left(),
+                "targeted": targeted}  # fmt: skip
 
 
 async def drop_connection(scope: Scope) -> None:
@@ -211,7 +250,35 @@ class FaultMiddleware:
             response = self.error(status, "The service is temporarily unavailable.", {})
             await response(scope, receive, send)
             return
+        if self.injector.has_targeted:
+            body, receive = await _buffered(receive)
+            targeted = self.injector.targeted_status(scope["path"], body)
+            if targeted is not None:
+                response = self.error(targeted, "The service is temporarily unavailable.", {})
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the whole request body, and a ``receive`` that hands it to the app again."""
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()  # after the body: disconnects and the like
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
 
 
 def fault_routes(injector: FaultInjector, expire_tokens: Callable[[], int]) -> list[Route]:
@@ -249,9 +316,18 @@ def fault_routes(injector: FaultInjector, expire_tokens: Callable[[], int]) -> l
     async def expire(request: Request) -> Response:
         return JSONResponse({"revoked": expire_tokens()})
 
+    async def targeted(request: Request) -> Response:
+        try:
+            body = await body_of(request)
+            injector.add_targeted(TargetedFault(**body))
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        return JSONResponse(injector.describe())
+
     return [
         Route(FAULTS_PATH, get_settings, methods=["GET"]),
         Route(FAULTS_PATH, put_settings, methods=["PUT"]),
         Route(f"{FAULTS_PATH}/storm", storm, methods=["POST"]),
         Route(f"{FAULTS_PATH}/expire-tokens", expire, methods=["POST"]),
+        Route(f"{FAULTS_PATH}/targeted", targeted, methods=["POST"]),
     ]

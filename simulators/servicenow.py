@@ -64,6 +64,7 @@ class ServiceNowOptions:
     seed: int = 42
     seed_epoch: datetime = datetime(2024, 1, 2, 8, 0, tzinfo=UTC)
     company_count: int = 10  # seeded core_company rows that are not vendors
+    currencies: tuple[str, ...] = ("USD", "CAD", "EUR", "GBP")  # seeded fx_currency codes
     preexisting_vendor_numbers: tuple[str, ...] = ()  # seeded vendor rows, e.g. ("v00010",)
     user_roles: tuple[str, ...] = DEFAULT_ROLES
     default_limit: int = 10000

@@ -31,6 +31,8 @@ SUPPLIER_MAP = TransformMap(
     coalesce=("u_vendor_number",),
     mandatory=("name",),
     insert_values={"vendor": "true"},
+    # Choice action "reject": a vendor in a currency the instance does not know is an error.
+    references={"u_currency": ("fx_currency", "code")},
 )
 
 

@@ -98,6 +98,21 @@ def seed_instance(store: ServiceNowStore) -> None:
         )
     # Last, so earlier rows keep the sys_ids they had before these tables existed.
     _seed_source_to_pay(store, add)
+    _seed_currencies(store)
+
+
+CURRENCIES = {"USD": ("US Dollar", "$"), "CAD": ("Canadian Dollar", "$"),
+              "EUR": ("Euro", "€"), "GBP": ("Pound Sterling", "£")}  # fmt: skip
+
+
+def _seed_currencies(store: ServiceNowStore) -> None:
+    """Its own random stream, so the rows seeded before keep their sys_ids."""
+    rng = sd.rng_for(store.options.seed, "sn.currencies")
+    for code in store.options.currencies:
+        name, symbol = CURRENCIES.get(code, (code, ""))
+        values = {"sys_id": sd.random_sys_id(rng), "code": code, "name": name,
+                  "symbol": symbol, "active": "true"}  # fmt: skip
+        store.tables["fx_currency"].insert(values, user="admin", now=store.options.seed_epoch)
 
 
 def _seed_source_to_pay(store: ServiceNowStore, add: Adder) -> None:

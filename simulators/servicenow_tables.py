@@ -63,8 +63,15 @@ CORE_COMPANY = TableDef(
     {
         **_cols("name", "street", "city", "state", "zip", "country", "phone", "fax", "website"),
         **_cols("vendor", "customer", "manufacturer", "u_active", kind=ColKind.BOOLEAN),
-        **_cols("u_vendor_number", "u_email", "u_tax_id", "u_currency", "notes"),
+        **_cols("u_vendor_number", "u_email", "u_tax_id", "notes"),
+        "u_currency": Column(ColKind.REFERENCE, "fx_currency"),
     },
+)
+# The platform's currency table; vendor currencies refer to it, so an unknown code is refused.
+FX_CURRENCY = TableDef(
+    "fx_currency",
+    {**_cols("code", "name", "symbol"), **_cols("active", kind=ColKind.BOOLEAN)},
+    display_field="code",
 )
 SYS_USER = TableDef(
     "sys_user",
@@ -107,6 +114,7 @@ IMPORT_ROW_COLUMNS: Mapping[str, Column] = {
 
 BASE_TABLES: tuple[TableDef, ...] = (
     CORE_COMPANY,
+    FX_CURRENCY,
     SYS_USER,
     SYS_USER_ROLE,
     SYS_USER_HAS_ROLE,

@@ -161,3 +161,25 @@ async def test_calls_since_counts_only_the_window() -> None:
     assert everything["total"] == 4
     assert len(listed["requests"]) == 2
     assert bad.status_code == 400
+
+
+async def test_targeted_faults_fail_only_matching_calls_the_given_times() -> None:
+    app = servicenow.create_app(servicenow.ServiceNowOptions())
+    staging = "/api/now/import/sn_fcms_intg_imp_supplier"
+    async with client_for(app, auth=SN_AUTH) as client:
+        setup = await client.post(
+            "/_sim/faults/targeted",
+            json={"body_contains": "Update 2", "path_contains": "/api/now/import/", "times": 2},
+        )
+        statuses = []
+        for name in ("Update 1", "Update 2", "Update 2", "Update 2", "Update 3"):
+            r = await client.post(staging, json={"u_vendor_number": "V1", "u_name": name})
+            statuses.append(r.status_code)
+        left = (await client.get("/_sim/faults")).json()["targeted"]
+        bad = await client.post("/_sim/faults/targeted", json={"times": 0})
+        rows = (await client.get("/_sim/tables/core_company")).json()["result"]
+    assert setup.status_code == 200
+    assert statuses == [201, 503, 503, 201, 201]
+    assert left == []  # used up
+    assert bad.status_code == 400
+    assert [r["name"] for r in rows if r.get("u_vendor_number") == "V1"] == ["Update 3"]

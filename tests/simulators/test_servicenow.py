@@ -561,3 +561,23 @@ def test_serves_over_real_http_in_a_thread() -> None:
     assert result["record_link"].startswith(base_url)
     assert page.headers["X-Total-Count"] == "1"
     assert page.json()["result"][0]["u_vendor_number"] == "V00070"
+
+
+async def test_import_rejects_an_unknown_currency_until_it_exists() -> None:
+    app = make_app()
+    async with client_for(app) as client:
+        refused = await client.post(
+            f"/api/now/import/{STAGING}", json=supplier("V00020", "Zeta", u_currency="XTS")
+        )
+        created = await client.post("/_sim/tables/fx_currency", json={"code": "XTS"})
+        accepted = await client.post(
+            f"/api/now/import/{STAGING}", json=supplier("V00020", "Zeta", u_currency="XTS")
+        )
+    [error] = refused.json()["result"]
+    assert error["status"] == "error"
+    assert "fx_currency" in error["error_message"] and "XTS" in error["error_message"]
+    assert created.status_code in (200, 201)
+    [ok] = accepted.json()["result"]
+    assert ok["status"] == "inserted"
+    currency = store_of(app).tables["core_company"].get(ok["sys_id"])["u_currency"]
+    assert currency == created.json()["result"]["sys_id"]  # a reference, resolved by code
