@@ -117,12 +117,14 @@ def pipeline_factory(
 ) -> Iterator[Callable[..., Pipeline]]:
     started: list[Pipeline] = []
 
-    def start(*, run: bool = True, **options: Any) -> Pipeline:
+    def start(*, run: bool = True, broker: str | None = None, **options: Any) -> Pipeline:
         """Simulators, config and supervisor; ``run=False`` leaves the workers to the test."""
         prefix = f"t{uuid.uuid4().hex[:8]}"
         options.setdefault("registry_url", registry_url)
-        box = Sandbox.start(bootstrap, tmp_path / prefix, topic_prefix=prefix, **options)
-        supervisor = Supervisor(box.config_path, COMPONENTS, log_dir=box.workdir / "logs")
+        box = Sandbox.start(broker or bootstrap, tmp_path / prefix, topic_prefix=prefix, **options)
+        supervisor = Supervisor(
+            box.config_path, COMPONENTS, log_dir=box.workdir / "logs", stall_after=30.0
+        )
         if run:
             supervisor.start()
         p = Pipeline(box, box.settings(), supervisor, httpx.Client(base_url=box.bc_url, timeout=30),
