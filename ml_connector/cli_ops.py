@@ -47,7 +47,7 @@ def audit(
     settings, bootstrap = _settings(config)
     index = AuditIndex(settings.audit.database)
     topics = settings.kafka.topics
-    index.sync(bootstrap, topics.audit, topics.audit_group)
+    index.sync(bootstrap, topics.audit, topics.audit_cli_group)
     rows = index.trail(connection, entity, record_id)
     if not rows:
         out.print(f"no audit records for {connection} {entity} {record_id}")
@@ -203,7 +203,7 @@ def _replay_record(settings: Settings, bootstrap: str, spec: str) -> None:
         raise _fail("--record takes CONNECTION:ENTITY:ID, e.g. bc:vendor:7f0c...")
     topics = settings.kafka.topics
     index = AuditIndex(settings.audit.database)
-    index.sync(bootstrap, topics.audit, topics.audit_group)
+    index.sync(bootstrap, topics.audit, topics.audit_cli_group)
     where = replay_record(bootstrap, index, topics, connection, entity, record_id)
     if where is None:
         raise _fail(f"{spec}: no event of this record ever reached a sink topic")

@@ -72,5 +72,11 @@ class Topics:
     def audit_group(self) -> str:
         return f"{self.prefix}-audit-indexer"
 
+    @property
+    def audit_cli_group(self) -> str:
+        """The command line catches the index up under its own group: committing into the
+        running indexer's group would fight over its offsets."""
+        return f"{self.prefix}-audit-cli"
+
     def sink_group(self, target: str) -> str:
         return f"{self.prefix}-sink-{_check(target, 'connection')}"

@@ -96,8 +96,8 @@ class Pipeline:
     def audit_trail(self, record_id: str, entity: str = "vendor") -> list[Any]:
         from ml_connector.audit_index import AuditIndex
 
-        index = AuditIndex(str(self.box.workdir / "audit-test.db"))
-        index.sync(self.box.bootstrap, self.topics.audit, f"{self.topics.audit_group}-test")
+        index = AuditIndex(self.settings.audit.database)  # the one the CLI catches up
+        index.sync(self.box.bootstrap, self.topics.audit, self.topics.audit_cli_group)
         return index.trail("bc", entity, record_id)
 
     def retried_to(self, tier: str) -> int:

@@ -9,6 +9,8 @@ import pytest
 
 from ml_connector.offsets import ReplayRefused, reset_group
 
+STAGING = "sn_fcms_intg_imp_supplier"
+
 pytestmark = pytest.mark.kafka
 
 FAST_TIERS = {"attempts": 1, "retry_tiers": [1.0, 5.0, 10.0]}
@@ -72,3 +74,101 @@ def _group_empty(p: Any, group: str) -> bool:
     admin = AdminClient({"bootstrap.servers": p.box.bootstrap})
     state = admin.describe_consumer_groups([group])[group].result().state
     return state in (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD)
+
+
+def test_poison_records_go_to_the_dlq_and_are_redriven_after_the_fix(
+    pipeline_factory: Callable[..., Any],
+) -> None:
+    p = pipeline_factory(vendors=300, poll_interval=1.0, run=False)
+    # 50 vendors in a currency ServiceNow does not know: its transform map rejects them.
+    poisoned = p.bc_vendors()[:50]
+    for v in poisoned:
+        r = p.bc.patch(f"/_sim/entities/vendors/{v['id']}", json={"currencyCode": "XTS"})
+        assert r.status_code == 200, r.text
+    p.supervisor.start()
+    p.wait("250 good vendors", lambda: len(p.sn_vendor_counts()) >= 250)
+    p.wait("50 dead letters", lambda: p.dead_letters() >= 50)
+    p.settle()
+    assert len(p.sn_vendor_counts()) == 250  # nothing blocked behind the poison
+    assert p.dead_letters() == 50
+
+    dlq = _dead_letters(p)
+    dead = list(dlq.records())
+    assert {r.key for r in dead} == {v["id"] for v in poisoned}
+    for r in dead:
+        assert r.error_class == "TargetRejected"
+        assert "fx_currency" in r.error and "XTS" in r.error
+        assert r.original_topic == p.topics.sink("sn", "vendor")
+        assert r.info["__connect.errors.connector.name"] == "sn"
+        assert r.info["mlc.consumer.group"] == p.topics.sink_group("sn")
+        assert r.info["__connect.errors.offset"].isdigit()
+
+    listed = cli(p, "dlq", "list", "sn")
+    assert "50 record(s)" in listed.output
+
+    # Fix the cause in ServiceNow, then redrive: every one of them arrives, the DLQ is empty.
+    assert p.sn.post("/_sim/tables/fx_currency", json={"code": "XTS"}).status_code in (200, 201)
+    replayed = cli(p, "dlq", "replay", "sn", "--rate", "100")
+    assert replayed.exit_code == 0 and "redriven: 50" in replayed.output, replayed.output
+    p.wait("the redriven vendors", lambda: len(p.sn_vendor_counts()) >= 300)
+    p.settle()
+    assert set(p.sn_vendor_counts().values()) == {1}
+    assert list(dlq.records()) == []  # nothing left to redrive
+    assert "0 record(s)" in cli(p, "dlq", "list", "sn").output
+    assert p.dead_letters() == 50  # the log keeps them, marked as redriven
+    assert "50 record(s)" in cli(p, "dlq", "list", "sn", "--all").output
+    trail = cli(p, "audit", "bc", "vendor", poisoned[0]["id"])
+    for stage in ("dead", "replayed", "written"):
+        assert stage in trail.output, trail.output
+
+
+def test_a_later_update_never_overtakes_one_waiting_in_retry(
+    pipeline_factory: Callable[..., Any],
+) -> None:
+    p = pipeline_factory(vendors=5, poll_interval=1.0,
+                         delivery={"attempts": 1, "retry_tiers": [1.0, 2.0, 4.0]})  # fmt: skip
+    p.wait("the seeded vendors", lambda: len(p.sn_vendor_counts()) >= 5)
+    p.settle()
+    vendor = p.bc_vendors()[0]
+    # Update 2 fails twice (transiently), then goes through.
+    r = p.sn.post("/_sim/faults/targeted", json={"body_contains": "Update 2", "times": 2,
+                                                 "path_contains": "/api/now/import/"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    for n in range(1, 6):
+        name = f"Update {n} {vendor['number']}"
+        assert p.bc.patch(f"/_sim/entities/vendors/{vendor['id']}",
+                          json={"displayName": name}).status_code == 200  # fmt: skip
+        polls = p.polls()
+        p.wait(f"update {n} to be polled", lambda polls=polls: p.polls() >= polls + 1)
+    p.wait("update 5 in ServiceNow",
+           lambda: p.sn_vendors()[vendor["number"]]["name"].startswith("Update 5"))  # fmt: skip
+    p.settle()
+
+    rows = p.sn.get(f"/_sim/tables/{STAGING}").json()["result"]
+    mine = [r["u_name"] for r in rows if r["u_vendor_number"] == vendor["number"]]
+    written = [name.split()[1] for name in mine if name.startswith("Update")]
+    assert written == ["1", "2", "3", "4", "5"]  # in order, each once
+    assert p.sn_vendors()[vendor["number"]]["name"].startswith("Update 5")
+    trail = p.audit_trail(vendor["id"])
+    retried = [r for r in trail if r.stage == "retried"]
+    assert [r.detail["tier"] for r in retried] == ["1s", "2s"]
+    assert p.dead_letters() == 0
+
+
+def cli(p: Any, *args: str) -> Any:
+    """The operator's command, against this pipeline's config."""
+    from typer.testing import CliRunner
+
+    from ml_connector.cli import app
+
+    command, *rest = args
+    sub = [command, rest.pop(0)] if command == "dlq" else [command]
+    return CliRunner().invoke(app, [*sub, "-c", str(p.box.config_path), *rest],
+                              env={"COLUMNS": "200"})  # fmt: skip
+
+
+def _dead_letters(p: Any) -> Any:
+    from ml_connector.dlq import DeadLetters
+
+    t = p.topics
+    return DeadLetters(p.box.bootstrap, t.dlq("sn"), t.state, "sn", t.audit)
