@@ -34,7 +34,9 @@ def test_compose_file_is_accepted() -> None:
 
 def test_compose_declares_kafka_registry_and_every_worker() -> None:
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    assert {"kafka", "schema-registry", "producers", "processors", "sinks", "audit"} <= set(services)
+    assert {"kafka", "schema-registry", "producers", "processors", "sinks", "audit"} <= set(
+        services
+    )
     kafka = services["kafka"]["environment"]
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
     for worker in ("producers", "processors", "sinks", "audit"):
