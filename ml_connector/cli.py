@@ -63,11 +63,13 @@ def _settings(path: Path) -> Settings:
         raise _fail(str(exc)) from None
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
+    """Set by SIGINT or SIGTERM; installed before anything is announced, so a caller that
+    stops us right after reading our output finds the handler already in place."""
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    done.wait()
+    return done
 
 
 @kafka_app.command("up")
@@ -86,12 +88,13 @@ def kafka_up(
     _setup_logging()
     runtime = acquire_kafka(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     registry = acquire_registry(os.environ.get("SCHEMA_REGISTRY_URL")) if with_registry else None
+    stop = _stop_on_signal()
     try:
         print(runtime.bootstrap_servers, flush=True)
         if registry is not None and registry.url:
             print(registry.url, flush=True)
         console.print(f"Kafka ({runtime.how}) at {runtime.bootstrap_servers}; Ctrl-C stops it")
-        _wait_for_signal()
+        stop.wait()
     finally:
         if registry is not None:
             registry.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ml_connector.topics import Topics
 
@@ -142,22 +142,41 @@ class StagingTable(_Model):
     staging: str
     target: str
     coalesce: str = Field(description="staging column the transform map coalesces on")
+    target_key: str = Field(description="the target table's column that column lands in")
 
 
 def _default_sn_tables() -> dict[str, StagingTable]:
+    """The Source-to-Pay staging tables the documentation names; override per instance."""
     return {
         "vendor": StagingTable(
-            staging="sn_fcms_intg_imp_supplier", target="core_company", coalesce="u_vendor_number"
-        )
-    }
+            staging="sn_fcms_intg_imp_supplier", target="core_company",
+            coalesce="u_vendor_number", target_key="u_vendor_number",
+        ),
+        "gl_account": StagingTable(
+            staging="sn_fcms_intg_gl_account_stage", target="sn_fin_gl_account",
+            coalesce="u_account_number", target_key="account_number",
+        ),
+        "cost_center": StagingTable(
+            staging="sn_fcms_intg_imp_cost_center", target="cmn_cost_center",
+            coalesce="u_code", target_key="code",
+        ),
+    }  # fmt: skip
 
 
 class ServiceNowConnection(_Connection):
     system: Literal["servicenow"]
     instance_url: str = Field(description="https://<instance>.service-now.com")
     auth: ServiceNowAuth
-    tables: dict[str, StagingTable] = Field(default_factory=_default_sn_tables)
+    tables: dict[str, StagingTable] = Field(
+        default_factory=_default_sn_tables,
+        description="per entity; entries given here replace the defaults of those entities only",
+    )
     page_size: int = Field(default=1000, ge=1, le=10000)
+
+    @field_validator("tables", mode="after")
+    @classmethod
+    def _over_defaults(cls, value: dict[str, StagingTable]) -> dict[str, StagingTable]:
+        return {**_default_sn_tables(), **value}
 
 
 class NavBasicAuth(_Model):
@@ -271,6 +290,9 @@ class FlowConfig(_Model):
     overlap: timedelta = Field(
         default=timedelta(seconds=5),
         description="window re-read before the cursor so late or tied records are not skipped",
+    )
+    cost_center_dimension: str = Field(
+        default="COSTCENTER", description="the ERP dimension whose values are cost centers"
     )
 
 

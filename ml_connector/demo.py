@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ml_connector.config import Settings
+from ml_connector.dlq import DeadFilter, DeadLetters
 from ml_connector.pipeline import COMPONENTS
 from ml_connector.sandbox import Sandbox
 from ml_connector.state import StateStore
 from ml_connector.supervisor import Supervisor
-
-IMPORT_ROUTE = ("POST", "/api/now/import/{staging_table}")
 
 
 @dataclass
@@ -77,32 +76,57 @@ def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
         c.close()
 
 
+# Where each entity sits in Business Central and which field is its business key.
+SOURCE_SETS = {"vendor": ("vendors", "number"), "gl_account": ("accounts", "number"),
+               "cost_center": ("dimensionValues", "code")}  # fmt: skip
+
+
+def source_keys(bc: httpx.Client, entity: str, dimension: str) -> set[str]:
+    entity_set, key = SOURCE_SETS[entity]
+    rows = bc.get(f"/_sim/entities/{entity_set}").json()["value"]
+    if entity == "cost_center":
+        dims = bc.get("/_sim/entities/dimensions").json()["value"]
+        ids = {d["id"] for d in dims if d["code"] == dimension}
+        rows = [r for r in rows if r["dimensionId"] in ids]
+    return {str(r[key]).lower() for r in rows}
+
+
+def dead_letters(box: Sandbox, settings: Settings, target: str, entity: str) -> Iterator[object]:
+    t = settings.kafka.topics
+    dlq = DeadLetters(box.bootstrap, t.dlq(target), t.state, target)
+    return dlq.records(DeadFilter(entity=entity, include_replayed=True))
+
+
 def summarize(box: Sandbox, settings: Settings) -> list[EntitySummary]:
     topics = settings.kafka.topics
     state = StateStore(box.bootstrap, topics.state).load_all()
+    bc = httpx.Client(base_url=box.bc_url, timeout=30)
     sn = httpx.Client(base_url=box.sn_url, timeout=30)
-    calls = {(c["method"], c["route"]): c["count"] for c in sn.get("/_sim/calls").json()["calls"]}
     rows = []
     for name, flow in settings.flows.items():
         target = settings.connections[flow.target]
         for entity in flow.entities:
             totals = state.get(f"cursor|{flow.source}|{entity}", {}).get("totals", {})
-            table = getattr(target, "tables", {})[entity].target
-            counts = sn.get(f"/_sim/tables/{table}/counts").json()
+            table = getattr(target, "tables", {})[entity]
+            counts = sn.get(f"/_sim/tables/{table.target}/counts",
+                            params={"field": table.target_key}).json()["counts"]  # fmt: skip
+            keys = source_keys(bc, entity, flow.cost_center_dimension)
+            staged = sn.get(f"/_sim/tables/{table.staging}").json()["result"]
             rows.append(
                 EntitySummary(
                     flow=name,
                     entity=entity,
-                    seeded=box.vendors,
+                    seeded=len(keys),
                     records_read=totals.get("records_read", 0),
                     events_produced=totals.get("events_produced", 0),
                     routed=topic_size(box.bootstrap, topics.sink(flow.target, entity)),
-                    import_calls=calls.get(IMPORT_ROUTE, 0),
-                    in_target=len(counts["counts"]),
-                    duplicates=len(counts["duplicates"]),
-                    dead=topic_size(box.bootstrap, topics.dlq(flow.target)),
+                    import_calls=len(staged),
+                    in_target=sum(1 for k in keys if counts.get(k) == 1),
+                    duplicates=sum(1 for k in keys if counts.get(k, 0) > 1),
+                    dead=sum(1 for _ in dead_letters(box, settings, flow.target, entity)),
                 )
             )
+    bc.close()
     sn.close()
     return rows
 
@@ -118,7 +142,7 @@ def render(rows: list[EntitySummary]) -> Table:
         ("records read", lambda r: r.records_read),
         ("events produced", lambda r: r.events_produced),
         ("routed to the sink (changed)", lambda r: r.routed),
-        ("records written (Import Set calls)", lambda r: r.import_calls),
+        ("records written", lambda r: r.import_calls),
         ("in the target (unique keys)", lambda r: r.in_target),
         ("duplicates in the target", lambda r: r.duplicates),
         ("dead letters", lambda r: r.dead),
@@ -134,7 +158,10 @@ def run_demo(
     timeout: float, workdir: Path | None, console: Console,
 ) -> bool:  # fmt: skip
     ok = False
-    with Sandbox.start(bootstrap, workdir, registry_url=registry_url, vendors=vendors) as box:
+    entities = ["vendor", "gl_account", "cost_center"]
+    with Sandbox.start(
+        bootstrap, workdir, registry_url=registry_url, vendors=vendors, entities=entities
+    ) as box:
         settings = box.settings()
         console.print(f"Business Central simulator: {box.bc_url}")
         console.print(f"ServiceNow simulator:       {box.sn_url}")

@@ -51,7 +51,7 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
 
     async def poll_flow(name: str, stop: asyncio.Event) -> None:
         flow = settings.flows[name]
-        source = build_source(settings, flow.source, secrets)
+        source = build_source(settings, name, secrets)
         pollers = [
             Poller(source, source.streams[e], connection=flow.source, topics=settings.kafka.topics,
                    codec=codec, producer=kafka, state=state, overlap=flow.overlap, audit=audit)

@@ -33,6 +33,7 @@ class Sandbox:
     poll_interval: float = 5.0
     bc_page_size: int = 1000
     delivery: dict[str, Any] = field(default_factory=dict)
+    entities: list[str] = field(default_factory=lambda: ["vendor"])
     bc_url: str = ""
     sn_url: str = ""
     bc: Any = None  # the BC simulator app (its store is .state.sim)
@@ -115,7 +116,7 @@ class Sandbox:
                 "bc-servicenow": {
                     "source": "bc",
                     "target": "sn",
-                    "entities": ["vendor"],
+                    "entities": self.entities,
                     "poll_interval": self.poll_interval,
                     "overlap": 2.0,
                 }

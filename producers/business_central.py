@@ -34,8 +34,34 @@ def vendor(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def gl_account(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": r["number"],
+        "name": r.get("displayName") or r["number"],
+        "category": text(r.get("category")),
+        "sub_category": text(r.get("subCategory")),
+        "account_type": text(r.get("accountType")),
+        "direct_posting": bool(r.get("directPosting", True)),
+        "blocked": bool(r.get("blocked", False)),
+    }
+
+
+def cost_center(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": r["code"],
+        "name": r.get("displayName") or r["code"],
+        "dimension": text(r.get("dimensionCode")),
+        "blocked": bool(r.get("blocked", False)),
+    }
+
+
 STREAMS: dict[str, Stream] = {
     "vendor": Stream(entity="vendor", path="vendors", to_canonical=vendor),
+    "gl_account": Stream(entity="gl_account", path="accounts", to_canonical=gl_account),
+    # Cost centers are the values of one dimension, chosen per flow (cost_center_dimension).
+    "cost_center": Stream(
+        entity="cost_center", path="dimensionValues", to_canonical=cost_center, scope="dimension"
+    ),
 }
 
 
@@ -50,8 +76,23 @@ class BusinessCentralSource:
     system = SYSTEM
     streams = STREAMS
 
-    def __init__(self, client: BusinessCentralClient) -> None:
+    def __init__(self, client: BusinessCentralClient, *, cost_center_dimension: str) -> None:
         self.client = client
+        self.cost_center_dimension = cost_center_dimension
+        self._dimension_id: str | None = None
+
+    async def _path(self, stream: Stream) -> str:
+        if stream.scope != "dimension":
+            return stream.path
+        if self._dimension_id is None:
+            found = await self.client.find("dimensions", "code", self.cost_center_dimension)
+            if found is None:
+                raise LookupError(
+                    f"Business Central has no dimension {self.cost_center_dimension!r} "
+                    "(flows.<name>.cost_center_dimension)"
+                )
+            self._dimension_id = str(found["id"])
+        return f"dimensions({self._dimension_id})/{stream.path}"
 
     async def company(self) -> str:
         return await self.client.company_id()
@@ -61,7 +102,10 @@ class BusinessCentralSource:
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Records modified at or after ``since`` (``ge``: ties at the bound are re-read)."""
         flt = f"{stream.cursor_field} ge {odata_timestamp(since)}" if since else None
-        async for page in self.client.read(stream.path, filter=flt, expand=stream.expand):
+        path = await self._path(stream)
+        async for page in self.client.read(path, filter=flt, expand=stream.expand):
+            if stream.scope == "dimension":
+                page = [{**r, "dimensionCode": self.cost_center_dimension} for r in page]
             yield page
 
     async def aclose(self) -> None:

@@ -18,3 +18,5 @@ class Stream:
     cursor_field: str = "lastModifiedDateTime"
     version_field: str | None = "@odata.etag"
     expand: str | None = None
+    # A source-specific narrowing the flow configures, e.g. which dimension holds cost centers.
+    scope: str | None = None

@@ -48,7 +48,30 @@ def vendor_row(entity: dict[str, Any], deleted: bool) -> dict[str, str]:
     return row
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any], bool], dict[str, str]]] = {"vendor": vendor_row}
+def gl_account_row(entity: dict[str, Any], deleted: bool) -> dict[str, str]:
+    return {
+        "u_account_number": _string(entity["number"]),
+        "u_name": _string(entity.get("name")),
+        "u_account_type": _string(entity.get("account_type")),
+        "u_category": _string(entity.get("category")),
+        "u_description": _string(entity.get("sub_category")),
+        "u_active": _string(not deleted and not entity.get("blocked", False)),
+    }
+
+
+def cost_center_row(entity: dict[str, Any], deleted: bool) -> dict[str, str]:
+    return {
+        "u_code": _string(entity["code"]),
+        "u_name": _string(entity.get("name")),
+        "u_active": _string(not deleted and not entity.get("blocked", False)),
+    }
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any], bool], dict[str, str]]] = {
+    "vendor": vendor_row,
+    "gl_account": gl_account_row,
+    "cost_center": cost_center_row,
+}
 
 
 class ServiceNowTarget:

@@ -67,7 +67,8 @@ def make_poller(bootstrap: str, bc_url: str, tmp_path: Path, overlap: float) -> 
                   "client_secret": {"secret": "bc"}}}
     )  # fmt: skip
     return Poller(
-        BusinessCentralSource(BusinessCentralClient(conn, store)), STREAMS["vendor"],
+        BusinessCentralSource(BusinessCentralClient(conn, store), cost_center_dimension="CC"),
+        STREAMS["vendor"],
         connection="bc", topics=topics, codec=make_codec(None, bootstrap, topics.schemas),
         producer=producer(bootstrap), state=StateStore(bootstrap, topics.state),
         overlap=timedelta(seconds=overlap),
