@@ -1,0 +1,113 @@
+"""Ratios measured in one run on this machine; nothing here is asserted.
+
+- codec: change events encoded and decoded per second through AvroCodec (Confluent wire
+  format, schema cached), relative to bare fastavro on the same records: the cost of the
+  envelope plumbing.
+- poll: records per second a poller turns into acknowledged change events, relative to
+  reading the same records from the Business Central simulator alone: how much of the
+  source's read rate the producer keeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from tempfile import mkdtemp
+from typing import Any
+
+import fastavro
+
+import schemas
+from ml_connector.avro import AvroCodec, RegistryCatalog
+from ml_connector.clients.business_central import BusinessCentralClient
+from ml_connector.config import BusinessCentralConnection
+from ml_connector.kafka.admin import COMPACTED, TopicSpec, ensure_topics
+from ml_connector.kafka.clients import producer
+from ml_connector.kafka.embedded import EmbeddedBroker
+from ml_connector.kafka.registry import EmbeddedRegistry
+from ml_connector.secrets import SecretStore, generate_key
+from ml_connector.state import StateStore
+from ml_connector.topics import Topics
+from producers.business_central import STREAMS, BusinessCentralSource, vendor
+from producers.events import SourceInfo, envelope, parse_timestamp
+from producers.poller import Poller
+from simulators import business_central
+from simulators.server import serve_in_thread
+
+RECORDS = 5000
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds else float("inf")
+
+
+def bench_codec(registry_url: str, records: list[dict[str, Any]]) -> None:
+    info = SourceInfo("business_central", "bc", None, "vendor")
+    events = [envelope(info, native_id=r["id"], after=vendor(r), op="r", native=r,
+                       version=r["@odata.etag"], modified_at=parse_timestamp(
+                           r["lastModifiedDateTime"]), seen_via="poll")
+              for r in records]  # fmt: skip
+    parsed = fastavro.parse_schema(schemas.value_schema("vendor"))
+    start = time.perf_counter()
+    for e in events:
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, parsed, e)
+        buf.seek(0)
+        fastavro.schemaless_reader(buf, parsed, parsed)
+    bare = rate(len(events), time.perf_counter() - start)
+    codec = AvroCodec(RegistryCatalog(registry_url))
+    codec.decode("vendor", codec.encode("bench.vendor", "vendor", events[0]))  # warm the cache
+    start = time.perf_counter()
+    for e in events:
+        codec.decode("vendor", codec.encode("bench.vendor", "vendor", e))
+    ours = rate(len(events), time.perf_counter() - start)
+    print(f"codec: {ours:,.0f} events/s round trip vs bare fastavro {bare:,.0f}/s "
+          f"-> ratio {ours / bare:.2f}")  # fmt: skip
+
+
+async def bench_poll(bootstrap: str, registry_url: str, bc_url: str) -> None:
+    store = SecretStore(Path(mkdtemp()) / "s.json", generate_key())
+    store.set("bc", "mlc-secret")
+    conn = BusinessCentralConnection.model_validate(
+        {"system": "business_central", "base_url": bc_url, "tenant": "sim-tenant",
+         "environment": "production", "page_size": 1000,
+         "auth": {"kind": "entra_client_credentials", "client_id": "mlc-client",
+                  "token_url": f"{bc_url}/sim-tenant/oauth2/v2.0/token",
+                  "client_secret": {"secret": "bc"}}}
+    )  # fmt: skip
+    source = BusinessCentralSource(BusinessCentralClient(conn, store), cost_center_dimension="X")
+    start = time.perf_counter()
+    read = sum([len(page) async for page in source.read_since(STREAMS["vendor"], None)])
+    raw = rate(read, time.perf_counter() - start)
+    topics = Topics(f"bench{uuid.uuid4().hex[:6]}")
+    ensure_topics(bootstrap, [TopicSpec(topics.state, 1, COMPACTED),
+                              TopicSpec(topics.change("bc", "vendor"), 3)])  # fmt: skip
+    poller = Poller(source, STREAMS["vendor"], connection="bc", topics=topics,
+                    codec=AvroCodec(RegistryCatalog(registry_url)), producer=producer(bootstrap),
+                    state=StateStore(bootstrap, topics.state), overlap=timedelta(0))  # fmt: skip
+    start = time.perf_counter()
+    stats = await poller.poll_once()
+    polled = rate(stats.events_produced, time.perf_counter() - start)
+    print(f"poll: {polled:,.0f} records/s into Kafka (acknowledged) vs reading the source "
+          f"alone {raw:,.0f}/s -> ratio {polled / raw:.2f}")  # fmt: skip
+    await source.aclose()
+
+
+def main() -> None:
+    options = business_central.BusinessCentralOptions(vendor_count=RECORDS)
+    app = business_central.create_app(options)
+    bc_url, stop_bc = serve_in_thread(app)
+    with EmbeddedBroker() as broker, EmbeddedRegistry() as registry:
+        records = [app.state.sim.render("vendors", r) for r in
+                   app.state.sim.rows(app.state.sim.default_company_id(), "vendors")]  # fmt: skip
+        bench_codec(registry.url, records)
+        asyncio.run(bench_poll(broker.bootstrap_servers, registry.url, bc_url))
+    stop_bc()
+
+
+if __name__ == "__main__":
+    main()
