@@ -172,3 +172,26 @@ def _dead_letters(p: Any) -> Any:
 
     t = p.topics
     return DeadLetters(p.box.bootstrap, t.dlq("sn"), t.state, "sn", t.audit)
+
+
+def test_replaying_one_record_by_its_id_rewrites_only_that_record(
+    pipeline_factory: Callable[..., Any],
+) -> None:
+    p = pipeline_factory(vendors=30, poll_interval=1.0)
+    p.wait("all vendors in ServiceNow", lambda: len(p.sn_vendor_counts()) >= 30)
+    p.settle()
+    vendor = p.bc_vendors()[3]
+    row = p.sn_vendors()[vendor["number"]]
+    # Someone edits the record by hand in ServiceNow; replaying it puts Business Central's back.
+    edit = p.sn.patch(f"/_sim/tables/core_company/{row['sys_id']}", json={"name": "Edited"})
+    assert edit.status_code == 200, edit.text
+    calls = p.import_calls()
+    result = cli(p, "replay", "--record", f"bc:vendor:{vendor['id']}")
+    assert result.exit_code == 0, result.output
+    assert "sent again to" in result.output
+    p.wait("the replayed vendor", lambda: p.sn_vendors()[vendor["number"]]["name"] != "Edited")
+    p.settle()
+    assert p.sn_vendors()[vendor["number"]]["name"] == vendor["displayName"]
+    assert p.import_calls() == calls + 1  # that record only
+    stages = [r.stage for r in p.audit_trail(vendor["id"])]
+    assert stages[-2:] == ["replayed", "written"]
