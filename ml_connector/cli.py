@@ -33,6 +33,7 @@ def _register_operations() -> None:
     app.add_typer(cli_ops.dlq_app, name="dlq")
     app.command("audit")(cli_ops.audit)
     app.command("replay")(cli_ops.replay)
+    app.command("reconcile")(cli_ops.reconcile)
 
 
 console = Console(stderr=True)

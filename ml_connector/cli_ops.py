@@ -208,3 +208,40 @@ def _replay_record(settings: Settings, bootstrap: str, spec: str) -> None:
     if where is None:
         raise _fail(f"{spec}: no event of this record ever reached a sink topic")
     out.print(f"sent again to {where}")
+
+
+def reconcile(
+    config: ConfigOption,
+    flow: Annotated[str, typer.Argument(help="flow name, e.g. bc-servicenow")],
+    show: Annotated[int, typer.Option(help="differences listed per kind and entity")] = 20,
+) -> None:
+    """Compare both systems of a flow entity by entity; exit 1 when they differ."""
+    import asyncio
+
+    from ml_connector.cli import _fail
+    from ml_connector.reconcile import reconcile as run_reconcile
+    from ml_connector.secrets import SecretStore
+
+    settings, _ = _settings(config)
+    if flow not in settings.flows:
+        raise _fail(f"no flow named {flow!r} (known: {', '.join(sorted(settings.flows))})")
+    secrets = SecretStore.from_config(settings.secrets)
+    reports = asyncio.run(run_reconcile(settings, flow, secrets))
+    table = Table(title=f"reconcile {flow}")
+    for column in ("entity", "in source", "missing", "different", "extra"):
+        table.add_column(column, justify="left" if column == "entity" else "right")
+    for r in reports:
+        table.add_row(r.entity, str(r.compared), str(len(r.missing)), str(len(r.different)),
+                      str(len(r.extra)))  # fmt: skip
+    out.print(table)
+    for r in reports:
+        for key in r.missing[:show]:
+            out.print(f"missing   {r.entity} {key}: in the source, not in the target")
+        for key, fields in list(r.different.items())[:show]:
+            said = "; ".join(f"{f}: source {a!r} target {b!r}" for f, (a, b) in fields.items())
+            out.print(f"different {r.entity} {key}: {said}")
+        for key in r.extra[:show]:
+            out.print(f"extra     {r.entity} {key}: in the target, not in the source")
+    if any(not r.clean for r in reports):
+        raise typer.Exit(1)
+    out.print("no differences")

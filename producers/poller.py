@@ -39,6 +39,8 @@ class Source(Protocol):
         self, stream: Stream, since: datetime | None
     ) -> AsyncIterator[list[dict[str, Any]]]: ...
 
+    async def aclose(self) -> None: ...
+
 
 @dataclass(frozen=True, order=True)
 class Cursor:

@@ -74,6 +74,16 @@ RENDERERS: dict[str, Callable[[dict[str, Any], bool], dict[str, str]]] = {
 }
 
 
+# What reconciliation compares: target table column -> canonical field, per entity.
+TARGET_FIELDS: dict[str, dict[str, str]] = {
+    "vendor": {"name": "name", "street": "address_line1", "city": "city", "state": "state",
+               "zip": "postal_code", "country": "country", "phone": "phone",
+               "u_email": "email", "u_tax_id": "tax_id"},
+    "gl_account": {"name": "name", "account_type": "account_type", "category": "category"},
+    "cost_center": {"name": "name"},
+}  # fmt: skip
+
+
 class ServiceNowTarget:
     def __init__(self, client: ServiceNowClient) -> None:
         self.client = client
@@ -97,3 +107,18 @@ class ServiceNowTarget:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    async def snapshot(self, entity: str) -> dict[str, dict[str, str]]:
+        """Target rows that carry the entity's key, as canonical fields, by case-folded key."""
+        table = self.tables[entity]
+        columns = TARGET_FIELDS[entity]
+        rows = await self.client.table(
+            table.target, query=f"{table.target_key}ISNOTEMPTY",
+            fields=[table.target_key, *columns],
+        )  # fmt: skip
+        return {
+            str(row[table.target_key]).casefold(): {
+                canonical: str(row.get(column, "")) for column, canonical in columns.items()
+            }
+            for row in rows
+        }
