@@ -8,6 +8,8 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from confluent_kafka import KafkaException
+
 from ml_connector.avro import AvroCodec, make_codec
 from ml_connector.config import Settings
 from ml_connector.kafka.admin import ensure_topics, pipeline_topics
@@ -145,7 +147,12 @@ def run_audit_indexer(settings: Settings, bootstrap: str) -> None:
 
     async def main(stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await asyncio.to_thread(index.sync, bootstrap, topics.audit, topics.audit_group)
+            try:
+                await asyncio.to_thread(index.sync, bootstrap, topics.audit, topics.audit_group)
+            except KafkaException as exc:
+                # A broker restart or a coordinator moving: rows are unique by position, so
+                # the next round simply indexes again from the last committed offset.
+                log.warning("audit indexing interrupted (%s); retrying", exc)
             await _sleep_or_stop(stop, 1.0)
 
     asyncio.run(_until_signal(main))
