@@ -151,7 +151,8 @@ def secrets_new_key(key_file: Path) -> None:
 def run(
     config: ConfigOption,
     component: Annotated[
-        str | None, typer.Argument(help="producers | processors | sinks | audit; all when omitted")
+        str | None,
+        typer.Argument(help="producers | processors | sinks | audit | webhooks; all when omitted"),
     ] = None,
     once: Annotated[bool, typer.Option(help="producers: poll each stream once, then exit")] = False,
 ) -> None:
@@ -162,7 +163,7 @@ def run(
     _setup_logging()
     settings = _settings(config)
     if component is None:
-        Supervisor(config, pipeline.COMPONENTS).run_forever()
+        Supervisor(config, pipeline.components(settings)).run_forever()
         return
     bootstrap = settings.kafka.bootstrap_servers
     if not bootstrap:
@@ -176,6 +177,8 @@ def run(
         pipeline.run_sinks(settings, bootstrap)
     elif component == "audit":
         pipeline.run_audit_indexer(settings, bootstrap)
+    elif component == "webhooks":
+        pipeline.run_webhooks(settings, bootstrap)
     else:
         raise _fail(f"unknown component {component!r}; expected one of {pipeline.COMPONENTS}")
 

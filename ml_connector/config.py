@@ -134,6 +134,10 @@ class BusinessCentralConnection(_Connection):
     api_version: str = "v2.0"
     page_size: int = Field(default=1000, ge=1, le=20000)
     auth: EntraClientCredentials
+    webhooks: bool = Field(
+        default=False,
+        description="subscribe to change notifications (see the top-level 'webhooks' section)",
+    )
 
 
 class StagingTable(_Model):
@@ -347,13 +351,38 @@ class AuditConfig(_Model):
     )
 
 
+class WebhookConfig(_Model):
+    """The endpoint sources notify; polling always runs beside it."""
+
+    listen_host: str = "0.0.0.0"  # a receiver must be reachable by the source
+    listen_port: int = Field(default=8088, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None, description="base URL the source reaches the receiver at (https)"
+    )
+    renew_before: timedelta = Field(
+        default=timedelta(hours=24), description="renew a subscription this long before expiry"
+    )
+    check_interval: timedelta = Field(
+        default=timedelta(minutes=5), description="how often subscriptions are checked"
+    )
+
+
 class Settings(_Model):
     kafka: KafkaConfig = KafkaConfig()
     secrets: SecretsConfig = SecretsConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     audit: AuditConfig = AuditConfig()
+    webhooks: WebhookConfig = WebhookConfig()
     connections: dict[str, Connection] = Field(default_factory=dict)
     flows: dict[str, FlowConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _webhooks_need_an_address(self) -> Settings:
+        wanted = [n for n, c in self.connections.items() if getattr(c, "webhooks", False)]
+        if wanted and not self.webhooks.public_url:
+            users = ", ".join(wanted)
+            raise ValueError(f"webhooks.public_url is required when connections use them ({users})")
+        return self
 
     @model_validator(mode="after")
     def _flows_name_connections(self) -> Settings:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ml_connector.config import Settings
 from ml_connector.dlq import DeadFilter, DeadLetters
-from ml_connector.pipeline import COMPONENTS
+from ml_connector.pipeline import components
 from ml_connector.sandbox import Sandbox
 from ml_connector.state import StateStore
 from ml_connector.supervisor import Supervisor
@@ -166,7 +166,7 @@ def run_demo(
         console.print(f"Business Central simulator: {box.bc_url}")
         console.print(f"ServiceNow simulator:       {box.sn_url}")
         console.print(f"config: {box.config_path}; logs: {box.workdir / 'logs'}")
-        supervisor = Supervisor(box.config_path, COMPONENTS, log_dir=box.workdir / "logs")
+        supervisor = Supervisor(box.config_path, components(settings), log_dir=box.workdir / "logs")
         supervisor.start()
         try:
             deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from confluent_kafka import KafkaException
 
@@ -20,6 +21,15 @@ from ml_connector.state import StateStore
 log = logging.getLogger(__name__)
 
 COMPONENTS = ("producers", "processors", "sinks", "audit")
+
+
+def webhook_connections(settings: Settings) -> list[str]:
+    return [n for n, c in settings.connections.items() if getattr(c, "webhooks", False)]
+
+
+def components(settings: Settings) -> tuple[str, ...]:
+    """The workers this configuration needs: a webhook receiver only where one is used."""
+    return (*COMPONENTS, "webhooks") if webhook_connections(settings) else COMPONENTS
 
 
 def prepare(settings: Settings, bootstrap: str) -> AvroCodec:
@@ -59,6 +69,10 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
                    codec=codec, producer=kafka, state=state, overlap=flow.overlap, audit=audit)
             for e in flow.entities
         ]  # fmt: skip
+        followers = []
+        if flow.source in webhook_connections(settings):
+            followers.append(asyncio.create_task(_follow_hints(settings, bootstrap, flow.source,
+                                                               source, pollers, stop)))  # fmt: skip
         while not stop.is_set():
             for p in pollers:
                 try:
@@ -67,11 +81,89 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
                     # The cursor did not move; the next round reads the same window again.
                     log.exception("polling %s failed; retrying next interval", p.topic)
             if once:
-                return
+                stop.set()
+                break
             await _sleep_or_stop(stop, flow.poll_interval.total_seconds())
+        await asyncio.gather(*followers)
 
     async def main(stop: asyncio.Event) -> None:
         await asyncio.gather(*(poll_flow(name, stop) for name in settings.flows))
+
+    asyncio.run(_until_signal(main))
+
+
+async def _follow_hints(settings: Settings, bootstrap: str, connection: str, source: Any,
+                        pollers: list[Any], stop: asyncio.Event) -> None:  # fmt: skip
+    """Webhook hints of one connection turned into change events, beside the polling."""
+    from producers.hints import HintFollower
+
+    topics = settings.kafka.topics
+    group = f"{topics.processor_app()}-hints-{connection}"
+    follower = HintFollower(source, {p.stream.entity: p for p in pollers},
+                            consumer(bootstrap, group), topics.hints(connection))  # fmt: skip
+    await follower.run(stop)
+
+
+def run_webhooks(settings: Settings, bootstrap: str) -> None:
+    """The receiver BC notifies, and the subscriptions that make it notify."""
+    import uvicorn
+
+    from ml_connector.clients.business_central import BusinessCentralClient
+    from ml_connector.config import BusinessCentralConnection
+    from ml_connector.kafka.clients import DeliveryTracker
+    from producers.business_central import STREAMS
+    from producers.hints import NOTIFIED
+    from producers.subscriptions import ClientStates, SubscriptionManager
+    from producers.webhooks import WEBHOOK_PATH, Hint, receiver_app
+
+    prepare(settings, bootstrap)
+    topics, hooks = settings.kafka.topics, settings.webhooks
+    secrets = SecretStore.from_config(settings.secrets)
+    state = StateStore(bootstrap, topics.state)
+    client_states = ClientStates()
+    managers = []
+    for name in webhook_connections(settings):
+        conn = settings.connections[name]
+        assert isinstance(conn, BusinessCentralConnection)
+        carried = {e for f in settings.flows.values() if f.source == name for e in f.entities}
+        sets = sorted(s for s, e in NOTIFIED.items() if e in carried)
+        url = (hooks.public_url or "").rstrip("/") + WEBHOOK_PATH.format(connection=name)
+        manager = SubscriptionManager(
+            BusinessCentralClient(conn, secrets), connection=name, entity_sets=sets,
+            notification_url=url, state=state, secrets_store=secrets,
+            client_states=client_states, renew_before=hooks.renew_before,
+        )  # fmt: skip
+        manager.load_known()
+        managers.append(manager)
+    assert STREAMS  # the notified sets map onto these streams (producers.hints.NOTIFIED)
+    kafka = producer(bootstrap)
+
+    def write_hints(hints: list[Hint]) -> None:
+        tracker = DeliveryTracker()
+        for hint in hints:
+            kafka.produce(topics.hints(hint.connection), key=hint.connection.encode(),
+                          value=hint.to_json(), on_delivery=tracker)  # fmt: skip
+        kafka.flush(10)
+        tracker.raise_if_failed()
+        if tracker.acked != len(hints):
+            raise RuntimeError(f"{len(hints) - tracker.acked} hints not acknowledged in time")
+
+    app = receiver_app(client_states, write_hints)
+
+    async def main(stop: asyncio.Event) -> None:
+        config = uvicorn.Config(app, host=hooks.listen_host, port=hooks.listen_port,
+                                log_level="warning", access_log=False)  # fmt: skip
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        # Subscriptions only after the receiver answers: BC's handshake calls it first.
+        while not stop.is_set() and not serving.done():
+            for manager in managers:
+                await manager.ensure()
+            await _sleep_or_stop(stop, hooks.check_interval.total_seconds())
+        server.should_exit = True
+        await serving
 
     asyncio.run(_until_signal(main))
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ml_connector.config import Settings, load_settings
+from ml_connector.kafka.java import free_port
 from ml_connector.secrets import SecretStore, generate_key
 
 BC_CLIENT = ("mlc-client", "mlc-secret")
@@ -34,6 +35,8 @@ class Sandbox:
     bc_page_size: int = 1000
     delivery: dict[str, Any] = field(default_factory=dict)
     entities: list[str] = field(default_factory=lambda: ["vendor"])
+    webhooks: bool = False  # BC change notifications to a local receiver, beside polling
+    bc_options: dict[str, Any] = field(default_factory=dict)  # more BusinessCentralOptions
     bc_url: str = ""
     sn_url: str = ""
     bc: Any = None  # the BC simulator app (its store is .state.sim)
@@ -50,7 +53,7 @@ class Sandbox:
         box.bc = business_central.create_app(
             business_central.BusinessCentralOptions(
                 seed=box.seed, vendor_count=box.vendors,
-                client_id=BC_CLIENT[0], client_secret=BC_CLIENT[1],
+                client_id=BC_CLIENT[0], client_secret=BC_CLIENT[1], **box.bc_options,
             )
         )  # fmt: skip
         box.sn = servicenow.create_app(
@@ -86,6 +89,7 @@ class Sandbox:
             },
             "audit": {"database": str(self.workdir / "audit.db")},
             "delivery": self.delivery,
+            "webhooks": self._webhook_settings(),
             "connections": {
                 "bc": {
                     "system": "business_central",
@@ -93,6 +97,7 @@ class Sandbox:
                     "tenant": "sim-tenant",
                     "environment": "production",
                     "page_size": self.bc_page_size,
+                    "webhooks": self.webhooks,
                     "auth": {
                         "kind": "entra_client_credentials",
                         "token_url": f"{self.bc_url}/sim-tenant/oauth2/v2.0/token",
@@ -130,6 +135,13 @@ class Sandbox:
         store.set("sn-client-secret", SN_CLIENT[1])
         store.set("sn-password", SN_USER[1])
         return path
+
+    def _webhook_settings(self) -> dict[str, Any]:
+        if not self.webhooks:
+            return {}
+        port = free_port()
+        return {"listen_host": "127.0.0.1", "listen_port": port,
+                "public_url": f"http://127.0.0.1:{port}", "check_interval": 2.0}  # fmt: skip
 
     def settings(self, path: Path | None = None) -> Settings:
         return load_settings(path or self.config_path)

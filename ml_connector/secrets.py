@@ -67,6 +67,19 @@ class SecretStore:
         tmp.chmod(0o600)
         tmp.replace(self.path)
 
+    def seal(self, value: str) -> str:
+        """Encrypt a small secret that must live elsewhere (a webhook's clientState kept in the
+        state topic) with this store's key."""
+        return self._fernet.encrypt(value.encode()).decode()
+
+    def unseal(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise SecretError(
+                "a sealed value cannot be decrypted with the configured key"
+            ) from None
+
     def get(self, ref: SecretRef | str) -> SecretStr:
         name = ref.secret if isinstance(ref, SecretRef) else ref
         token = self._load().get(name)

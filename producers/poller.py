@@ -120,9 +120,9 @@ class Poller:
                     str(record[self.stream.key_field]),
                 )
                 newest = max(newest, position) if newest else position
-                produced.append(
-                    self._produce(info, record, position, initial=cursor is None, tracker=tracker)
-                )
+                # A poll cannot tell a create from an update; 'r' marks the initial snapshot.
+                op = "r" if cursor is None else "u"
+                produced.append(self._produce(info, record, position, op, "poll", tracker))
                 stats.events_produced += 1
             self.producer.poll(0)
         # Durable first: the cursor never runs ahead of events Kafka has not acknowledged.
@@ -144,20 +144,36 @@ class Poller:
                  stats.events_produced, newest)  # fmt: skip
         return stats
 
-    def _audit(self, produced: list[tuple[str, str, str | None]]) -> None:
-        """Polled and produced, written once Kafka acknowledged the events themselves."""
+    def _audit(self, produced: list[tuple[str, str, str | None]], seen: str = "polled") -> None:
+        """Polled (or received) and produced, once Kafka acknowledged the events themselves."""
         if self.audit is None:
             return
         entity = self.stream.entity
         emit, connection = self.audit.emit, self.connection
         for native_id, event_id, version in produced:
-            emit("polled", connection=connection, entity=entity, record_id=native_id,
+            emit(seen, connection=connection, entity=entity, record_id=native_id,
                  event_id=event_id, version=version)  # fmt: skip
             emit("produced", connection=connection, entity=entity, record_id=native_id,
                  event_id=event_id, topic=self.topic)  # fmt: skip
 
+    async def emit(self, records: list[dict[str, Any]], *, op: str, seen_via: str) -> int:
+        """Change events for records fetched outside the poll loop (webhook hints), durable
+        before this returns. The cursor is the poll's own and does not move here."""
+        info = SourceInfo(self.source.system, self.connection, await self.source.company(),
+                          self.stream.entity)  # fmt: skip
+        tracker = DeliveryTracker()
+        produced = []
+        for record in records:
+            position = Cursor(parse_timestamp(record[self.stream.cursor_field]),
+                              str(record[self.stream.key_field]))  # fmt: skip
+            produced.append(self._produce(info, record, position, op, seen_via, tracker))
+        await asyncio.to_thread(self.producer.flush, 60)
+        tracker.raise_if_failed()
+        self._audit(produced, "received" if seen_via == "webhook" else "polled")
+        return len(produced)
+
     def _produce(
-        self, info: SourceInfo, record: dict[str, Any], position: Cursor, *, initial: bool,
+        self, info: SourceInfo, record: dict[str, Any], position: Cursor, op: str, seen_via: str,
         tracker: DeliveryTracker,
     ) -> tuple[str, str, str | None]:  # fmt: skip
         version = record.get(self.stream.version_field) if self.stream.version_field else None
@@ -165,12 +181,11 @@ class Poller:
             info,
             native_id=position.id,
             after=self.stream.to_canonical(record),
-            # A poll cannot tell a create from an update; 'r' marks the initial snapshot.
-            op="r" if initial else "u",
+            op=op,
             native=record,
             version=str(version) if version is not None else position.modified_at.isoformat(),
             modified_at=position.modified_at,
-            seen_via="poll",
+            seen_via=seen_via,
         )
         self.producer.produce(
             self.topic,

@@ -51,6 +51,9 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(topics.xref, parts, COMPACTED),
         TopicSpec(topics.audit, parts),
     ]
+    for name, conn in settings.connections.items():
+        if getattr(conn, "webhooks", False):
+            specs.append(TopicSpec(topics.hints(name), 1))
     for flow in settings.flows.values():
         specs.append(TopicSpec(topics.dlq(flow.target), parts))
         # Retry topics share the sink topics' partition count, so a key sits on the same

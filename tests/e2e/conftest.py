@@ -15,7 +15,7 @@ import pytest
 
 from ml_connector.config import Settings
 from ml_connector.demo import group_lag, topic_size
-from ml_connector.pipeline import COMPONENTS
+from ml_connector.pipeline import components
 from ml_connector.sandbox import Sandbox
 from ml_connector.state import StateStore
 from ml_connector.supervisor import Supervisor
@@ -123,7 +123,10 @@ def pipeline_factory(
         options.setdefault("registry_url", registry_url)
         box = Sandbox.start(broker or bootstrap, tmp_path / prefix, topic_prefix=prefix, **options)
         supervisor = Supervisor(
-            box.config_path, COMPONENTS, log_dir=box.workdir / "logs", stall_after=30.0
+            box.config_path,
+            components(box.settings()),
+            log_dir=box.workdir / "logs",
+            stall_after=30.0,
         )
         if run:
             supervisor.start()
