@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from ml_connector.audit import AuditRecord
-from ml_connector.kafka.clients import Consumed, consumer
+from ml_connector.kafka.clients import Consumed, consumer, watermarks
 
 metadata = MetaData()
 trail = Table(
@@ -100,7 +100,7 @@ class AuditIndex:
             todo: dict[int, int] = {}  # partition -> end offset still to reach
             start: list[TopicPartition] = []
             for tp in committed:
-                low, high = c.get_watermark_offsets(tp, timeout=10)
+                low, high = watermarks(c, tp)
                 position = max(tp.offset, low)
                 if position < high:
                     todo[tp.partition] = high

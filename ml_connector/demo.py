@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ml_connector.config import Settings
 from ml_connector.dlq import DeadFilter, DeadLetters
+from ml_connector.kafka.clients import watermarks
 from ml_connector.pipeline import components
 from ml_connector.sandbox import Sandbox
 from ml_connector.state import StateStore
@@ -44,16 +45,20 @@ def topic_size(bootstrap: str, topic: str) -> int:
     """Records ever written to a topic (sum of end offsets minus start offsets)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "mlc-summary"})
     try:
-        meta = c.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is None or meta.error is not None:
-            return 0
-        total = 0
-        for p in meta.partitions:
-            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += high - low
-        return total
+        return _size(c, topic)
     finally:
         c.close()
+
+
+def _size(c: Consumer, topic: str) -> int:
+    meta = c.list_topics(topic, timeout=10).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return 0
+    total = 0
+    for p in meta.partitions:
+        low, high = watermarks(c, TopicPartition(topic, p))
+        total += high - low
+    return total
 
 
 def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
@@ -69,7 +74,7 @@ def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
         committed = admin.list_consumer_group_offsets(request)[group].result().topic_partitions
         lag = 0
         for tp in committed:
-            _, high = c.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
+            _, high = watermarks(c, TopicPartition(tp.topic, tp.partition))
             lag += high - max(tp.offset, 0)
         return lag
     finally:

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaError, TopicPartition
 from ml_connector import headers as h
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
-from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer
+from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer, watermarks
 from ml_connector.state import StateStore
 
 
@@ -106,7 +106,7 @@ class DeadLetters:
                 return
             parts = []
             for p in meta.partitions:
-                low, high = c.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)
+                low, high = watermarks(c, TopicPartition(self.topic, p))
                 if high > low:
                     parts.append(TopicPartition(self.topic, p, low))
             c.assign(parts)

@@ -11,7 +11,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Producer, TopicPartition
 
-from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer
+from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer, watermarks
 
 
 class CompactedTopic:
@@ -28,7 +28,7 @@ class CompactedTopic:
             meta = c.list_topics(self.topic, timeout=10).topics[self.topic]
             ends = {}
             for p in meta.partitions:
-                low, high = c.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)
+                low, high = watermarks(c, TopicPartition(self.topic, p))
                 if high > low:
                     ends[p] = high
             latest: dict[str, bytes] = {}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from ml_connector.headers import Headers
 
@@ -84,3 +85,23 @@ class Consumed:
         raw = msg.headers() or []
         headers = list(raw.items()) if isinstance(raw, dict) else list(raw)
         return cls(topic, partition, offset, msg.key(), msg.value(), headers, msg.timestamp()[1])
+
+
+# Answers of a broker whose partitions are still being placed (a new topic, a restart).
+SETTLING = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+})  # fmt: skip
+
+
+def watermarks(c: Consumer, tp: TopicPartition, *, attempts: int = 40) -> tuple[int, int]:
+    """(low, high) offsets of a partition, waiting out a leader election instead of failing."""
+    for attempt in range(attempts):
+        try:
+            low, high = c.get_watermark_offsets(tp, timeout=10)
+            return int(low), int(high)
+        except KafkaException as exc:
+            if exc.args[0].code() not in SETTLING or attempt + 1 == attempts:
+                raise
+            time.sleep(0.25)
+    raise AssertionError("unreachable")
