@@ -167,6 +167,45 @@ def _default_sn_tables() -> dict[str, StagingTable]:
     }  # fmt: skip
 
 
+class SourceTable(_Model):
+    """Where ServiceNow keeps one kind of document read as a source: header and line tables.
+
+    Known tables (sn_shop_purchase_order, proc_po, sn_shop_invoice, sn_apo_invoice) bring their
+    line table, parent reference and column names; other tables need them spelt out.
+    """
+
+    table: str
+    line_table: str | None = Field(default=None, description="default: the known table's")
+    line_parent: str | None = Field(
+        default=None, description="the line table's reference to its header"
+    )
+    query: str | None = Field(
+        default=None,
+        description="encoded query ANDed to every read; default: approved invoices only",
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="canonical header field -> column or dot-walked path, over the defaults",
+    )
+    line_columns: dict[str, str] = Field(
+        default_factory=dict, description="canonical line field -> column, over the defaults"
+    )
+
+
+# Only approved AP invoices may reach the ledger; an override that names another table keeps
+# this filter unless it says otherwise (query: "" reads every invoice).
+_DEFAULT_SOURCE_QUERIES = {"purchase_invoice": "approval=approved"}
+
+
+def _default_sn_sources() -> dict[str, SourceTable]:
+    return {
+        "purchase_order": SourceTable(table="sn_shop_purchase_order", query=""),
+        "purchase_invoice": SourceTable(
+            table="sn_shop_invoice", query=_DEFAULT_SOURCE_QUERIES["purchase_invoice"]
+        ),
+    }
+
+
 class ServiceNowConnection(_Connection):
     system: Literal["servicenow"]
     instance_url: str = Field(description="https://<instance>.service-now.com")
@@ -175,12 +214,26 @@ class ServiceNowConnection(_Connection):
         default_factory=_default_sn_tables,
         description="per entity; entries given here replace the defaults of those entities only",
     )
+    source_tables: dict[str, SourceTable] = Field(
+        default_factory=_default_sn_sources,
+        description="documents read when this connection is a flow's source, per entity",
+    )
     page_size: int = Field(default=1000, ge=1, le=10000)
 
     @field_validator("tables", mode="after")
     @classmethod
     def _over_defaults(cls, value: dict[str, StagingTable]) -> dict[str, StagingTable]:
         return {**_default_sn_tables(), **value}
+
+    @field_validator("source_tables", mode="after")
+    @classmethod
+    def _sources_over_defaults(cls, value: dict[str, SourceTable]) -> dict[str, SourceTable]:
+        merged = {**_default_sn_sources(), **value}
+        return {
+            entity: t if t.query is not None else
+            t.model_copy(update={"query": _DEFAULT_SOURCE_QUERIES.get(entity, "")})
+            for entity, t in merged.items()
+        }  # fmt: skip
 
 
 class NavBasicAuth(_Model):
@@ -297,6 +350,11 @@ class FlowConfig(_Model):
     )
     cost_center_dimension: str = Field(
         default="COSTCENTER", description="the ERP dimension whose values are cost centers"
+    )
+    cost_center_shortcut: Literal[1, 2] = Field(
+        default=2,
+        description="BC target: which global (shortcut) dimension of the company that is, "
+        "as General Ledger Setup says; documents carry the cost center there",
     )
 
 

@@ -37,6 +37,11 @@ class Sandbox:
     entities: list[str] = field(default_factory=lambda: ["vendor"])
     webhooks: bool = False  # BC change notifications to a local receiver, beside polling
     bc_options: dict[str, Any] = field(default_factory=dict)  # more BusinessCentralOptions
+    # More flows beside bc-servicenow, by name (source, target, entities ...); their
+    # poll_interval and overlap default to the sandbox's.
+    extra_flows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sn_purchase_orders: int = 5  # seeded ServiceNow purchase orders, with lines
+    sn_invoices: int = 5  # seeded ServiceNow AP invoices (about a third approved)
     bc_url: str = ""
     sn_url: str = ""
     bc: Any = None  # the BC simulator app (its store is .state.sim)
@@ -60,6 +65,7 @@ class Sandbox:
             servicenow.ServiceNowOptions(
                 client_id=SN_CLIENT[0], client_secret=SN_CLIENT[1],
                 username=SN_USER[0], password=SN_USER[1],
+                purchase_order_count=box.sn_purchase_orders, invoice_count=box.sn_invoices,
             )
         )  # fmt: skip
         box.bc_url, stop_bc = serve_in_thread(box.bc)
@@ -124,7 +130,11 @@ class Sandbox:
                     "entities": self.entities,
                     "poll_interval": self.poll_interval,
                     "overlap": 2.0,
-                }
+                },
+                **{
+                    name: {"poll_interval": self.poll_interval, "overlap": 2.0, **flow}
+                    for name, flow in self.extra_flows.items()
+                },
             },
         }
         path = self.workdir / "ml-connector.yaml"

@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -30,7 +30,10 @@ def text(value: Any) -> str | None:
 
 
 def parse_timestamp(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """ISO 8601; a value without an offset is UTC (ServiceNow's sys_updated_on for the
+    integration user), so cursors of every source compare and serialize alike."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def event_id(connection: str, entity: str, native_id: str, version: str | None) -> str:

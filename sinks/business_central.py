@@ -1,0 +1,179 @@
+"""Business Central as a target: ServiceNow purchase orders and invoices as BC documents.
+
+BC has no idempotency key, so every write starts with a look-up by the ServiceNow number
+(``vendorInvoiceNumber`` of invoices, ``number`` of orders). What is found decides:
+
+- nothing: the document is created with its lines in one deep insert (invoices are posted);
+- a posted invoice: ``ignored``, whatever changed, since a posted document is never changed;
+- a draft (a crash between create and post, or a changed order): brought in line with the
+  record, then posted if it is an invoice (``post_once`` never posts twice);
+- an order no longer a draft: ``ignored`` if it agrees, refused if ServiceNow changed it.
+
+So a re-read, a replay or an offset reset creates and posts nothing new. References BC lacks
+(vendor, G/L account, item, cost center) are refused as ``NotFound`` naming each of them: the
+record goes to the dead-letter topic and can be redriven once the masters exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
+from ml_connector.api.odata import odata_literal
+from ml_connector.clients.business_central import BusinessCentralClient
+from sinks.base import Outcome, SinkRecord
+from sinks.business_central_documents import (
+    KINDS,
+    DocumentKind,
+    References,
+    code,
+    cost_center,
+    differences,
+    render,
+)
+
+Record = dict[str, Any]
+
+
+class Lookups:
+    """BC ids by code, remembered once found (ids never change); misses are asked again, so a
+    master created after a refusal is found when the record is redriven."""
+
+    def __init__(self, client: BusinessCentralClient, dimension: str) -> None:
+        self.client = client
+        self.dimension = dimension
+        self._dimension_path: str | None = None
+        self._ids: dict[tuple[str, str], str] = {}
+
+    async def find(self, entity_set: str, field: str, value: str) -> str | None:
+        if (entity_set, value) not in self._ids:
+            found = await self.client.find(entity_set, field, value)
+            if found is None:
+                return None
+            self._ids[(entity_set, value)] = str(found["id"])
+        return self._ids[(entity_set, value)]
+
+    async def cost_center(self, value: str) -> str | None:
+        if self._dimension_path is None:
+            dimension = await self.find("dimensions", "code", self.dimension)
+            if dimension is None:
+                raise NotFound(f"Business Central has no dimension {self.dimension!r} "
+                               "(flows.<name>.cost_center_dimension)")  # fmt: skip
+            self._dimension_path = f"dimensions({dimension})/dimensionValues"
+        return await self.find(self._dimension_path, "code", value)
+
+    async def references(self, kind: DocumentKind, doc: Mapping[str, Any]) -> References:
+        """Every reference of ``doc`` resolved, or one NotFound naming all that are missing."""
+        missing: list[str] = []
+        vendor = code(doc["vendor_number"])
+        vendor_id = await self.find("vendors", "number", vendor) if vendor else None
+        if vendor_id is None:
+            missing.append(f"vendor {vendor!r}" if vendor else "vendor (ServiceNow names none)")
+        found: dict[str, dict[str, str]] = {"accounts": {}, "items": {}}
+        for line in doc["lines"]:
+            for entity_set, field, what in (("accounts", "account_number", "G/L account"),
+                                            ("items", "item_number", "item")):  # fmt: skip
+                number = code(line.get(field) or "")
+                if not number or number in found[entity_set]:
+                    continue
+                if (target := await self.find(entity_set, "number", number)) is None:
+                    missing.append(f"{what} {number!r}")
+                else:
+                    found[entity_set][number] = target
+        center = cost_center(kind, doc)
+        if center and await self.cost_center(center) is None:
+            missing.append(f"{self.dimension} dimension value {center!r}")
+        if missing:
+            raise NotFound(f"{kind.label} {doc['number']}: Business Central has no "
+                           f"{', no '.join(missing)}")  # fmt: skip
+        assert vendor_id is not None
+        return References(vendor_id, found["accounts"], found["items"])
+
+
+class BusinessCentralTarget:
+    def __init__(
+        self,
+        client: BusinessCentralClient,
+        *,
+        cost_center_dimension: str,
+        cost_center_shortcut: int,
+    ) -> None:
+        self.client = client
+        self.lookups = Lookups(client, cost_center_dimension)
+        self.cost_center_field = f"shortcutDimension{cost_center_shortcut}Code"
+
+    async def write(self, record: SinkRecord) -> Outcome:
+        kind = KINDS.get(record.entity)
+        if kind is None:
+            return Outcome("rejected", error=f"Business Central takes no {record.entity} here")
+        doc = record.event["after"]
+        if doc is None:
+            # A document dropped in ServiceNow stays in BC's books: ledgers are not undone.
+            return Outcome("ignored")
+        if not doc["number"]:
+            raise FatalError(f"{kind.label} {record.key} has no number in ServiceNow")
+        for attempt in range(2):
+            try:
+                return await self._write(kind, doc)
+            except (AlreadyExists, Conflict):
+                # Someone wrote the same document between our look-up and our write: look
+                # again, once; the second look-up sees their write.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _find(self, kind: DocumentKind, number: str) -> Record | None:
+        """The document with its lines, in one request."""
+        flt = f"{kind.key_field} eq {odata_literal(number)}"
+        async for page in self.client.read(kind.entity_set, filter=flt, expand=kind.line_set):
+            return page[0] if page else None
+        return None
+
+    async def _write(self, kind: DocumentKind, doc: Mapping[str, Any]) -> Outcome:
+        held = await self._find(kind, doc["number"])
+        draft = held is None or held.get("status") in (None, "Draft")
+        if held is not None and kind.posts and not draft:
+            return Outcome("ignored", target_id=str(held["id"]))  # posted: never changed
+        if kind.posts and not doc["lines"]:
+            # Refused before anything is created: BC would take the draft, then not post it.
+            raise FatalError(f"{kind.label} {doc['number']} has no lines to post")
+        refs = await self.lookups.references(kind, doc)
+        body = render(kind, doc, refs, self.cost_center_field)
+        if held is None:
+            created = await self.client.create(kind.entity_set, body)
+            return await self._posted(kind, str(created["id"]), "inserted")
+        doc_id = str(held["id"])
+        diff = differences(kind, held, body)
+        if diff and not draft:
+            raise FatalError(
+                f"{kind.label} {doc['number']} is {held.get('status')} in Business Central; "
+                "the change made in ServiceNow is not applied to it"
+            )
+        if diff:
+            await self._update_draft(kind, held, body, diff.header, diff.lines)
+        return await self._posted(kind, doc_id, "updated" if diff else "ignored")
+
+    async def _update_draft(
+        self, kind: DocumentKind, held: Record, body: Record, header: Record, lines: bool
+    ) -> None:
+        doc_id = str(held["id"])
+        if header:
+            await self.client.patch(kind.entity_set, doc_id, header,
+                                    etag=str(held.get("@odata.etag", "*")))  # fmt: skip
+        if lines:
+            # Replace rather than match lines one by one: a draft's lines carry nothing of
+            # their own yet. A crash half way leaves a draft that the next attempt repairs.
+            nested = f"{kind.entity_set}({doc_id})/{kind.line_set}"
+            for line in held.get(kind.line_set) or []:
+                await self.client.delete(nested, str(line["id"]))
+            for line in body[kind.line_set]:
+                await self.client.create(nested, line)
+
+    async def _posted(self, kind: DocumentKind, doc_id: str, status: str) -> Outcome:
+        posted = kind.posts and await self.client.post_once(kind.entity_set, doc_id) == "posted"
+        # A draft left by an earlier attempt and posted now: nothing else changed.
+        return Outcome("written" if posted and status == "ignored" else status, target_id=doc_id)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
