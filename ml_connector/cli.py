@@ -197,7 +197,8 @@ def demo(
     from ml_connector.kafka.runtime import acquire_kafka, acquire_registry
 
     logging.basicConfig(level=logging.WARNING)
-    out = Console()
+    # The summary has a column per flow and entity; below 110 columns it wraps its labels.
+    out = Console(width=max(Console().width, 110))
     with console.status("starting Kafka and the Schema Registry (the first run fetches them)..."):
         runtime = acquire_kafka(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
         registry = acquire_registry(os.environ.get("SCHEMA_REGISTRY_URL"))

@@ -27,7 +27,8 @@ def test_demo_prints_a_complete_summary(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Kafka (embedded)" in out or "Kafka (testcontainers)" in out
-    assert "in the target (unique keys)" in out
+    assert "in target, once" in out
+    assert "purchase_invoice" in out and "cost_center" in out  # both directions
     assert "complete" in out and "incomplete" not in out
 
 
