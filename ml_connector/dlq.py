@@ -13,12 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from confluent_kafka import KafkaError, TopicPartition
-
 from ml_connector import headers as h
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
-from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer, watermarks
+from ml_connector.kafka.clients import Consumed, DeliveryTracker, producer, read_to_end
 from ml_connector.state import StateStore
 
 
@@ -99,35 +97,11 @@ class DeadLetters:
 
     def records(self, keep: Callable[[DeadRecord], bool] = DeadFilter()) -> Iterator[DeadRecord]:
         done = set(self.state.load_prefix(self._done_prefix))
-        c = consumer(self.bootstrap, "mlc-dlq-reader", **{"enable.partition.eof": True})
-        try:
-            meta = c.list_topics(self.topic, timeout=10).topics.get(self.topic)
-            if meta is None or meta.error is not None:
-                return
-            parts = []
-            for p in meta.partitions:
-                low, high = watermarks(c, TopicPartition(self.topic, p))
-                if high > low:
-                    parts.append(TopicPartition(self.topic, p, low))
-            c.assign(parts)
-            remaining = {tp.partition for tp in parts}
-            while remaining:
-                msg = c.poll(5)
-                if msg is None:
-                    break
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        remaining.discard(msg.partition() or 0)
-                        continue
-                    raise RuntimeError(f"reading {self.topic}: {err}")
-                m = Consumed.of(msg)
-                record = DeadRecord(m, h.as_dict(m.headers),
-                                    self._done_key(m.partition, m.offset) in done)  # fmt: skip
-                if keep(record):
-                    yield record
-        finally:
-            c.close()
+        for m in read_to_end(self.bootstrap, self.topic, "mlc-dlq-reader"):
+            record = DeadRecord(m, h.as_dict(m.headers),
+                                self._done_key(m.partition, m.offset) in done)  # fmt: skip
+            if keep(record):
+                yield record
 
     def get(self, position: str) -> DeadRecord | None:
         partition, _, offset = position.partition(":")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from confluent_kafka import KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
-from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer, watermarks
+from ml_connector.kafka.clients import DeliveryTracker, producer, read_to_end
 
 
 class CompactedTopic:
@@ -23,40 +23,14 @@ class CompactedTopic:
         self._producer = shared or producer(bootstrap)
 
     def read_all(self) -> dict[str, bytes]:
-        c = consumer(self.bootstrap, group="mlc-compacted-reader", **{"enable.partition.eof": True})
-        try:
-            meta = c.list_topics(self.topic, timeout=10).topics[self.topic]
-            ends = {}
-            for p in meta.partitions:
-                low, high = watermarks(c, TopicPartition(self.topic, p))
-                if high > low:
-                    ends[p] = high
-            latest: dict[str, bytes] = {}
-            if not ends:
-                return latest
-            c.assign([TopicPartition(self.topic, p, 0) for p in ends])
-            done: set[int] = set()
-            while len(done) < len(ends):
-                msg = c.poll(5)
-                if msg is None:
-                    continue
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        done.add(msg.partition() or 0)
-                        continue
-                    raise RuntimeError(f"reading {self.topic}: {err}")
-                record = Consumed.of(msg)
-                key = (record.key or b"").decode()
-                if record.value is None:
-                    latest.pop(key, None)
-                else:
-                    latest[key] = record.value
-                if record.offset + 1 >= ends[record.partition]:
-                    done.add(record.partition)
-            return latest
-        finally:
-            c.close()
+        latest: dict[str, bytes] = {}
+        for record in read_to_end(self.bootstrap, self.topic, "mlc-compacted-reader"):
+            key = (record.key or b"").decode()
+            if record.value is None:
+                latest.pop(key, None)  # a tombstone deletes the key
+            else:
+                latest[key] = record.value
+        return latest
 
     def send(self, key: str, value: bytes | None, tracker: DeliveryTracker) -> None:
         """Write without waiting; the caller flushes with the batch it belongs to."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,3 +106,42 @@ def watermarks(c: Consumer, tp: TopicPartition, *, attempts: int = 40) -> tuple[
                 raise
             time.sleep(0.25)
     raise AssertionError("unreachable")
+
+
+def read_to_end(
+    bootstrap: str, topic: str, group: str, *, timeout: float = 60.0
+) -> Iterator[Consumed]:
+    """Every record of a topic from its start up to its end as of the call, in partition
+    order. Nothing is committed: this is a read of the log, not a consumer's progress."""
+    c = consumer(bootstrap, group, **{"enable.partition.eof": True})
+    try:
+        meta = c.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return
+        ends: dict[int, int] = {}
+        starts = []
+        for p in meta.partitions:
+            low, high = watermarks(c, TopicPartition(topic, p))
+            if high > low:
+                ends[p] = high
+                starts.append(TopicPartition(topic, p, low))
+        c.assign(starts)
+        deadline = time.monotonic() + timeout
+        while ends:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic} did not reach its end in {timeout:.0f}s")
+            msg = c.poll(1)
+            if msg is None:
+                continue
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    ends.pop(msg.partition() or 0, None)
+                    continue
+                raise RuntimeError(f"reading {topic}: {err}")
+            record = Consumed.of(msg)
+            if record.offset + 1 >= ends.get(record.partition, 0):
+                ends.pop(record.partition, None)
+            yield record
+    finally:
+        c.close()

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,19 +178,15 @@ class EmbeddedBroker:
         """Ready means the admin API lists this broker; an open port is not enough."""
         # log_level 0: connection refusals while the broker boots are expected, not news.
         admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
-        deadline = time.monotonic() + timeout
         assert self._process is not None
-        while time.monotonic() < deadline:
-            if not self._process.alive():
-                raise BrokerStartError(f"the broker exited early:\n{self._process.tail()}")
-            try:
-                if admin.list_topics(timeout=2).brokers:
-                    return
-            except Exception:  # noqa: BLE001 - not up yet; the deadline bounds the wait
-                time.sleep(0.3)
-        tail = self._process.tail()
-        self.stop()
-        raise BrokerStartError(f"the broker was not ready after {timeout:.0f}s:\n{tail}")
+        try:
+            self._process.wait_ready(
+                lambda: bool(admin.list_topics(timeout=2).brokers), timeout, "the broker",
+                BrokerStartError,
+            )  # fmt: skip
+        except BrokerStartError:
+            self.stop()
+            raise
 
     def kill(self) -> None:
         """Stop abruptly (SIGKILL), keeping the log dir so start() can bring it back."""

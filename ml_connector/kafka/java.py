@@ -6,6 +6,8 @@ import os
 import shutil
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -58,6 +60,26 @@ class JavaProcess:
 
     def alive(self) -> bool:
         return self.popen.poll() is None
+
+    def wait_ready(
+        self, probe: Callable[[], bool], timeout: float, what: str,
+        error: type[JavaServiceError] = JavaServiceError,
+    ) -> None:  # fmt: skip
+        """Poll ``probe`` until it says ready; a probe that raises means "not yet". Fails with
+        the log's tail when the process dies or the deadline passes (and stops it then)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise error(f"{what} exited early:\n{self.tail()}")
+            try:
+                if probe():
+                    return
+            except Exception:  # noqa: BLE001 - not up yet; the deadline bounds the wait
+                pass
+            time.sleep(0.3)
+        tail = self.tail()
+        self.stop()
+        raise error(f"{what} was not ready after {timeout:.0f}s:\n{tail}")
 
     def tail(self, lines: int = 40) -> str:
         if not self.log_file.exists():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,21 +135,15 @@ class EmbeddedRegistry:
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._process.alive():
-                raise JavaServiceError(f"the registry exited early:\n{self._process.tail()}")
-            try:
-                if httpx.get(f"{self.url}/subjects", timeout=2).status_code == 200:
-                    # Confluent registries default to BACKWARD; say so explicitly here too.
-                    httpx.put(f"{self.url}/config", json={"compatibility": "BACKWARD"}, timeout=5)
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        tail = self._process.tail()
-        self.stop()
-        raise JavaServiceError(f"the registry was not ready after {timeout:.0f}s:\n{tail}")
+
+        def answers() -> bool:
+            if httpx.get(f"{self.url}/subjects", timeout=2).status_code != 200:
+                return False
+            # Confluent registries default to BACKWARD; say so explicitly here too.
+            httpx.put(f"{self.url}/config", json={"compatibility": "BACKWARD"}, timeout=5)
+            return True
+
+        self._process.wait_ready(answers, timeout, "the registry")
 
     def stop(self) -> None:
         if self._process is not None:
