@@ -12,8 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: install demo test bench compose-tool
+.PHONY: install demo test bench compose-tool postgres-server
 install: $(STAMP)
+
+# The audit index's PostgreSQL test starts a throwaway server from Debian's package.
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { apt-get install -y -q postgresql >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; }; } || \
+	  echo "PostgreSQL's server is missing: install Debian's postgresql package"
 
 # docker-compose.yml is validated by a compose implementation; Debian's package provides one.
 compose-tool:
@@ -26,7 +34,7 @@ compose-tool:
 demo: $(STAMP)
 	$(BIN)/ml-connector demo
 
-test: $(STAMP) compose-tool
+test: $(STAMP) compose-tool postgres-server
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

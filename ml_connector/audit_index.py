@@ -89,7 +89,8 @@ class AuditIndex:
         return len(rows)
 
     def sync(self, bootstrap: str, topic: str, group: str, *, timeout: float = 120) -> int:
-        """Index everything up to the topic's current end; return how many rows were added."""
+        """Index everything up to the topic's current end; return how many records were read
+        (a record indexed before is read again but adds no row)."""
         c = consumer(bootstrap, group)
         total = 0
         try:
