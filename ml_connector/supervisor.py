@@ -6,7 +6,6 @@ being killed, never takes the others down, and so the same units scale out on th
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -16,19 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ml_connector.children import die_with_parent
 from ml_connector.config import Settings, load_settings
 from ml_connector.watchdog import ProgressWatch
 
 log = logging.getLogger(__name__)
-
-
-def _die_with_parent() -> None:
-    """Linux: children get SIGTERM when the supervisor dies, so none is left orphaned."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def watches_for(settings: Settings, stall_after: float) -> dict[str, list[ProgressWatch]]:
@@ -93,7 +84,7 @@ class Supervisor:
             out = (self.log_dir / f"{child.component}.log").open("ab")
         child.process = subprocess.Popen(
             child.args, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         child.started_at = time.monotonic()
         for watch in self._watches.get(child.component, []):

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ml_connector.children import die_with_parent
+
 
 class JavaServiceError(RuntimeError):
     """An embedded service could not be fetched, built or started; the message says why."""
@@ -54,9 +56,12 @@ class JavaProcess:
     def __init__(self, command: list[str], log_file: Path) -> None:
         self.log_file = log_file
         with log_file.open("ab") as out:
+            # Its own session keeps a terminal's Ctrl-C from reaching the JVM before the
+            # owner's clean stop; dying with the owner keeps a killed run from leaving it behind.
             self.popen = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+                command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent,
+            )  # fmt: skip
 
     def alive(self) -> bool:
         return self.popen.poll() is None
