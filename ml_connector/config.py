@@ -206,6 +206,14 @@ def _default_sn_sources() -> dict[str, SourceTable]:
     }
 
 
+class ServiceNowPush(_Model):
+    """An admin's Business Rule + Outbound REST Message posting changes to the connector:
+    an optional accelerator beside polling, authenticated by a shared-secret header."""
+
+    header: str = Field(default="X-MLC-Push-Secret", description="header carrying the secret")
+    secret: SecretRef
+
+
 class ServiceNowConnection(_Connection):
     system: Literal["servicenow"]
     instance_url: str = Field(description="https://<instance>.service-now.com")
@@ -213,6 +221,9 @@ class ServiceNowConnection(_Connection):
     tables: dict[str, StagingTable] = Field(
         default_factory=_default_sn_tables,
         description="per entity; entries given here replace the defaults of those entities only",
+    )
+    push: ServiceNowPush | None = Field(
+        default=None, description="accept Business Rule pushes at the webhook receiver"
     )
     source_tables: dict[str, SourceTable] = Field(
         default_factory=_default_sn_sources,
@@ -436,7 +447,8 @@ class Settings(_Model):
 
     @model_validator(mode="after")
     def _webhooks_need_an_address(self) -> Settings:
-        wanted = [n for n, c in self.connections.items() if getattr(c, "webhooks", False)]
+        # Only Business Central subscriptions need an address BC can call back.
+        wanted = [n for n, c in self.connections.items() if getattr(c, "webhooks", False) is True]
         if wanted and not self.webhooks.public_url:
             users = ", ".join(wanted)
             raise ValueError(f"webhooks.public_url is required when connections use them ({users})")

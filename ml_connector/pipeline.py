@@ -24,7 +24,11 @@ COMPONENTS = ("producers", "processors", "sinks", "audit")
 
 
 def webhook_connections(settings: Settings) -> list[str]:
-    return [n for n, c in settings.connections.items() if getattr(c, "webhooks", False)]
+    """Connections whose changes also arrive at the receiver: BC notifications, SN pushes."""
+    return [
+        n for n, c in settings.connections.items()
+        if getattr(c, "webhooks", False) is True or getattr(c, "push", None) is not None
+    ]  # fmt: skip
 
 
 def components(settings: Settings) -> tuple[str, ...]:
@@ -109,10 +113,9 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
     import uvicorn
 
     from ml_connector.clients.business_central import BusinessCentralClient
-    from ml_connector.config import BusinessCentralConnection
+    from ml_connector.config import BusinessCentralConnection, ServiceNowConnection
     from ml_connector.kafka.clients import DeliveryTracker
-    from producers.business_central import STREAMS
-    from producers.hints import NOTIFIED
+    from producers.business_central import NOTIFIED
     from producers.subscriptions import ClientStates, SubscriptionManager
     from producers.webhooks import WEBHOOK_PATH, Hint, receiver_app
 
@@ -122,9 +125,13 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
     state = StateStore(bootstrap, topics.state)
     client_states = ClientStates()
     managers = []
+    pushes: dict[str, tuple[str, str]] = {}
     for name in webhook_connections(settings):
         conn = settings.connections[name]
-        assert isinstance(conn, BusinessCentralConnection)
+        if isinstance(conn, ServiceNowConnection) and conn.push is not None:
+            pushes[name] = (conn.push.header, secrets.get(conn.push.secret).get_secret_value())
+        if not isinstance(conn, BusinessCentralConnection):
+            continue
         carried = {e for f in settings.flows.values() if f.source == name for e in f.entities}
         sets = sorted(s for s, e in NOTIFIED.items() if e in carried)
         url = (hooks.public_url or "").rstrip("/") + WEBHOOK_PATH.format(connection=name)
@@ -135,7 +142,6 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
         )  # fmt: skip
         manager.load_known()
         managers.append(manager)
-    assert STREAMS  # the notified sets map onto these streams (producers.hints.NOTIFIED)
     kafka = producer(bootstrap)
 
     def write_hints(hints: list[Hint]) -> None:
@@ -148,7 +154,7 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
         if tracker.acked != len(hints):
             raise RuntimeError(f"{len(hints) - tracker.acked} hints not acknowledged in time")
 
-    app = receiver_app(client_states, write_hints)
+    app = receiver_app(client_states, write_hints, push_secrets=pushes)
 
     async def main(stop: asyncio.Event) -> None:
         config = uvicorn.Config(app, host=hooks.listen_host, port=hooks.listen_port,

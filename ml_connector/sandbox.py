@@ -21,6 +21,7 @@ from ml_connector.secrets import SecretStore, generate_key
 BC_CLIENT = ("mlc-client", "mlc-secret")
 SN_CLIENT = ("mlc-client", "mlc-secret")
 SN_USER = ("mlc.integration", "mlc-password")
+SN_PUSH_SECRET = "mlc-push-secret"
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Sandbox:
     delivery: dict[str, Any] = field(default_factory=dict)
     entities: list[str] = field(default_factory=lambda: ["vendor"])
     webhooks: bool = False  # BC change notifications to a local receiver, beside polling
+    sn_push: bool = False  # ServiceNow Business Rule pushes of invoices to that receiver
+    receiver_port: int = 0
     bc_options: dict[str, Any] = field(default_factory=dict)  # more BusinessCentralOptions
     # More flows beside bc-servicenow, by name (source, target, entities ...); their
     # poll_interval and overlap default to the sandbox's.
@@ -51,10 +54,16 @@ class Sandbox:
 
     @classmethod
     def start(cls, bootstrap: str, workdir: Path | None = None, **options: Any) -> Sandbox:
-        from simulators import business_central, servicenow
+        from simulators import business_central, servicenow, servicenow_push
         from simulators.server import serve_in_thread
 
         box = cls(workdir or Path(tempfile.mkdtemp(prefix="mlc-sandbox-")), bootstrap, **options)
+        box.receiver_port = free_port() if (box.webhooks or box.sn_push) else 0
+        push = servicenow_push.PushRule(
+            url=f"http://127.0.0.1:{box.receiver_port}/webhooks/servicenow/sn",
+            tables=("sn_shop_invoice", "sn_shop_purchase_order"), secret=SN_PUSH_SECRET,
+            retry_delays=(1, 2, 4),
+        ) if box.sn_push else None  # fmt: skip
         box.bc = business_central.create_app(
             business_central.BusinessCentralOptions(
                 seed=box.seed, vendor_count=box.vendors,
@@ -66,6 +75,7 @@ class Sandbox:
                 client_id=SN_CLIENT[0], client_secret=SN_CLIENT[1],
                 username=SN_USER[0], password=SN_USER[1],
                 purchase_order_count=box.sn_purchase_orders, invoice_count=box.sn_invoices,
+                push=push,
             )
         )  # fmt: skip
         box.bc_url, stop_bc = serve_in_thread(box.bc)
@@ -121,6 +131,7 @@ class Sandbox:
                         "username": SN_USER[0],
                         "password": {"secret": "sn-password"},
                     },
+                    **({"push": {"secret": {"secret": "sn-push-secret"}}} if self.sn_push else {}),
                 },
             },
             "flows": {
@@ -144,12 +155,13 @@ class Sandbox:
         store.set("bc-client-secret", BC_CLIENT[1])
         store.set("sn-client-secret", SN_CLIENT[1])
         store.set("sn-password", SN_USER[1])
+        store.set("sn-push-secret", SN_PUSH_SECRET)
         return path
 
     def _webhook_settings(self) -> dict[str, Any]:
-        if not self.webhooks:
+        if not self.receiver_port:
             return {}
-        port = free_port()
+        port = self.receiver_port
         return {"listen_host": "127.0.0.1", "listen_port": port,
                 "public_url": f"http://127.0.0.1:{port}", "check_interval": 2.0}  # fmt: skip
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+from ml_connector.api.errors import NotFound
 from ml_connector.clients.business_central import BusinessCentralClient
-from producers.events import money, text
+from producers.events import money, parse_timestamp, text
 from producers.stream import Stream
+from producers.webhooks import Hint
 
 SYSTEM = "business_central"
 
@@ -108,5 +111,31 @@ class BusinessCentralSource:
                 page = [{**r, "dimensionCode": self.cost_center_dimension} for r in page]
             yield page
 
+    async def records_for(self, hint: Hint) -> tuple[str | None, list[dict[str, Any]]]:
+        """What a notification points at: a record read by id, or (for a ``collection``, or a
+        dimension whose values changed) a delta read. Deletes carry nothing to read."""
+        entity = NOTIFIED.get(hint.entity_set)
+        if entity is None or hint.change_type == "deleted":
+            return entity, []
+        stream = self.streams[entity]
+        if hint.change_type == "collection" or hint.entity_set == "dimensions":
+            since = _filter_since(hint.resource)
+            return entity, [r async for page in self.read_since(stream, since) for r in page]
+        try:
+            return entity, [await self.client.get(stream.path, str(hint.record_id))]
+        except NotFound:
+            return entity, []  # deleted again before we looked: a 'deleted' hint follows
+
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+# Entity sets BC notifies about -> the stream whose records they change.
+NOTIFIED = {"vendors": "vendor", "accounts": "gl_account", "dimensions": "cost_center"}
+
+
+def _filter_since(resource: str) -> datetime | None:
+    """The lower bound of a collection's ``$filter=lastModifiedDateTime gt ...``, if any."""
+    query = parse_qs(urlsplit(resource).query).get("$filter", [""])[0]
+    _, sep, value = query.partition(" gt ")
+    return parse_timestamp(value.strip()) if sep else None

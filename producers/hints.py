@@ -1,10 +1,10 @@
 """Following webhook hints: fetch what changed and turn it into change events.
 
-BC's notifications carry no data, so each hint is resolved against the API: a created or
-updated record is read by id; a ``collection`` is read as the delta query it carries; a
-dimension that changed has its values read again. Offsets of the hints topic are committed
-after the events are acknowledged. Polling keeps running beside this and re-reads the same
-records later, which the processors drop as unchanged.
+Notifications carry little or no data, so each hint is resolved against the source's API by
+the source adapter itself (``records_for``): BC reads a record by id or a collection's delta,
+ServiceNow reads the pushed document with its lines. Offsets of the hints topic are
+committed after the events are acknowledged. Polling keeps running beside this and re-reads
+the same records later, which the processors drop as unchanged.
 """
 
 from __future__ import annotations
@@ -12,28 +12,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import datetime
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer
 
-from ml_connector.api.errors import NotFound
 from ml_connector.kafka.clients import Consumed
-from producers.business_central import BusinessCentralSource
-from producers.events import parse_timestamp
 from producers.poller import Poller
 from producers.webhooks import Hint
 
 log = logging.getLogger(__name__)
 
-# Entity sets BC notifies about -> the stream whose records they change.
-NOTIFIED = {"vendors": "vendor", "accounts": "gl_account", "dimensions": "cost_center"}
+
+class HintedSource(Protocol):
+    async def records_for(self, hint: Hint) -> tuple[str | None, list[dict[str, Any]]]: ...
 
 
 class HintFollower:
     def __init__(
         self,
-        source: BusinessCentralSource,
+        source: HintedSource,
         pollers: Mapping[str, Poller],  # by canonical entity
         consumer: Consumer,
         topic: str,
@@ -59,28 +56,10 @@ class HintFollower:
             await asyncio.to_thread(self.consumer.close)
 
     async def follow(self, hint: Hint) -> None:
-        entity = NOTIFIED.get(hint.entity_set)
+        entity, records = await self.source.records_for(hint)
         poller = self.pollers.get(entity or "")
-        if poller is None:
-            return  # a set this flow does not carry
-        stream = poller.stream
-        if hint.change_type == "collection" or hint.entity_set == "dimensions":
-            since = _filter_since(hint.resource)
-            records = [r async for page in self.source.read_since(stream, since) for r in page]
-        elif hint.change_type == "deleted":
-            # The record is gone and BC says no more; the poll's view stays authoritative.
-            log.info("%s %s deleted in Business Central", hint.entity_set, hint.record_id)
-            return
-        else:
-            try:
-                records = [await self.source.client.get(stream.path, str(hint.record_id))]
-            except NotFound:
-                return  # deleted again before we looked: a 'deleted' hint follows
+        if poller is None or not records:
+            if hint.change_type == "deleted":
+                log.info("%s %s deleted at the source", hint.entity_set, hint.record_id)
+            return  # nothing this flow carries, or nothing left to read
         self.followed += await poller.emit(records, op="u", seen_via="webhook")
-
-
-def _filter_since(resource: str) -> datetime | None:
-    """The lower bound of a collection's ``$filter=lastModifiedDateTime gt ...``, if any."""
-    query = parse_qs(urlsplit(resource).query).get("$filter", [""])[0]
-    _, sep, value = query.partition(" gt ")
-    return parse_timestamp(value.strip()) if sep else None

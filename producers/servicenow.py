@@ -22,6 +22,7 @@ from ml_connector.clients.servicenow import ServiceNowClient
 from ml_connector.config import ServiceNowConnection, SourceTable
 from producers.events import money, text
 from producers.stream import Stream
+from producers.webhooks import Hint
 
 SYSTEM = "servicenow"
 LINES = "@lines"  # where a header carries its line rows; '@' is never in a column name
@@ -283,6 +284,17 @@ class ServiceNowSource:
                                                fields=plan.line_fields):  # fmt: skip
                 found.setdefault(str(row.get(plan.line_parent, "")), []).append(row)
         return found
+
+    async def records_for(self, hint: Hint) -> tuple[str | None, list[dict[str, Any]]]:
+        """A Business Rule push names a table and a sys_id: read that document (if it still
+        passes the source's filter, e.g. an approved invoice) with its lines."""
+        for entity, plan in self.plans.items():
+            if plan.table == hint.entity_set and hint.record_id:
+                query = f"sys_id={hint.record_id}" + (f"^{plan.query}" if plan.query else "")
+                rows = await self.client.table(plan.table, query=query, fields=plan.header_fields)
+                found = await self._lines(plan, [str(r["sys_id"]) for r in rows])
+                return entity, [{**r, LINES: found.get(str(r["sys_id"]), [])} for r in rows]
+        return None, []
 
     async def aclose(self) -> None:
         await self.client.aclose()

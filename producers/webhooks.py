@@ -1,4 +1,6 @@
-"""The webhook endpoint Business Central notifies: durable first, then 2xx.
+"""The webhook endpoint sources call: durable first, then 2xx.
+
+Business Central notifications (``/webhooks/business_central/<connection>``):
 
 - ``?validationToken=X`` (GET or POST): BC's handshake; the token goes back as plain text.
 - A notification is checked item by item (shape, known subscription, clientState); what
@@ -6,6 +8,10 @@
 - Kafka not taking the hints answers 503, so BC retries; a malformed body answers 400 with
   the reason; a clientState that does not match is rejected (403) and counted. A valid
   notification never gets a 4xx, because BC deletes a subscription that answers 4xx.
+
+ServiceNow Business Rule pushes (``/webhooks/servicenow/<connection>``): the admin-defined
+body must name ``table`` and ``sys_id``; the configured header must carry the shared secret
+(401 without it). The document is read back from the instance, as for BC.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +35,7 @@ from producers.subscriptions import ClientStates
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/business_central/{connection}"
+PUSH_PATH = "/webhooks/servicenow/{connection}"
 _RESOURCE = re.compile(
     r"companies\((?P<company>[0-9a-fA-F-]{36})\)/(?P<set>[A-Za-z]+)(?:\((?P<id>[0-9a-fA-F-]{36})\))?"
 )
@@ -88,13 +96,54 @@ def parse(connection: str, body: Any) -> list[tuple[str, str, Hint]]:
     return out
 
 
+def parse_push(connection: str, body: Any) -> Hint:
+    """A ServiceNow push: the admin's payload must at least name the table and the record."""
+    if not isinstance(body, dict):
+        raise BadNotification("expected a JSON object")
+    missing = [k for k in ("table", "sys_id") if not isinstance(body.get(k), str) or not body[k]]
+    if missing:
+        raise BadNotification(f"lacks {', '.join(missing)}")
+    operation = str(body.get("operation") or "update")
+    change = "deleted" if operation.lower() == "delete" else "updated"
+    return Hint(connection, body["table"], change, body["sys_id"], body["table"], None)
+
+
 def receiver_app(
     client_states: ClientStates,
     write_hints: Callable[[list[Hint]], None],
     stats: ReceiverStats | None = None,
+    push_secrets: Mapping[str, tuple[str, str]] | None = None,
 ) -> Starlette:
-    """``write_hints`` must raise when Kafka did not acknowledge every hint."""
+    """``write_hints`` must raise when Kafka did not acknowledge every hint.
+    ``push_secrets``: ServiceNow connection -> (header name, shared secret)."""
     counts = stats or ReceiverStats()
+    pushes = dict(push_secrets or {})
+
+    async def durable(hints: list[Hint], connection: str) -> Response:
+        try:
+            await asyncio.to_thread(write_hints, hints)
+        except Exception as exc:  # noqa: BLE001 - any failure: not durable, so retry
+            counts.unavailable += 1
+            log.error("hints for %s not written (%s); answering 503", connection, exc)
+            return JSONResponse({"error": "cannot record the notification now"}, 503)
+        counts.accepted += len(hints)
+        return Response(status_code=202)
+
+    async def push(request: Request) -> Response:
+        connection = request.path_params["connection"]
+        if connection not in pushes:
+            return JSONResponse({"error": f"no push configured for {connection!r}"}, 404)
+        header, secret = pushes[connection]
+        given = request.headers.get(header, "")
+        if not secrets.compare_digest(given.encode(), secret.encode()):
+            counts.rejected_client_state += 1
+            return JSONResponse({"error": f"missing or wrong {header} header"}, 401)
+        try:
+            hint = parse_push(connection, json.loads(await request.body() or b"null"))
+        except (BadNotification, ValueError) as exc:
+            counts.malformed += 1
+            return JSONResponse({"error": f"not a push this endpoint understands: {exc}"}, 400)
+        return await durable([hint], connection)
 
     async def notify(request: Request) -> Response:
         token = request.query_params.get("validationToken")
@@ -114,15 +163,11 @@ def receiver_app(
                         "clientState rejected", rejected, connection)  # fmt: skip
         if entries and not valid:
             return JSONResponse({"error": "clientState does not match the subscription"}, 403)
-        try:
-            await asyncio.to_thread(write_hints, valid)
-        except Exception as exc:  # noqa: BLE001 - any failure: not durable, so BC must retry
-            counts.unavailable += 1
-            log.error("hints for %s not written (%s); answering 503", connection, exc)
-            return JSONResponse({"error": "cannot record the notification now"}, 503)
-        counts.accepted += len(valid)
-        return Response(status_code=202)
+        return await durable(valid, connection)
 
-    app = Starlette(routes=[Route(WEBHOOK_PATH, notify, methods=["GET", "POST"])])
+    app = Starlette(routes=[
+        Route(WEBHOOK_PATH, notify, methods=["GET", "POST"]),
+        Route(PUSH_PATH, push, methods=["POST"]),
+    ])  # fmt: skip
     app.state.stats = counts
     return app

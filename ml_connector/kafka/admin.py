@@ -52,7 +52,7 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(topics.audit, parts),
     ]
     for name, conn in settings.connections.items():
-        if getattr(conn, "webhooks", False):
+        if getattr(conn, "webhooks", False) is True or getattr(conn, "push", None) is not None:
             specs.append(TopicSpec(topics.hints(name), 1))
     for flow in settings.flows.values():
         specs.append(TopicSpec(topics.dlq(flow.target), parts))
