@@ -18,11 +18,25 @@ from typing import Any
 
 import faust
 
+import schemas
 from ml_connector.audit import AuditRecord
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+def required_fields(entity: str) -> list[str]:
+    """Fields of a canonical entity without a default: enough to name it in a delete."""
+    return [f["name"] for f in schemas.value_schema(entity)["fields"][0]["type"][1]["fields"]
+            if "default" not in f]  # fmt: skip
+
+
+def remembered(value: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """(hash, identity) of a table entry; early entries held the hash alone."""
+    if isinstance(value, dict):
+        return value.get("hash"), value.get("identity")
+    return value, None
 
 
 def content_hash(event: dict[str, Any]) -> str:
@@ -80,6 +94,7 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec) -> faust.App
         # Buffered, not awaited to the ack: the sink's own audit record proves delivery.
         await audit_topic.send(key=record.key.encode(), value=record.to_json())
 
+    keep = {entity: required_fields(entity) for _, entity in routes(settings)}
     for (source, entity), targets in routes(settings).items():
         src = app.topic(topics.change(source, entity), key_serializer="raw", value_serializer="raw")
         sinks = [
@@ -103,16 +118,25 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec) -> faust.App
                 record_id = event.key.decode()
                 for route, topic in sinks:
                     table_key = f"{route.target}|{route.source}|{entity}|{record_id}"
-                    if seen.get(table_key) == digest:
+                    last_hash, identity = remembered(seen.get(table_key))
+                    if last_hash == digest:
                         await audit("deduplicated", route, record_id, data)
                         continue
+                    if data["op"] == "d" and data["before"] is None:
+                        if identity is None:
+                            continue  # never routed there: nothing to delete in that target
+                        # A source that only says "deleted" (BC) gets the Debezium 'before'
+                        # from what was last routed: enough for the target to find the record.
+                        data = {**data, "before": identity}
                     # Wait for the broker's ack before remembering the hash: a crash in
                     # between re-sends (harmless, sinks upsert) instead of losing the event.
                     pending = await topic.send(
                         key=event.key, value=codec.encode(topic.get_topic_name(), entity, data)
                     )
                     sent = await pending
-                    seen[table_key] = digest
+                    named = data["after"] or data["before"] or {}
+                    identity = {f: named.get(f) for f in keep[entity]}
+                    seen[table_key] = {"hash": digest, "identity": identity}
                     await audit("routed", route, record_id, data, topic=topic.get_topic_name(),
                                 partition=sent.partition, offset=sent.offset)  # fmt: skip
 

@@ -111,10 +111,15 @@ class BusinessCentralSource:
                 page = [{**r, "dimensionCode": self.cost_center_dimension} for r in page]
             yield page
 
+    def entity_for(self, hint: Hint) -> str | None:
+        # A deleted dimension value notifies its dimension: not a cost center going away.
+        return None if hint.entity_set == "dimensions" and hint.change_type == "deleted" else (
+            NOTIFIED.get(hint.entity_set))  # fmt: skip
+
     async def records_for(self, hint: Hint) -> tuple[str | None, list[dict[str, Any]]]:
         """What a notification points at: a record read by id, or (for a ``collection``, or a
         dimension whose values changed) a delta read. Deletes carry nothing to read."""
-        entity = NOTIFIED.get(hint.entity_set)
+        entity = self.entity_for(hint)
         if entity is None or hint.change_type == "deleted":
             return entity, []
         stream = self.streams[entity]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer
 
 from ml_connector.kafka.clients import Consumed
+from producers.events import parse_timestamp
 from producers.poller import Poller
 from producers.webhooks import Hint
 
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 class HintedSource(Protocol):
     async def records_for(self, hint: Hint) -> tuple[str | None, list[dict[str, Any]]]: ...
+
+    def entity_for(self, hint: Hint) -> str | None: ...
 
 
 class HintFollower:
@@ -56,10 +60,16 @@ class HintFollower:
             await asyncio.to_thread(self.consumer.close)
 
     async def follow(self, hint: Hint) -> None:
+        if hint.change_type == "deleted":
+            poller = self.pollers.get(self.source.entity_for(hint) or "")
+            if poller is not None and hint.record_id:
+                when = (parse_timestamp(hint.last_modified) if hint.last_modified
+                        else datetime.now(UTC))  # fmt: skip
+                await poller.emit_delete(hint.record_id, when, seen_via="webhook")
+                self.followed += 1
+            return
         entity, records = await self.source.records_for(hint)
         poller = self.pollers.get(entity or "")
         if poller is None or not records:
-            if hint.change_type == "deleted":
-                log.info("%s %s deleted at the source", hint.entity_set, hint.record_id)
             return  # nothing this flow carries, or nothing left to read
         self.followed += await poller.emit(records, op="u", seen_via="webhook")

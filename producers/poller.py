@@ -172,6 +172,32 @@ class Poller:
         self._audit(produced, "received" if seen_via == "webhook" else "polled")
         return len(produced)
 
+    async def emit_delete(self, native_id: str, deleted_at: datetime, *, seen_via: str) -> None:
+        """A delete event, then a tombstone for the key, durable before this returns.
+
+        The source says only which record went; the processors add the Debezium ``before``
+        from what they last routed, so each target can find the record to retire.
+        """
+        info = SourceInfo(self.source.system, self.connection, await self.source.company(),
+                          self.stream.entity)  # fmt: skip
+        event = envelope(info, native_id=native_id, after=None, op="d", native=None,
+                         version=f"deleted@{deleted_at.isoformat()}", modified_at=deleted_at,
+                         seen_via=seen_via)  # fmt: skip
+        tracker = DeliveryTracker()
+        key = native_id.encode()
+        self.producer.produce(self.topic, key=key,
+                              value=self.codec.encode(self.topic, self.stream.entity, event),
+                              on_delivery=tracker)  # fmt: skip
+        self.producer.produce(self.topic, key=key, value=None, on_delivery=tracker)
+        await asyncio.to_thread(self.producer.flush, 60)
+        tracker.raise_if_failed()
+        if self.audit is not None:
+            self.audit.emit(
+                "received" if seen_via == "webhook" else "polled",
+                connection=self.connection, entity=self.stream.entity, record_id=native_id,
+                event_id=event["event_id"], deleted=True,
+            )  # fmt: skip
+
     def _produce(
         self, info: SourceInfo, record: dict[str, Any], position: Cursor, op: str, seen_via: str,
         tracker: DeliveryTracker,

@@ -285,6 +285,9 @@ class ServiceNowSource:
                 found.setdefault(str(row.get(plan.line_parent, "")), []).append(row)
         return found
 
+    def entity_for(self, hint: Hint) -> str | None:
+        return next((e for e, plan in self.plans.items() if plan.table == hint.entity_set), None)
+
     async def records_for(self, hint: Hint) -> tuple[str | None, list[dict[str, Any]]]:
         """A Business Rule push names a table and a sys_id: read that document (if it still
         passes the source's filter, e.g. an approved invoice) with its lines."""

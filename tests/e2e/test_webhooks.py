@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from confluent_kafka import Consumer
 
 pytestmark = pytest.mark.kafka
 
@@ -67,3 +69,35 @@ def test_the_receiver_checks_what_it_is_sent(pipeline_factory: Callable[..., Any
 def _expires_after(subscription: dict[str, Any], *, days: int) -> bool:
     expiry = datetime.fromisoformat(subscription["expirationDateTime"].replace("Z", "+00:00"))
     return expiry - datetime.now(UTC) > timedelta(days=days)
+
+
+def test_a_vendor_deleted_in_business_central_is_retired_in_servicenow(
+    pipeline_factory: Callable[..., Any],
+) -> None:
+    p = pipeline_factory(vendors=10, poll_interval=600.0, webhooks=True,
+                         bc_options={"notification_delay_seconds": 0.2})  # fmt: skip
+    p.wait("the vendors", lambda: len(p.sn_vendor_counts()) >= 10)
+    p.wait("a vendors subscription", lambda: len(subscriptions(p)) == 1)
+    vendor = p.bc_vendors()[2]
+    assert p.sn_vendors()[vendor["number"]]["u_active"] == "true"
+
+    r = p.bc.delete(f"/_sim/entities/vendors/{vendor['id']}")
+    assert r.status_code in (200, 204), r.text
+    p.wait("the vendor retired in ServiceNow",
+           lambda: p.sn_vendors()[vendor["number"]]["u_active"] == "false", 60)  # fmt: skip
+    assert p.sn_vendor_counts()[vendor["number"].casefold()] == 1  # kept, not duplicated
+    assert p.sn_vendors()[vendor["number"]]["name"] == vendor["displayName"]  # not blanked
+
+    # The change topic carries the delete event and then a tombstone for the key.
+    c = Consumer({"bootstrap.servers": p.box.bootstrap, "group.id": "t-delete",
+                  "auto.offset.reset": "earliest"})  # fmt: skip
+    c.subscribe([p.topics.change("bc", "vendor")])
+    mine: list[bytes | None] = []
+    deadline = time.monotonic() + 30
+    while len(mine) < 3 and time.monotonic() < deadline:
+        msg = c.poll(1)
+        if msg is not None and msg.error() is None and msg.key() == vendor["id"].encode():
+            mine.append(msg.value())
+    c.close()
+    assert mine[-1] is None  # tombstone last
+    assert len(mine) >= 3  # first poll's event, the delete event, the tombstone
