@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
@@ -60,26 +59,6 @@ def _size(c: Consumer, topic: str) -> int:
         low, high = watermarks(c, TopicPartition(topic, p))
         total += high - low
     return total
-
-
-def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
-    """Records on the topics that the group has not committed past yet."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "mlc-summary"})
-    try:
-        partitions = []
-        for topic in topics:
-            meta = c.list_topics(topic, timeout=10).topics[topic]
-            partitions += [TopicPartition(topic, p) for p in meta.partitions]
-        request = [ConsumerGroupTopicPartitions(group, partitions)]
-        committed = admin.list_consumer_group_offsets(request)[group].result().topic_partitions
-        lag = 0
-        for tp in committed:
-            _, high = watermarks(c, TopicPartition(tp.topic, tp.partition))
-            lag += high - max(tp.offset, 0)
-        return lag
-    finally:
-        c.close()
 
 
 # Where each entity sits in Business Central and which field is its business key.

@@ -39,6 +39,15 @@ def _committed_topics(admin: AdminClient, group: str) -> list[str]:
     return sorted({tp.topic for tp in partitions if tp.topic})
 
 
+_STOPPED = (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD)
+
+
+def group_stopped(bootstrap: str, group: str) -> bool:
+    """No member is running (offsets may be moved now)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    return admin.describe_consumer_groups([group])[group].result().state in _STOPPED
+
+
 def reset_group(
     bootstrap: str,
     group: str,
@@ -53,7 +62,7 @@ def reset_group(
         raise ReplayRefused("give exactly one of --to-earliest, --to-datetime, --to-offset")
     admin = AdminClient({"bootstrap.servers": bootstrap})
     description = admin.describe_consumer_groups([group])[group].result()
-    if description.state not in (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD):
+    if description.state not in _STOPPED:
         members = ", ".join(m.client_id for m in description.members) or "?"
         raise ReplayRefused(
             f"group {group} is {description.state.name.lower()} with members {members}: "

@@ -13,8 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from ml_connector.kafka.admin import group_progress
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +29,7 @@ class ProgressWatch:
 
     def _positions(self) -> tuple[tuple[int, ...], int]:
         """(committed offsets, records waiting) for the watched topics."""
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
-        meta = admin.list_topics(timeout=5).topics
-        partitions = [TopicPartition(t, p) for t in self.topics if t in meta
-                      for p in meta[t].partitions]  # fmt: skip
-        if not partitions:
-            return (), 0
-        request = [ConsumerGroupTopicPartitions(self.group, partitions)]
-        committed = admin.list_consumer_group_offsets(request)[self.group].result(timeout=5)
-        ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in partitions})
-        offsets = {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions or []}
-        lag = 0
-        for tp in partitions:
-            end = ends[tp].result(timeout=5).offset
-            lag += max(0, end - max(offsets.get((tp.topic, tp.partition), 0), 0))
-        return tuple(sorted(offsets.values())), lag
+        return group_progress(self.bootstrap, self.group, self.topics)
 
     def stalled(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from ml_connector.config import Settings
 
@@ -66,3 +67,25 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
             specs.append(TopicSpec(topics.sink(flow.target, entity), parts))
     unique = {s.name: s for s in specs}
     return list(unique.values())
+
+
+def group_progress(bootstrap: str, group: str, topics: list[str]) -> tuple[tuple[int, ...], int]:
+    """(the group's committed offsets, records on ``topics`` it has not committed past)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    meta = admin.list_topics(timeout=5).topics
+    partitions = [TopicPartition(t, p) for t in topics if t in meta for p in meta[t].partitions]
+    if not partitions:
+        return (), 0
+    request = [ConsumerGroupTopicPartitions(group, partitions)]
+    committed = admin.list_consumer_group_offsets(request)[group].result(timeout=5)
+    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in partitions})
+    offsets = {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions or []}
+    lag = 0
+    for tp in partitions:
+        end = ends[tp].result(timeout=5).offset
+        lag += max(0, end - max(offsets.get((tp.topic, tp.partition), 0), 0))
+    return tuple(sorted(offsets.values())), lag
+
+
+def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    return group_progress(bootstrap, group, topics)[1]

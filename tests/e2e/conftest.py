@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from ml_connector.config import Settings
-from ml_connector.demo import group_lag, topic_size
+from ml_connector.demo import topic_size
+from ml_connector.kafka.admin import group_lag
 from ml_connector.pipeline import components
 from ml_connector.sandbox import Sandbox
 from ml_connector.state import StateStore

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ml_connector.offsets import ReplayRefused, reset_group
+from ml_connector.offsets import ReplayRefused, group_stopped, reset_group
 
 STAGING = "sn_fcms_intg_imp_supplier"
 
@@ -54,7 +54,7 @@ def test_resetting_the_sink_group_to_earliest_leaves_the_target_unchanged(
     with pytest.raises(ReplayRefused, match="stop its consumers first"):
         reset_group(p.box.bootstrap, group, to_earliest=True)
     p.supervisor.hold("sinks")
-    p.wait("the sink group to empty", lambda: _group_empty(p, group))
+    p.wait("the sink group to empty", lambda: group_stopped(p.box.bootstrap, group))
     moved = reset_group(p.box.bootstrap, group, to_earliest=True)
     sink_topic = p.topics.sink("sn", "vendor")
     assert sum(m.before - m.after for m in moved if m.topic == sink_topic) == 200
@@ -65,15 +65,6 @@ def test_resetting_the_sink_group_to_earliest_leaves_the_target_unchanged(
     assert p.sn_vendors() == before  # same rows, same content, same sys_updated_on
     assert p.import_states()["ignored"] == 200  # every replayed row matched and changed nothing
     assert p.dead_letters() == 0
-
-
-def _group_empty(p: Any, group: str) -> bool:
-    from confluent_kafka import ConsumerGroupState
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": p.box.bootstrap})
-    state = admin.describe_consumer_groups([group])[group].result().state
-    return state in (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD)
 
 
 def test_poison_records_go_to_the_dlq_and_are_redriven_after_the_fix(

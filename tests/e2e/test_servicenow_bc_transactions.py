@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from ml_connector.demo import group_lag
 from ml_connector.dlq import DeadFilter, DeadLetters
-from ml_connector.offsets import reset_group
+from ml_connector.kafka.admin import group_lag
+from ml_connector.offsets import group_stopped, reset_group
 from ml_connector.state import StateStore
 
 pytestmark = pytest.mark.kafka
@@ -181,7 +181,7 @@ def test_resetting_the_bc_sink_group_replays_without_creating_or_posting_anythin
     group = p.topics.sink_group("bc")
 
     p.supervisor.hold("sinks")
-    p.wait("the BC sink group to empty", lambda: _group_empty(p, group))
+    p.wait("the BC sink group to empty", lambda: group_stopped(p.box.bootstrap, group))
     moved = reset_group(p.box.bootstrap, group, to_earliest=True)
     sink_topics = {p.topics.sink("bc", e) for e in ENTITIES}
     replayed = sum(m.before - m.after for m in moved if m.topic in sink_topics)
@@ -194,12 +194,3 @@ def test_resetting_the_bc_sink_group_replays_without_creating_or_posting_anythin
     after = {s: _bc(p, s) for s in before}
     assert after == before  # same documents, same etags and timestamps
     assert _dead(p) == []
-
-
-def _group_empty(p: Any, group: str) -> bool:
-    from confluent_kafka import ConsumerGroupState
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": p.box.bootstrap})
-    state = admin.describe_consumer_groups([group])[group].result().state
-    return state in (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD)
