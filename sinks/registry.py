@@ -33,9 +33,7 @@ def cost_center_rules(settings: Settings, connection: str) -> tuple[str, int]:
 def build_target(settings: Settings, connection: str, secrets: SecretStore) -> Target:
     conn = settings.connections[connection]
     if isinstance(conn, ServiceNowConnection):
-        client = ServiceNowClient(conn, secrets)
-        client.client.retry = retry_policy(settings)
-        return ServiceNowTarget(client)
+        return ServiceNowTarget(ServiceNowClient(conn, secrets, retry_policy(settings)))
     if isinstance(conn, BusinessCentralConnection):
         bc = BusinessCentralClient(conn, secrets, retry=retry_policy(settings))
         dimension, shortcut = cost_center_rules(settings, connection)
