@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import TopicPartition
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -149,3 +151,23 @@ class AuditIndex:
                 )
                 for row in db.execute(query)
             ]
+
+    def spans(self, connection: str, entity: str, first: str, last: str) -> dict[str, float]:
+        """Seconds from each record's first ``first`` stage to its last ``last`` stage, for
+        the records that reached both (say, from ``polled`` to ``written``)."""
+
+        def when(stage: str, pick: Any) -> Any:
+            return (
+                select(trail.c.record_id, pick(trail.c.ts_ms).label("ts"))
+                .where(trail.c.connection == connection, trail.c.entity == entity,
+                       trail.c.stage == stage)
+                .group_by(trail.c.record_id)
+                .subquery()
+            )  # fmt: skip
+
+        start, end = when(first, func.min), when(last, func.max)
+        query = select(start.c.record_id, start.c.ts, end.c.ts).join(
+            end, start.c.record_id == end.c.record_id
+        )
+        with self.engine.connect() as db:
+            return {row[0]: (row[2] - row[1]) / 1000 for row in db.execute(query)}

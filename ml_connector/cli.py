@@ -185,20 +185,32 @@ def run(
 
 @app.command("demo")
 def demo(
-    vendors: Annotated[int, typer.Option(help="vendors seeded in Business Central")] = 250,
+    flow: Annotated[
+        str | None,
+        typer.Option(help="the integration to show (bc-servicenow); default: every one"),
+    ] = None,
+    vendors: Annotated[int, typer.Option(help="vendors seeded in Business Central")] = 300,
+    documents: Annotated[
+        int, typer.Option(help="purchase orders and AP invoices seeded in ServiceNow")
+    ] = 3000,
+    poll_interval: Annotated[float, typer.Option(help="seconds between polls")] = 60.0,
     keep_running: Annotated[
         bool, typer.Option(help="leave everything up after the summary")
     ] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for the records")] = 300.0,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the records")] = 600.0,
     workdir: Annotated[Path | None, typer.Option(help="keep config and logs here")] = None,
 ) -> None:
     """Run the embedded default: Kafka, simulators, every flow; print a summary and stop."""
-    from ml_connector.demo import run_demo
+    from ml_connector.demo import INTEGRATIONS, Scenario, run_demo
+
+    if flow is not None and flow not in INTEGRATIONS:
+        console.print(f"--flow: unknown integration {flow!r}; known: {', '.join(INTEGRATIONS)}")
+        raise typer.Exit(2)
     from ml_connector.kafka.runtime import acquire_kafka, acquire_registry
 
     logging.basicConfig(level=logging.WARNING)
-    # The summary has a column per flow and entity; below 110 columns it wraps its labels.
-    out = Console(width=max(Console().width, 110))
+    # The summary has a column per flow and entity; below 130 columns it wraps its labels.
+    out = Console(width=max(Console().width, 130))
     with console.status("starting Kafka and the Schema Registry (the first run fetches them)..."):
         runtime = acquire_kafka(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
         registry = acquire_registry(os.environ.get("SCHEMA_REGISTRY_URL"))
@@ -208,7 +220,8 @@ def demo(
     )
     try:
         ok = run_demo(
-            bootstrap=runtime.bootstrap_servers, registry_url=registry.url, vendors=vendors,
+            bootstrap=runtime.bootstrap_servers, registry_url=registry.url,
+            scenario=Scenario(vendors, documents, poll_interval),
             keep_running=keep_running, timeout=timeout, workdir=workdir, console=out,
         )  # fmt: skip
     finally:

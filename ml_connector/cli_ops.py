@@ -188,7 +188,8 @@ def replay(
     for column in ("topic", "partition", "from", "to"):
         table.add_column(column)
     for m in moved:
-        table.add_row(m.topic, str(m.partition), str(m.before), str(m.after))
+        table.add_row(m.topic, str(m.partition), "-" if m.before is None else str(m.before),
+                      str(m.after))  # fmt: skip
     out.print(table)
 
 

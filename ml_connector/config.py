@@ -164,6 +164,12 @@ def _default_sn_tables() -> dict[str, StagingTable]:
             staging="sn_fcms_intg_imp_cost_center", target="cmn_cost_center",
             coalesce="u_code", target_key="code",
         ),
+        # No item staging table is documented: an admin creates this one and its transform
+        # map into the product catalog (see the README), or names their own here.
+        "item": StagingTable(
+            staging="u_mlc_imp_item", target="pc_product_cat",
+            coalesce="u_item_number", target_key="u_erp_item_number",
+        ),
     }  # fmt: skip
 
 
@@ -192,14 +198,19 @@ class SourceTable(_Model):
     )
 
 
-# Only approved AP invoices may reach the ledger; an override that names another table keeps
-# this filter unless it says otherwise (query: "" reads every invoice).
-_DEFAULT_SOURCE_QUERIES = {"purchase_invoice": "approval=approved"}
+# Only approved orders and AP invoices may reach the books; an override that names another
+# table keeps this filter unless it says otherwise (query: "" reads every document).
+_DEFAULT_SOURCE_QUERIES = {
+    "purchase_order": "approval=approved",
+    "purchase_invoice": "approval=approved",
+}
 
 
 def _default_sn_sources() -> dict[str, SourceTable]:
     return {
-        "purchase_order": SourceTable(table="sn_shop_purchase_order", query=""),
+        "purchase_order": SourceTable(
+            table="sn_shop_purchase_order", query=_DEFAULT_SOURCE_QUERIES["purchase_order"]
+        ),
         "purchase_invoice": SourceTable(
             table="sn_shop_invoice", query=_DEFAULT_SOURCE_QUERIES["purchase_invoice"]
         ),
@@ -350,6 +361,20 @@ _UNION_TAGS = {
 }  # fmt: skip
 
 
+class MappingRules(_Model):
+    """Explicit overrides of how a source's references become the target's codes.
+
+    Keys are what the source names (a ServiceNow supplier's sys_id or ERP vendor number, a
+    cost center code, an account number); values are the target's codes. What is not listed
+    here is resolved through what the connector learned while syncing the masters, then by
+    the same code on both sides.
+    """
+
+    vendors: dict[str, str] = Field(default_factory=dict)
+    cost_centers: dict[str, str] = Field(default_factory=dict)
+    accounts: dict[str, str] = Field(default_factory=dict)
+
+
 class FlowConfig(_Model):
     source: str = Field(description="name of a connection under 'connections'")
     target: str = Field(description="name of a connection under 'connections'")
@@ -366,6 +391,13 @@ class FlowConfig(_Model):
         default=2,
         description="BC target: which global (shortcut) dimension of the company that is, "
         "as General Ledger Setup says; documents carry the cost center there",
+    )
+    mappings: MappingRules = Field(default_factory=MappingRules)
+    park_timeout: timedelta = Field(
+        default=timedelta(hours=1),
+        description="how long a document waits for a master it names (vendor, account, cost "
+        "center) to arrive before the target is asked anyway; the target's refusal then goes "
+        "to the dead-letter topic with its reason",
     )
 
 

@@ -14,11 +14,14 @@ from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from ml_connector.audit_index import AuditIndex
 from ml_connector.config import ServiceNowConnection, Settings, StagingTable
 from ml_connector.dlq import DeadFilter, DeadLetters
 from ml_connector.kafka.clients import watermarks
 from ml_connector.pipeline import components
+from ml_connector.reconcile import EntityReport, reconcile
 from ml_connector.sandbox import Sandbox
+from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
 from ml_connector.supervisor import Supervisor
 
@@ -35,6 +38,7 @@ class EntitySummary:
     in_target: int
     duplicates: int
     dead: int
+    slowest: float | None = None  # seconds from the poll that read a record to its write
 
     @property
     def complete(self) -> bool:
@@ -63,7 +67,7 @@ def _size(c: Consumer, topic: str) -> int:
 
 # Where each entity sits in Business Central and which field is its business key.
 SOURCE_SETS = {"vendor": ("vendors", "number"), "gl_account": ("accounts", "number"),
-               "cost_center": ("dimensionValues", "code")}  # fmt: skip
+               "cost_center": ("dimensionValues", "code"), "item": ("items", "number")}  # fmt: skip
 
 
 def source_keys(bc: httpx.Client, entity: str, dimension: str) -> set[str]:
@@ -99,8 +103,8 @@ def masters_in_servicenow(bc: httpx.Client, sn: httpx.Client, table: StagingTabl
     return Landed(source_keys(bc, entity, dimension), Counter(counts), len(staged))
 
 
-# ServiceNow documents by the number BC files them under (invoices: only approved ones, and
-# only posted invoices count as arrived).
+# ServiceNow documents by the number BC files them under: only approved ones are read, and
+# only posted invoices count as arrived.
 DOCUMENTS = {
     "purchase_order": ("sn_shop_purchase_order", "purchaseOrders", "number"),
     "purchase_invoice": ("sn_shop_invoice", "purchaseInvoices", "vendorInvoiceNumber"),
@@ -110,8 +114,7 @@ DOCUMENTS = {
 def documents_in_business_central(bc: httpx.Client, sn: httpx.Client, entity: str) -> Landed:
     sn_table, bc_set, bc_key = DOCUMENTS[entity]
     rows = sn.get(f"/_sim/tables/{sn_table}").json()["result"]
-    if entity == "purchase_invoice":
-        rows = [r for r in rows if r.get("approval") == "approved"]
+    rows = [r for r in rows if r.get("approval") == "approved"]
     docs = bc.get(f"/_sim/entities/{bc_set}").json()["value"]
     if entity == "purchase_invoice":
         docs = [d for d in docs if d.get("status") == "Open"]  # posted
@@ -120,9 +123,13 @@ def documents_in_business_central(bc: httpx.Client, sn: httpx.Client, entity: st
     return Landed(keys, held, sum(held.values()))
 
 
-def summarize(box: Sandbox, settings: Settings) -> list[EntitySummary]:
+def summarize(box: Sandbox, settings: Settings, timed: bool = False) -> list[EntitySummary]:
+    """What each system holds now; ``timed`` adds each entity's slowest read-to-write time."""
     topics = settings.kafka.topics
     state = StateStore(box.bootstrap, topics.state).load_all()
+    index = AuditIndex(settings.audit.database) if timed else None
+    if index is not None:
+        index.sync(box.bootstrap, topics.audit, topics.audit_cli_group)
     bc = httpx.Client(base_url=box.bc_url, timeout=30)
     sn = httpx.Client(base_url=box.sn_url, timeout=30)
     rows = []
@@ -147,8 +154,10 @@ def summarize(box: Sandbox, settings: Settings) -> list[EntitySummary]:
                     in_target=sum(1 for k in landed.keys if landed.held.get(k) == 1),
                     duplicates=sum(1 for k in landed.keys if landed.held.get(k, 0) > 1),
                     dead=sum(1 for _ in dead_letters(box, settings, flow.target, entity)),
+                    slowest=max(index.spans(flow.source, entity, "polled", "written").values(),
+                                default=None) if index is not None else None,
                 )
-            )
+            )  # fmt: skip
     bc.close()
     sn.close()
     return rows
@@ -169,6 +178,7 @@ def render(rows: list[EntitySummary]) -> Table:
         ("in target, once", lambda r: r.in_target),
         ("duplicates", lambda r: r.duplicates),
         ("dead letters", lambda r: r.dead),
+        ("slowest read → written", lambda r: "-" if r.slowest is None else f"{r.slowest:.1f} s"),
         ("status", lambda r: "[green]complete[/green]" if r.complete else "[red]incomplete[/red]"),
     ]
     for label, value in lines:
@@ -176,17 +186,76 @@ def render(rows: list[EntitySummary]) -> Table:
     return table
 
 
+# A facilities services company: a few hundred vendors, its sites as cost centers, and the
+# purchase orders and AP invoices its site managers raise and approve in ServiceNow.
+_CITIES = ("Atlanta", "Denver", "Chicago", "Dallas", "Phoenix", "Seattle", "Boston", "Miami",
+           "Detroit", "Portland")  # fmt: skip
+FACILITY_SITES = tuple((f"SITE{n:03d}", f"{_CITIES[n % len(_CITIES)]} site {n:03d}")
+                       for n in range(101, 141))  # fmt: skip
+MASTERS = ["vendor", "gl_account", "cost_center", "item"]
+DOCUMENT_ENTITIES = ["purchase_order", "purchase_invoice"]
+# The integrations the demo knows, by the name its masters flow has in the config.
+INTEGRATIONS = ("bc-servicenow",)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    vendors: int = 300
+    documents: int = 3000  # ServiceNow purchase orders and AP invoices, half each
+    poll_interval: float = 60.0
+
+
+def check_masters(settings: Settings, console: Console) -> bool:
+    """Compare each master on both sides, as ``ml-connector reconcile`` does."""
+    import asyncio
+
+    secrets = SecretStore.from_config(settings.secrets)
+    clean = True
+    for name, flow in settings.flows.items():
+        if not isinstance(settings.connections[flow.target], ServiceNowConnection):
+            continue
+        reports: list[EntityReport] = asyncio.run(reconcile(settings, name, secrets))
+        for r in reports:
+            clean = clean and r.clean
+            verdict = "identical on both sides" if r.clean else "[red]differs[/red]"
+            console.print(f"{r.entity} master {verdict}: {r.compared} compared, "
+                          f"{len(r.missing)} missing, {len(r.different)} different, "
+                          f"{len(r.extra)} extra in {flow.target}")  # fmt: skip
+    return clean
+
+
+def check_timing(rows: list[EntitySummary], settings: Settings, console: Console) -> bool:
+    """Every approved document written within one polling interval of the poll that read it."""
+    ok = True
+    for name, flow in settings.flows.items():
+        documents = [r for r in rows if r.flow == name and r.entity in DOCUMENT_ENTITIES]
+        if not documents:
+            continue
+        interval = flow.poll_interval.total_seconds()
+        slowest = max((r.slowest or 0.0 for r in documents), default=0.0)
+        within = slowest <= interval
+        ok = ok and within
+        verdict = "yes" if within else "[red]no[/red]"
+        console.print(f"{name}: every approved document posted in {flow.target} within one "
+                      f"polling interval ({interval:.0f} s) of being read: {verdict} "
+                      f"(slowest {slowest:.1f} s)")  # fmt: skip
+    return ok
+
+
 def run_demo(
-    *, bootstrap: str, registry_url: str | None, vendors: int, keep_running: bool,
+    *, bootstrap: str, registry_url: str | None, scenario: Scenario, keep_running: bool,
     timeout: float, workdir: Path | None, console: Console,
 ) -> bool:  # fmt: skip
     ok = False
-    entities = ["vendor", "gl_account", "cost_center"]
     documents = {"servicenow-bc": {"source": "sn", "target": "bc",
-                                   "entities": ["purchase_order", "purchase_invoice"]}}  # fmt: skip
+                                   "entities": DOCUMENT_ENTITIES}}  # fmt: skip
     with Sandbox.start(
-        bootstrap, workdir, registry_url=registry_url, vendors=vendors, entities=entities,
-        extra_flows=documents, sn_purchase_orders=20, sn_invoices=40,
+        bootstrap, workdir, registry_url=registry_url, vendors=scenario.vendors, entities=MASTERS,
+        extra_flows=documents, poll_interval=scenario.poll_interval,
+        sn_purchase_orders=scenario.documents // 2,
+        sn_invoices=scenario.documents - scenario.documents // 2,
+        bc_options={"cost_centers": FACILITY_SITES},
+        sn_options={"cost_centers": FACILITY_SITES, "supplier_count": scenario.vendors},
     ) as box:  # fmt: skip
         settings = box.settings()
         console.print(f"Business Central simulator: {box.bc_url}")
@@ -202,15 +271,19 @@ def run_demo(
                     supervisor.check()
                     rows = summarize(box, settings)
                     done = sum(r.in_target for r in rows)
-                    status.update(f"{done} of {sum(r.seeded for r in rows)} records in ServiceNow")
+                    status.update(f"{done} of {sum(r.seeded for r in rows)} records in their "
+                                  "targets")  # fmt: skip
                     if rows and all(r.complete for r in rows):
                         break
                     time.sleep(1)
             # Give the sinks a moment to commit, then report what the systems hold.
             time.sleep(1)
-            rows = summarize(box, settings)
+            rows = summarize(box, settings, timed=True)
             console.print(render(rows))
-            ok = bool(rows) and all(r.complete for r in rows)
+            complete = bool(rows) and all(r.complete for r in rows)
+            masters = check_masters(settings, console)
+            timely = check_timing(rows, settings, console)
+            ok = complete and masters and timely
             if keep_running:
                 console.print("pipeline running; Ctrl-C stops it")
                 supervisor.run_forever()

@@ -21,8 +21,13 @@ class ReplayRefused(Exception):
 class Moved:
     topic: str
     partition: int
-    before: int
+    before: int | None  # None: the group had committed nothing there
     after: int
+
+    @property
+    def replayed(self) -> int:
+        """Records the group will read again (none where it had committed nothing)."""
+        return max(0, self.before - self.after) if self.before is not None else 0
 
 
 def _partitions(admin: AdminClient, topics: list[str]) -> list[TopicPartition]:
@@ -75,10 +80,10 @@ def reset_group(
     targets = _target_offsets(admin, partitions, to_earliest, to_datetime, to_offset)
     request = ConsumerGroupTopicPartitions(group, partitions)
     current = admin.list_consumer_group_offsets([request])[group].result().topic_partitions or []
-    before = {(tp.topic, tp.partition): tp.offset for tp in current}
+    before = {(tp.topic, tp.partition): tp.offset for tp in current if tp.offset >= 0}
     new = [TopicPartition(t, p, o) for (t, p), o in targets.items()]
     admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, new)])[group].result()
-    return [Moved(t, p, before.get((t, p), -1), o) for (t, p), o in sorted(targets.items())]
+    return [Moved(t, p, before.get((t, p)), o) for (t, p), o in sorted(targets.items())]
 
 
 def _target_offsets(

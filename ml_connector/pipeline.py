@@ -177,10 +177,12 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
 def run_processors(settings: Settings, bootstrap: str) -> None:
     import faust
 
+    from ml_connector.xref import XrefView
     from processors.app import build_app
 
     codec = prepare(settings, bootstrap)
-    app = build_app(settings, bootstrap, codec)
+    xref = XrefView(bootstrap, settings.kafka.topics.xref).start()
+    app = build_app(settings, bootstrap, codec, xref)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
     worker.execute_from_commandline()
 
@@ -220,6 +222,7 @@ def run_sinks(settings: Settings, bootstrap: str) -> None:
             audit=AuditLog(kafka, topics.audit, "sinks"),
             batch_size=settings.delivery.batch_size,
             concurrency=settings.delivery.concurrency,
+            xref_topic=topics.xref,
         )  # fmt: skip
 
     async def main(stop: asyncio.Event) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ml_connector.config import Settings
 from ml_connector.secrets import SecretStore
+from ml_connector.xref import CODE_FIELDS
 from producers.registry import build_source
 
 
@@ -96,9 +97,5 @@ async def reconcile(settings: Settings, flow_name: str, secrets: SecretStore) ->
     return reports
 
 
-KEYS = {"vendor": "number", "gl_account": "number", "cost_center": "code",
-        "item": "number", "customer": "number"}  # fmt: skip
-
-
 def business_key(entity: str, canonical: Mapping[str, Any]) -> str:
-    return str(canonical[KEYS.get(entity, "number")]).casefold()
+    return str(canonical[CODE_FIELDS.get(entity, "number")]).casefold()

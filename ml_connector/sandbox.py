@@ -40,11 +40,13 @@ class Sandbox:
     sn_push: bool = False  # ServiceNow Business Rule pushes of invoices to that receiver
     receiver_port: int = 0
     bc_options: dict[str, Any] = field(default_factory=dict)  # more BusinessCentralOptions
+    sn_options: dict[str, Any] = field(default_factory=dict)  # more ServiceNowOptions
     # More flows beside bc-servicenow, by name (source, target, entities ...); their
     # poll_interval and overlap default to the sandbox's.
     extra_flows: dict[str, dict[str, Any]] = field(default_factory=dict)
     sn_purchase_orders: int = 5  # seeded ServiceNow purchase orders, with lines
     sn_invoices: int = 5  # seeded ServiceNow AP invoices (about a third approved)
+    sn_connection: dict[str, Any] = field(default_factory=dict)  # more of connections.sn
     bc_url: str = ""
     sn_url: str = ""
     bc: Any = None  # the BC simulator app (its store is .state.sim)
@@ -75,7 +77,7 @@ class Sandbox:
                 client_id=SN_CLIENT[0], client_secret=SN_CLIENT[1],
                 username=SN_USER[0], password=SN_USER[1],
                 purchase_order_count=box.sn_purchase_orders, invoice_count=box.sn_invoices,
-                push=push,
+                push=push, **box.sn_options,
             )
         )  # fmt: skip
         box.bc_url, stop_bc = serve_in_thread(box.bc)
@@ -132,6 +134,7 @@ class Sandbox:
                         "password": {"secret": "sn-password"},
                     },
                     **({"push": {"secret": {"secret": "sn-push-secret"}}} if self.sn_push else {}),
+                    **self.sn_connection,
                 },
             },
             "flows": {

@@ -41,6 +41,11 @@ class Topics:
         """What a target connection must receive, references already resolved."""
         return f"{self.prefix}.sink.{_check(target, 'connection')}.{_check(entity, 'entity')}"
 
+    def released(self, connection: str, entity: str) -> str:
+        """Documents a processor parked for a missing master, handed back once it arrived."""
+        return (f"{self.prefix}.released.{_check(connection, 'connection')}."
+                f"{_check(entity, 'entity')}")  # fmt: skip
+
     def retry(self, target: str, tier: str) -> str:
         return f"{self.prefix}.retry.{_check(target, 'connection')}.{_check(tier, 'tier')}"
 

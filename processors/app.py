@@ -1,9 +1,14 @@
-"""The Faust application: dedupe change events and route them to the sinks' topics.
+"""The Faust application: resolve references, dedupe change events, route them to sinks.
 
 Mapping to the canonical model happens at the producer edge (hub and spoke), so every change
-topic already carries canonical entities; here each event is compared with the content last
-routed for its key and dropped when unchanged, so overlap re-reads, duplicate webhooks and
-replays cost the targets nothing.
+topic already carries canonical entities. Here:
+
+- masters a source sends are recorded in ``mlc.xref`` (what the source holds, by code);
+- documents have their references resolved to the target's codes (``resolve``); one naming a
+  master the target has not sent yet waits in the ``waiting`` table, keyed by the document,
+  and is handed back through the ``released`` topic once the master arrives (``parking``);
+- each event is compared with the content last routed for its key and dropped when
+  unchanged, so overlap re-reads, duplicate webhooks and replays cost the targets nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
@@ -22,6 +29,9 @@ import schemas
 from ml_connector.audit import AuditRecord
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
+from ml_connector.xref import CODE_FIELDS, XrefView, master_entry, xref_key
+from processors.parking import Parked, release_timer
+from processors.resolve import DOCUMENTS, Resolver, resolvers
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +71,14 @@ def routes(settings: Settings) -> dict[tuple[str, str], list[Route]]:
     return dict(table)
 
 
-def build_app(settings: Settings, bootstrap: str, codec: AvroCodec) -> faust.App:
+def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefView) -> faust.App:
     topics = settings.kafka.topics
     app = faust.App(
         topics.processor_app(),
         broker=f"kafka://{bootstrap}",
         store="memory://",
+        # Tables live in memory and in their changelogs; nothing belongs in the working dir.
+        datadir=tempfile.mkdtemp(prefix="mlc-processors-"),
         # Tables use JSON; our topics carry Avro bytes and say so themselves.
         key_serializer="json",
         value_serializer="json",
@@ -83,7 +95,16 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec) -> faust.App
     # One entry per (target, source, entity, key): the hash of the content last routed there.
     # Its changelog topic makes it survive restarts and follow partitions on rebalance.
     seen = app.Table("content-hash", default=None, partitions=settings.kafka.partitions)
-    audit_topic = app.topic(topics.audit, key_serializer="raw", value_serializer="raw")
+    # Documents waiting for a master, by the same key (see ``parking``).
+    waiting = app.Table("waiting", default=None, partitions=settings.kafka.partitions)
+
+    def raw(*names: str) -> Any:
+        """Our topics carry Avro or JSON bytes of their own: Faust passes them through."""
+        return app.topic(*names, key_serializer="raw", value_serializer="raw")
+
+    audit_topic = raw(topics.audit)
+    xref_topic = raw(topics.xref)
+    resolver_for = resolvers(settings, xref)
 
     async def audit(
         stage: str, route: Route, record_id: str, event: dict[str, Any], **detail: Any
@@ -94,51 +115,99 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec) -> faust.App
         # Buffered, not awaited to the ack: the sink's own audit record proves delivery.
         await audit_topic.send(key=record.key.encode(), value=record.to_json())
 
+    async def record_master(source: str, entity: str, record_id: str, data: dict[str, Any]) -> None:
+        """What the source holds, by code: documents naming it may now go to that source."""
+        if data["op"] == "d":
+            await xref_topic.send(key=xref_key(source, entity, record_id).encode(), value=None)
+        elif (entry := master_entry(source, entity, record_id, data["after"])) is not None:
+            await xref_topic.send(key=entry.key.encode(), value=entry.to_json())
+
     keep = {entity: required_fields(entity) for _, entity in routes(settings)}
+    released_topics: dict[tuple[str, str], Any] = {}
     for (source, entity), targets in routes(settings).items():
-        src = app.topic(topics.change(source, entity), key_serializer="raw", value_serializer="raw")
-        sinks = [
-            (
-                r,
-                app.topic(
-                    topics.sink(r.target, entity), key_serializer="raw", value_serializer="raw"
-                ),
+        change = topics.change(source, entity)
+        sinks = {r.target: (r, raw(topics.sink(r.target, entity))) for r in targets}
+        gated = entity in DOCUMENTS and any((source, t) in resolver_for for t in sinks)
+        released = topics.released(source, entity)
+        channel = raw(change, released) if gated else raw(change)
+        if gated:
+            released_topics[(source, entity)] = raw(released)
+
+        async def deliver(route: Route, topic: Any, data: dict[str, Any], key: bytes,
+                          parked: Parked) -> None:  # fmt: skip
+            entity, record_id = route.entity, key.decode()
+            table_key = f"{route.target}|{route.source}|{entity}|{record_id}"
+            resolver: Resolver | None = resolver_for.get((route.source, route.target))
+            if entity in DOCUMENTS and resolver is not None and data["after"] is not None:
+                held = waiting.get(table_key)
+                since = parked.since or (held or {}).get("since") or time.time()
+                resolved, missing = resolver.resolve(data["after"])
+                awaits = [m.describe(route.source, route.target) for m in missing]
+                if missing and time.time() - since < resolver.park_timeout:
+                    waiting[table_key] = parked.entry(route, missing, since)
+                    await audit("parked", route, record_id, data, awaits=awaits)
+                    return
+                if held is not None:
+                    del waiting[table_key]
+                    await audit("released", route, record_id, data, waited_s=round(
+                        time.time() - since, 3), still_missing=awaits)  # fmt: skip
+                data = {**data, "after": resolved}
+            elif waiting.get(table_key) is not None:
+                del waiting[table_key]  # deleted at the source: what waited must not follow
+            digest = content_hash(data)
+            last_hash, identity = remembered(seen.get(table_key))
+            if last_hash == digest:
+                await audit("deduplicated", route, record_id, data)
+                return
+            if data["op"] == "d" and data["before"] is None:
+                if identity is None:
+                    return  # never routed there: nothing to delete in that target
+                # A source that only says "deleted" (BC) gets the Debezium 'before' from
+                # what was last routed: enough for the target to find the record.
+                data = {**data, "before": identity}
+            # Wait for the broker's ack before remembering the hash: a crash in between
+            # re-sends (harmless, sinks upsert) instead of losing the event.
+            pending = await topic.send(
+                key=key, value=codec.encode(topic.get_topic_name(), entity, data)
             )
-            for r in targets
-        ]
+            sent = await pending
+            named = data["after"] or data["before"] or {}
+            identity = {f: named.get(f) for f in keep[entity]}
+            seen[table_key] = {"hash": digest, "identity": identity}
+            await audit("routed", route, record_id, data, topic=topic.get_topic_name(),
+                        partition=sent.partition, offset=sent.offset)  # fmt: skip
 
         async def process(
-            stream: AsyncIterable[Any], entity: str = entity, sinks: list[Any] = sinks
+            stream: AsyncIterable[Any],
+            source: str = source,
+            entity: str = entity,
+            sinks: dict[str, tuple[Route, Any]] = sinks,
+            released: str = released,
+            deliver: Any = deliver,
         ) -> None:
             async for event in stream.events():  # type: ignore[attr-defined]
+                partition = event.message.partition
+                if event.message.topic == released:
+                    # A parked document whose master arrived (or whose wait ran out).
+                    marker = json.loads(event.value)
+                    held = waiting.get(marker["table_key"])
+                    if held is None:
+                        continue  # routed or replaced since
+                    parked = Parked.of(held)
+                    route, topic = sinks[held["target"]]
+                    await deliver(route, topic, codec.decode(entity, parked.value),
+                                  event.key, parked)  # fmt: skip
+                    continue
                 if event.value is None:  # tombstone: nothing to route
                     continue
                 data = codec.decode(entity, event.value)
-                digest = content_hash(data)
-                record_id = event.key.decode()
-                for route, topic in sinks:
-                    table_key = f"{route.target}|{route.source}|{entity}|{record_id}"
-                    last_hash, identity = remembered(seen.get(table_key))
-                    if last_hash == digest:
-                        await audit("deduplicated", route, record_id, data)
-                        continue
-                    if data["op"] == "d" and data["before"] is None:
-                        if identity is None:
-                            continue  # never routed there: nothing to delete in that target
-                        # A source that only says "deleted" (BC) gets the Debezium 'before'
-                        # from what was last routed: enough for the target to find the record.
-                        data = {**data, "before": identity}
-                    # Wait for the broker's ack before remembering the hash: a crash in
-                    # between re-sends (harmless, sinks upsert) instead of losing the event.
-                    pending = await topic.send(
-                        key=event.key, value=codec.encode(topic.get_topic_name(), entity, data)
-                    )
-                    sent = await pending
-                    named = data["after"] or data["before"] or {}
-                    identity = {f: named.get(f) for f in keep[entity]}
-                    seen[table_key] = {"hash": digest, "identity": identity}
-                    await audit("routed", route, record_id, data, topic=topic.get_topic_name(),
-                                partition=sent.partition, offset=sent.offset)  # fmt: skip
+                if entity in CODE_FIELDS:
+                    await record_master(source, entity, event.key.decode(), data)
+                for route, topic in sinks.values():
+                    await deliver(route, topic, data, event.key,
+                                  Parked(event.value, event.key, partition))  # fmt: skip
 
-        app.agent(src, name=f"route-{source}-{entity}")(process)
+        app.agent(channel, name=f"route-{source}-{entity}")(process)
+    if released_topics:
+        app.timer(1.0)(release_timer(waiting, xref, resolver_for, released_topics))
     return app

@@ -58,9 +58,22 @@ def cost_center(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def item(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": r["number"],
+        "name": r.get("displayName") or r["number"],
+        "type": text(r.get("type")),
+        "unit_price": money(r.get("unitPrice")),
+        "unit_cost": money(r.get("unitCost")),
+        "unit_of_measure": text(r.get("baseUnitOfMeasureCode")),
+        "blocked": bool(r.get("blocked", False)),
+    }
+
+
 STREAMS: dict[str, Stream] = {
     "vendor": Stream(entity="vendor", path="vendors", to_canonical=vendor),
     "gl_account": Stream(entity="gl_account", path="accounts", to_canonical=gl_account),
+    "item": Stream(entity="item", path="items", to_canonical=item),
     # Cost centers are the values of one dimension, chosen per flow (cost_center_dimension).
     "cost_center": Stream(
         entity="cost_center", path="dimensionValues", to_canonical=cost_center, scope="dimension"

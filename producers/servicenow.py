@@ -61,6 +61,7 @@ SN_SHOP_ORDER = Profile(
     {
         "number": "number",
         "vendor_number": "supplier.u_erp_vendor_number",
+        "vendor_ref": "supplier",
         "order_date": "order_date",
         "currency": "currency",
         "status": "state",
@@ -75,6 +76,7 @@ PROC_PO = Profile(
     {
         "number": "number",
         "vendor_number": "vendor.u_vendor_number",
+        "vendor_ref": "vendor",
         "order_date": "po_date",
         "currency": "currency",
         "status": "status",
@@ -99,6 +101,7 @@ SN_SHOP_INVOICE = Profile(
         "number": "number",
         "vendor_invoice_number": "invoice_number",
         "vendor_number": "supplier.u_erp_vendor_number",
+        "vendor_ref": "supplier",
         "order_number": "purchase_order.number",
         "invoice_date": "invoice_date",
         "due_date": "due_date",
@@ -167,6 +170,7 @@ def purchase_order(row: dict[str, Any], *, header: Columns, line: Columns) -> di
         # document with a reason, where a mapping error would stall the whole stream.
         "number": value(row, header, "number") or "",
         "vendor_number": value(row, header, "vendor_number") or "",
+        "vendor_ref": value(row, header, "vendor_ref"),
         "order_date": day(value(row, header, "order_date")),
         "currency": value(row, header, "currency"),
         "status": value(row, header, "status"),
@@ -184,6 +188,7 @@ def purchase_invoice(row: dict[str, Any], *, header: Columns, line: Columns) -> 
         "number": value(row, header, "number") or "",
         "vendor_invoice_number": value(row, header, "vendor_invoice_number"),
         "vendor_number": value(row, header, "vendor_number") or "",
+        "vendor_ref": value(row, header, "vendor_ref"),
         "order_number": value(row, header, "order_number"),
         "invoice_date": day(value(row, header, "invoice_date")),
         "posting_date": None,

@@ -77,6 +77,8 @@ class BusinessCentralOptions:
     item_count: int = 20
     purchase_order_count: int = 10
     purchase_invoice_count: int = 10
+    # Values of the COSTCENTER dimension as (code, name); None: four plants.
+    cost_centers: tuple[tuple[str, str], ...] | None = None
     sales_invoice_count: int = 10
     records_per_timestamp: int = 3
     seed_epoch: datetime = datetime(2024, 1, 2, 8, 0, tzinfo=UTC)

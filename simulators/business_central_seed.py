@@ -167,6 +167,8 @@ def seed_company(store: BusinessCentralStore, company_id: str) -> None:
 
     dimension_values: dict[str, list[str]] = {}
     for i, (code, name, members) in enumerate(DIMENSIONS):
+        if code == "COSTCENTER" and options.cost_centers is not None:
+            members = options.cost_centers
         dimension = add(
             "dimensions",
             {"id": sd.stable_guid("bc-dimension", options.seed, code), "code": code,

@@ -78,6 +78,8 @@ class ServiceNowOptions:
     supplier_count: int = 10  # sn_fin_supplier rows, keyed V00010, V00020, ... as BC's vendors
     purchase_order_count: int = 5  # each in sn_shop_purchase_order and proc_po, with lines
     invoice_count: int = 5  # sn_shop_invoice rows with lines
+    # cmn_cost_center rows documents are charged to, as (code, name); None: four plants.
+    cost_centers: tuple[tuple[str, str], ...] | None = None
     push: PushRule | None = None  # the Business Rule push accelerator; None: not installed
     # Lets tests reach an in-process receiver (httpx.ASGITransport); None: real HTTP.
     delivery_transport: httpx.AsyncBaseTransport | None = None

@@ -76,6 +76,16 @@ CMN_COST_CENTER = TableDef(
     },
     display_field="name",
 )
+# The product catalog; u_ columns are what the item transform map fills.
+PC_PRODUCT_CAT = _procurement(
+    "pc_product_cat",
+    {
+        **_cols("name", "short_description", "price", "cost", "u_erp_item_number", "u_type"),
+        **_cols("u_unit_of_measure"),
+        **_cols("active", kind=ColKind.BOOLEAN),
+    },
+    display="name",
+)
 PROC_PO = _procurement(
     "proc_po",
     {
@@ -138,6 +148,7 @@ S2P_TABLES: tuple[TableDef, ...] = (
     SN_SHOP_INVOICE,
     SN_SHOP_INVOICE_LINE,
 )
-ALL_TABLES: tuple[TableDef, ...] = (*BASE_TABLES, *S2P_TABLES)
+# The product catalog starts empty: items arrive from the ERP.
+ALL_TABLES: tuple[TableDef, ...] = (*BASE_TABLES, *S2P_TABLES, PC_PRODUCT_CAT)
 # Names the seed pages use for the same tables.
 TABLE_ALIASES = {"sn_apo_invoice": "sn_shop_invoice"}

@@ -82,6 +82,23 @@ COST_CENTER_MAP = TransformMap(
     mandatory=("name",),
     references={"parent": ("cmn_cost_center", "code")},
 )
+# Items have no documented staging table: this is the one the README asks an admin to create.
+ITEM_MAP = TransformMap(
+    name="ML Connector Item",
+    source_table="u_mlc_imp_item",
+    target_table="pc_product_cat",
+    field_map={
+        "u_item_number": "u_erp_item_number",
+        "u_name": "name",
+        "u_type": "u_type",
+        "u_unit_price": "price",
+        "u_unit_cost": "cost",
+        "u_unit_of_measure": "u_unit_of_measure",
+        "u_active": "active",
+    },
+    coalesce=("u_erp_item_number",),
+    mandatory=("name",),
+)
 ORDER_MAP = TransformMap(
     name="ML Connector Purchase Order",
     source_table="sn_fcms_intg_imp_order",
@@ -165,6 +182,7 @@ DEFAULT_TRANSFORM_MAPS: tuple[TransformMap, ...] = (
     SUPPLIER_MAP,
     GL_ACCOUNT_MAP,
     COST_CENTER_MAP,
+    ITEM_MAP,
     ORDER_MAP,
     ORDER_LINE_MAP,
     INVOICE_MAP,

@@ -151,7 +151,7 @@ def _seed_source_to_pay(store: ServiceNowStore, add: Adder) -> None:
         accounts.append(add("sn_fin_gl_account", {**values, "category": kind}, 300 + i))
     centers = [
         add("cmn_cost_center", {"code": code, "name": name, "u_active": "true"}, 320 + i)
-        for i, (code, name) in enumerate(COST_CENTERS)
+        for i, (code, name) in enumerate(options.cost_centers or COST_CENTERS)
     ]
     companies = [r for r in store.tables["core_company"].records.values()]
     if not suppliers:

@@ -34,6 +34,7 @@ from ml_connector.api.errors import RetryableError
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
 from ml_connector.kafka.clients import Consumed, DeliveryTracker
+from ml_connector.xref import written_entry
 from sinks.base import Outcome, SinkRecord, Target
 from sinks.parking import ParkedKeys
 
@@ -89,6 +90,7 @@ class SinkRunner:
         audit: AuditLog,
         batch_size: int = 200,
         concurrency: int = 8,
+        xref_topic: str | None = None,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -104,6 +106,7 @@ class SinkRunner:
         self.parked = parked
         self.audit = audit
         self.batch_size = batch_size
+        self.xref_topic = xref_topic
         self._slots = asyncio.Semaphore(concurrency)
         self._paused: dict[tuple[str, int], int] = {}  # partition -> due (epoch ms)
         self.stats = SinkStats()
@@ -247,7 +250,17 @@ class SinkRunner:
         self.stats.by_status[outcome.status] += 1
         self._audit(c, origin, "written", status=outcome.status, target_id=outcome.target_id,
                     attempt=origin.attempt + 1, event=event)  # fmt: skip
+        self._learn(entity, outcome, event)
         return record, None
+
+    def _learn(self, entity: str, outcome: Outcome, event: dict[str, Any]) -> None:
+        """The target's id of what was written, beside the source's: the learned xref."""
+        if self.xref_topic is None or not outcome.target_id:
+            return
+        entry = written_entry(self.target_name, entity, outcome.target_id, event)
+        if entry is not None:
+            # Flushed with the batch, before its offsets are committed.
+            self.producer.produce(self.xref_topic, key=entry.key.encode(), value=entry.to_json())
 
     def _settled(self, origin: Origin, key: str, tracker: DeliveryTracker) -> None:
         state = self.parked.get(origin.topic, key)

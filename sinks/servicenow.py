@@ -67,10 +67,23 @@ def cost_center_row(entity: dict[str, Any], deleted: bool) -> dict[str, str]:
     }
 
 
+def item_row(entity: dict[str, Any], deleted: bool) -> dict[str, str]:
+    return {
+        "u_item_number": _string(entity["number"]),
+        "u_name": _string(entity.get("name")),
+        "u_type": _string(entity.get("type")),
+        "u_unit_price": _string(entity.get("unit_price")),
+        "u_unit_cost": _string(entity.get("unit_cost")),
+        "u_unit_of_measure": _string(entity.get("unit_of_measure")),
+        "u_active": _string(not deleted and not entity.get("blocked", False)),
+    }
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any], bool], dict[str, str]]] = {
     "vendor": vendor_row,
     "gl_account": gl_account_row,
     "cost_center": cost_center_row,
+    "item": item_row,
 }
 
 
@@ -81,6 +94,7 @@ TARGET_FIELDS: dict[str, dict[str, str]] = {
                "u_email": "email", "u_tax_id": "tax_id"},
     "gl_account": {"name": "name", "account_type": "account_type", "category": "category"},
     "cost_center": {"name": "name"},
+    "item": {"name": "name", "u_unit_of_measure": "unit_of_measure"},
 }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from ml_connector.config import Settings
+from ml_connector.xref import DOCUMENTS
 
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"}
 
@@ -65,6 +66,8 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
         for entity in flow.entities:
             specs.append(TopicSpec(topics.change(flow.source, entity), parts))
             specs.append(TopicSpec(topics.sink(flow.target, entity), parts))
+            if entity in DOCUMENTS:  # they may wait for masters in the processors
+                specs.append(TopicSpec(topics.released(flow.source, entity), parts))
     unique = {s.name: s for s in specs}
     return list(unique.values())
 

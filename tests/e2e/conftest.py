@@ -94,12 +94,12 @@ class Pipeline:
             f"{polls} more polls and no lag", lambda: self.polls() >= target and self.lag() == 0
         )
 
-    def audit_trail(self, record_id: str, entity: str = "vendor") -> list[Any]:
+    def audit_trail(self, record_id: str, entity: str = "vendor", source: str = "bc") -> list[Any]:
         from ml_connector.audit_index import AuditIndex
 
         index = AuditIndex(self.settings.audit.database)  # the one the CLI catches up
         index.sync(self.box.bootstrap, self.topics.audit, self.topics.audit_cli_group)
-        return index.trail("bc", entity, record_id)
+        return index.trail(source, entity, record_id)
 
     def retried_to(self, tier: str) -> int:
         return topic_size(self.box.bootstrap, self.topics.retry("sn", tier))
@@ -108,8 +108,23 @@ class Pipeline:
         r = self.sn.put("/_sim/faults", json=settings)
         assert r.status_code == 200, r.text
 
+    def cli(self, *args: str) -> Any:
+        """The operator's command, against this pipeline's config."""
+        from typer.testing import CliRunner
+
+        from ml_connector.cli import app
+
+        command, *rest = args
+        sub = [command, rest.pop(0)] if command == "dlq" else [command]
+        return CliRunner().invoke(app, [*sub, "-c", str(self.box.config_path), *rest],
+                                  env={"COLUMNS": "200"})  # fmt: skip
+
     def dead_letters(self) -> int:
-        return topic_size(self.box.bootstrap, self.topics.dlq("sn"))
+        return self.dlq_size("sn")
+
+    def dlq_size(self, target: str) -> int:
+        """Records ever dead-lettered for ``target`` (redriven ones stay in the log)."""
+        return topic_size(self.box.bootstrap, self.topics.dlq(target))
 
 
 @pytest.fixture

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.kafka
 def test_demo_prints_a_complete_summary(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS",)}
     result = subprocess.run(
-        [*CLI, "demo", "--vendors", "40", "--timeout", "180", "--workdir", str(tmp_path / "d")],
-        cwd=ROOT, env={**env, "COLUMNS": "120"}, capture_output=True, text=True, timeout=400,
+        [*CLI, "demo", "--flow", "bc-servicenow", "--vendors", "40", "--documents", "60",
+         "--poll-interval", "20", "--timeout", "180", "--workdir", str(tmp_path / "d")],
+        cwd=ROOT, env={**env, "COLUMNS": "140"}, capture_output=True, text=True, timeout=400,
         check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -30,6 +31,9 @@ def test_demo_prints_a_complete_summary(tmp_path: Path) -> None:
     assert "in target, once" in out
     assert "purchase_invoice" in out and "cost_center" in out  # both directions
     assert "complete" in out and "incomplete" not in out
+    for master in ("vendor", "gl_account", "cost_center"):
+        assert f"{master} master identical on both sides" in out, out
+    assert "within one polling interval (20 s) of being read: yes" in out, out
 
 
 def test_kafka_up_prints_a_working_bootstrap_address() -> None:

@@ -57,7 +57,7 @@ def test_resetting_the_sink_group_to_earliest_leaves_the_target_unchanged(
     p.wait("the sink group to empty", lambda: group_stopped(p.box.bootstrap, group))
     moved = reset_group(p.box.bootstrap, group, to_earliest=True)
     sink_topic = p.topics.sink("sn", "vendor")
-    assert sum(m.before - m.after for m in moved if m.topic == sink_topic) == 200
+    assert sum(m.replayed for m in moved if m.topic == sink_topic) == 200
     p.supervisor.release("sinks")
     p.wait("the replay to be written", lambda: p.import_calls() >= calls + 200)
     p.settle()
@@ -94,21 +94,21 @@ def test_poison_records_go_to_the_dlq_and_are_redriven_after_the_fix(
         assert r.info["mlc.consumer.group"] == p.topics.sink_group("sn")
         assert r.info["__connect.errors.offset"].isdigit()
 
-    listed = cli(p, "dlq", "list", "sn")
+    listed = p.cli("dlq", "list", "sn")
     assert "50 record(s)" in listed.output
 
     # Fix the cause in ServiceNow, then redrive: every one of them arrives, the DLQ is empty.
     assert p.sn.post("/_sim/tables/fx_currency", json={"code": "XTS"}).status_code in (200, 201)
-    replayed = cli(p, "dlq", "replay", "sn", "--rate", "100")
+    replayed = p.cli("dlq", "replay", "sn", "--rate", "100")
     assert replayed.exit_code == 0 and "redriven: 50" in replayed.output, replayed.output
     p.wait("the redriven vendors", lambda: len(p.sn_vendor_counts()) >= 300)
     p.settle()
     assert set(p.sn_vendor_counts().values()) == {1}
     assert list(dlq.records()) == []  # nothing left to redrive
-    assert "0 record(s)" in cli(p, "dlq", "list", "sn").output
+    assert "0 record(s)" in p.cli("dlq", "list", "sn").output
     assert p.dead_letters() == 50  # the log keeps them, marked as redriven
-    assert "50 record(s)" in cli(p, "dlq", "list", "sn", "--all").output
-    trail = cli(p, "audit", "bc", "vendor", poisoned[0]["id"])
+    assert "50 record(s)" in p.cli("dlq", "list", "sn", "--all").output
+    trail = p.cli("audit", "bc", "vendor", poisoned[0]["id"])
     for stage in ("dead", "replayed", "written"):
         assert stage in trail.output, trail.output
 
@@ -146,18 +146,6 @@ def test_a_later_update_never_overtakes_one_waiting_in_retry(
     assert p.dead_letters() == 0
 
 
-def cli(p: Any, *args: str) -> Any:
-    """The operator's command, against this pipeline's config."""
-    from typer.testing import CliRunner
-
-    from ml_connector.cli import app
-
-    command, *rest = args
-    sub = [command, rest.pop(0)] if command == "dlq" else [command]
-    return CliRunner().invoke(app, [*sub, "-c", str(p.box.config_path), *rest],
-                              env={"COLUMNS": "200"})  # fmt: skip
-
-
 def _dead_letters(p: Any) -> Any:
     from ml_connector.dlq import DeadLetters
 
@@ -177,7 +165,7 @@ def test_replaying_one_record_by_its_id_rewrites_only_that_record(
     edit = p.sn.patch(f"/_sim/tables/core_company/{row['sys_id']}", json={"name": "Edited"})
     assert edit.status_code == 200, edit.text
     calls = p.import_calls()
-    result = cli(p, "replay", "--record", f"bc:vendor:{vendor['id']}")
+    result = p.cli("replay", "--record", f"bc:vendor:{vendor['id']}")
     assert result.exit_code == 0, result.output
     assert "sent again to" in result.output
     p.wait("the replayed vendor", lambda: p.sn_vendors()[vendor["number"]]["name"] != "Edited")

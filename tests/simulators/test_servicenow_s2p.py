@@ -154,6 +154,20 @@ async def test_gl_account_and_cost_center_imports_coalesce_on_erp_keys() -> None
     assert "NOPE" in orphan["error_message"]
 
 
+async def test_item_imports_coalesce_on_the_erp_item_number_into_the_product_catalog() -> None:
+    async with client_for(make_app(), auth=SN_AUTH) as client:
+        row = {"u_item_number": "1000", "u_name": "Air filter", "u_unit_price": "12.50",
+               "u_unit_of_measure": "PCS", "u_active": "true"}  # fmt: skip
+        first = await stage(client, "u_mlc_imp_item", row)
+        again = await stage(client, "u_mlc_imp_item", {**row, "u_name": "Air filter, HEPA"})
+        items = await rows(client, "pc_product_cat", sysparm_query="u_erp_item_number=1000")
+    assert (first["status"], again["status"]) == ("inserted", "updated")
+    assert first["sys_id"] == again["sys_id"]
+    assert [(i["name"], i["price"], i["u_unit_of_measure"]) for i in items] == [
+        ("Air filter, HEPA", "12.50", "PCS")
+    ]
+
+
 async def test_orders_and_lines_resolve_references_by_erp_keys() -> None:
     async with client_for(make_app(), auth=SN_AUTH) as client:
         header = {"u_po_number": "PO99990", "u_vendor_number": "v00020", "u_total": "150.00",

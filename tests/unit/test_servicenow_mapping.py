@@ -30,7 +30,8 @@ def _line(n: str, account: str, cost_center: str = "CC200", **extra: str) -> dic
 INVOICE = {
     "sys_id": "a" * 32, "sys_updated_on": "2024-01-02 16:20:00", "sys_mod_count": "2",
     "number": "APINV0000002", "invoice_number": "INV-74586",
-    "supplier.u_erp_vendor_number": "V00090", "purchase_order.number": "SPO0000001",
+    "supplier.u_erp_vendor_number": "V00090", "supplier": "f" * 32,
+    "purchase_order.number": "SPO0000001",
     "invoice_date": "2024-02-01", "due_date": "2024-03-02 00:00:00", "currency": "USD",
     "state": "approved", "cost_center.code": "CC200", "total_amount": "1229.04",
     "tax_amount": "", LINES: [_line("2", "60200", cost_center=""), _line("1", "60100")],
@@ -49,6 +50,7 @@ def test_an_invoice_keeps_the_servicenow_number_and_maps_every_reference() -> No
         "number": "APINV0000002",  # the ServiceNow number; the sys_id is the event's native id
         "vendor_invoice_number": "INV-74586",
         "vendor_number": "V00090",  # the supplier's ERP vendor number, through the reference
+        "vendor_ref": "f" * 32,  # the supplier itself, for the learned cross-reference
         "order_number": "SPO0000001",
         "invoice_date": date(2024, 2, 1),
         "posting_date": None,
@@ -111,11 +113,11 @@ def test_procurement_tables_bring_their_own_columns() -> None:
     assert line["cost_center"] == "CC100"
 
 
-def test_the_connection_reads_approved_invoices_only_unless_told_otherwise() -> None:
+def test_the_connection_reads_approved_documents_only_unless_told_otherwise() -> None:
     default = ServiceNowConnection.model_validate(SN).source_tables
     assert default["purchase_invoice"].table == "sn_shop_invoice"
     assert default["purchase_invoice"].query == "approval=approved"
-    assert default["purchase_order"].query == ""
+    assert default["purchase_order"].query == "approval=approved"
     # An override naming another table keeps the approval filter; query "" lifts it.
     apo = ServiceNowConnection.model_validate(
         {**SN, "source_tables": {"purchase_invoice": {"table": "sn_apo_invoice"}}}
