@@ -205,20 +205,19 @@ class Scenario:
     poll_interval: float = 60.0
 
 
-def check_masters(settings: Settings, console: Console) -> bool:
-    """Compare each master on both sides, as ``ml-connector reconcile`` does."""
+def check_reconcile(settings: Settings, console: Console) -> bool:
+    """Compare every entity of every flow on both sides, as ``ml-connector reconcile`` does."""
     import asyncio
 
     secrets = SecretStore.from_config(settings.secrets)
     clean = True
     for name, flow in settings.flows.items():
-        if not isinstance(settings.connections[flow.target], ServiceNowConnection):
-            continue
         reports: list[EntityReport] = asyncio.run(reconcile(settings, name, secrets))
         for r in reports:
             clean = clean and r.clean
-            verdict = "identical on both sides" if r.clean else "[red]differs[/red]"
-            console.print(f"{r.entity} master {verdict}: {r.compared} compared, "
+            what = "documents agree" if r.entity in DOCUMENT_ENTITIES else "master identical"
+            verdict = f"{what} on both sides" if r.clean else "[red]differs[/red]"
+            console.print(f"{r.entity} {verdict}: {r.compared} compared, "
                           f"{len(r.missing)} missing, {len(r.different)} different, "
                           f"{len(r.extra)} extra in {flow.target}")  # fmt: skip
     return clean
@@ -281,9 +280,9 @@ def run_demo(
             rows = summarize(box, settings, timed=True)
             console.print(render(rows))
             complete = bool(rows) and all(r.complete for r in rows)
-            masters = check_masters(settings, console)
+            agree = check_reconcile(settings, console)
             timely = check_timing(rows, settings, console)
-            ok = complete and masters and timely
+            ok = complete and agree and timely
             if keep_running:
                 console.print("pipeline running; Ctrl-C stops it")
                 supervisor.run_forever()

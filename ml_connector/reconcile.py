@@ -8,13 +8,15 @@ different (fields the target holds that disagree), extra (in the target, not in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from ml_connector.config import Settings
 from ml_connector.secrets import SecretStore
-from ml_connector.xref import CODE_FIELDS
+from ml_connector.xref import CODE_FIELDS, DOCUMENTS
+from processors.resolve import Resolver
 from producers.registry import build_source
 
 
@@ -45,6 +47,8 @@ def _norm(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Decimal | float | int):
+        return format(Decimal(str(value)).normalize(), "f")
     return str(value).strip()
 
 
@@ -67,7 +71,10 @@ def compare(
         }
         if diffs:
             report.different[key] = diffs
-    report.extra = sorted(set(target) - set(source))
+    # A document target holds documents of its own (entered there directly): only masters
+    # are expected to match one to one.
+    if entity not in DOCUMENTS:
+        report.extra = sorted(set(target) - set(source))
     return report
 
 
@@ -81,6 +88,10 @@ async def reconcile(settings: Settings, flow_name: str, secrets: SecretStore) ->
         await target.aclose()
         await source.aclose()
         raise ValueError(f"{flow.target}: this target cannot be reconciled yet")
+    # Documents are compared in the target's codes: the flow's explicit mappings applied, as
+    # the processors do (what they learned at run time is not consulted here).
+    resolver = Resolver(flow.source, flow.target, flow.mappings, _NothingLearned(), frozenset())
+    expected: Callable[[str], dict[str, str]] = getattr(target, "expected", lambda _: {})
     reports = []
     try:
         for entity in flow.entities:
@@ -89,12 +100,22 @@ async def reconcile(settings: Settings, flow_name: str, secrets: SecretStore) ->
             async for page in source.read_since(stream, None):
                 for raw in page:
                     canonical = stream.to_canonical(raw)
+                    if entity in DOCUMENTS:
+                        canonical = {**resolver.resolve(canonical)[0], **expected(entity)}
                     records[business_key(entity, canonical)] = canonical
             reports.append(compare(entity, records, await target.snapshot(entity)))
     finally:
         await target.aclose()
         await source.aclose()
     return reports
+
+
+class _NothingLearned:
+    def holds(self, connection: str, entity: str, code: str) -> bool:
+        return False
+
+    def peer_code(self, connection: str, entity: str, native_id: str, peer: str) -> str | None:
+        return None
 
 
 def business_key(entity: str, canonical: Mapping[str, Any]) -> str:

@@ -17,6 +17,7 @@ record goes to the dead-letter topic and can be redriven once the masters exist.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
@@ -34,6 +35,13 @@ from sinks.business_central_documents import (
 )
 
 Record = dict[str, Any]
+
+
+def amount(value: Any) -> str:
+    """A number as reconciliation compares it: exact decimal, no trailing zeros."""
+    if value is None or value == "":
+        return ""
+    return format(Decimal(str(value)).normalize(), "f")
 
 
 class Lookups:
@@ -177,3 +185,30 @@ class BusinessCentralTarget:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    # -- reconciliation ----------------------------------------------------------------
+    def expected(self, entity: str) -> dict[str, str]:
+        """What every source document must show in BC beyond its own fields."""
+        return {"posted": "true"} if KINDS[entity].posts else {}
+
+    async def snapshot(self, entity: str) -> dict[str, dict[str, str]]:
+        """BC's documents by the source number they carry, as canonical fields.
+
+        BC also holds documents entered there directly; only those whose number the source
+        names are compared (see ``reconcile``), so they never count as extra.
+        """
+        kind = KINDS[entity]
+        held: dict[str, dict[str, str]] = {}
+        async for page in self.client.read(kind.entity_set):
+            for doc in page:
+                key = str(doc.get(kind.key_field) or "").casefold()
+                if not key:
+                    continue
+                row = {
+                    "vendor_number": str(doc.get("vendorNumber") or ""),
+                    "total_excluding_tax": amount(doc.get("totalAmountExcludingTax")),
+                }
+                if kind.posts:
+                    row["posted"] = "false" if doc.get("status") in (None, "Draft") else "true"
+                held[key] = row
+        return held

@@ -13,10 +13,15 @@ from ml_connector.cli import app
 pytestmark = pytest.mark.kafka
 
 
-def reconcile(p: Any) -> Any:
+def reconcile(p: Any, flow: str = "bc-servicenow") -> Any:
     return CliRunner().invoke(
-        app, ["reconcile", "-c", str(p.box.config_path), "bc-servicenow"], env={"COLUMNS": "200"}
+        app, ["reconcile", "-c", str(p.box.config_path), flow], env={"COLUMNS": "200"}
     )
+
+
+def differences(output: str) -> list[str]:
+    return [line for line in output.splitlines()
+            if line.startswith(("missing", "different", "extra"))]  # fmt: skip
 
 
 def test_reconcile_reports_nothing_after_a_sync_and_exactly_a_manual_edit(
@@ -42,10 +47,53 @@ def test_reconcile_reports_nothing_after_a_sync_and_exactly_a_manual_edit(
 
     found = reconcile(p)
     assert found.exit_code == 1
-    lines = [line for line in found.output.splitlines()
-             if line.startswith(("missing", "different", "extra"))]  # fmt: skip
-    assert lines == [  # entity by entity, in the flow's order
+    assert differences(found.output) == [  # entity by entity, in the flow's order
         f"different vendor {vendor['number'].casefold()}: city: source {vendor['city']!r} "
         "target 'Springfield'",
         f"missing   cost_center {gone['code'].casefold()}: in the source, not in the target",
+    ]
+
+
+def test_reconcile_compares_documents_in_business_central(
+    pipeline_factory: Callable[..., Any],
+) -> None:
+    documents = ["purchase_order", "purchase_invoice"]
+    p = pipeline_factory(
+        vendors=100, poll_interval=1.0, entities=["vendor", "gl_account", "cost_center"],
+        extra_flows={"servicenow-bc": {"source": "sn", "target": "bc", "entities": documents}},
+        sn_purchase_orders=10, sn_invoices=12,
+    )  # fmt: skip
+
+    def sn(table: str) -> set[str]:
+        rows = p.sn.get(f"/_sim/tables/{table}").json()["result"]
+        return {r["number"] for r in rows if r["approval"] == "approved"}
+
+    def bc(entity_set: str) -> list[dict[str, Any]]:
+        return list(p.bc.get(f"/_sim/entities/{entity_set}").json()["value"])
+
+    def arrived() -> bool:
+        posted = {i["vendorInvoiceNumber"] for i in bc("purchaseInvoices") if i["status"] == "Open"}
+        return orders <= {o["number"] for o in bc("purchaseOrders")} and invoices <= posted
+
+    orders, invoices = sn("sn_shop_purchase_order"), sn("sn_shop_invoice")
+    p.wait("approved orders and invoices in BC, invoices posted", arrived)
+    p.settle()
+    clean = reconcile(p, "servicenow-bc")
+    assert clean.exit_code == 0, clean.output
+    assert "no differences" in clean.output
+
+    # By hand in BC: one order deleted, one posted invoice's vendor changed.
+    p.supervisor.hold("producers")
+    order = next(o for o in bc("purchaseOrders") if o["number"] in orders)
+    assert p.bc.delete(f"/_sim/entities/purchaseOrders/{order['id']}").status_code in (200, 204)
+    invoice = next(i for i in bc("purchaseInvoices") if i["vendorInvoiceNumber"] in invoices)
+    r = p.bc.patch(f"/_sim/entities/purchaseInvoices/{invoice['id']}",
+                   json={"vendorNumber": "V99999"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    found = reconcile(p, "servicenow-bc")
+    assert found.exit_code == 1, found.output
+    assert differences(found.output) == [
+        f"missing   purchase_order {order['number'].casefold()}: in the source, not in the target",
+        f"different purchase_invoice {invoice['vendorInvoiceNumber'].casefold()}: vendor_number: "
+        f"source {invoice['vendorNumber']!r} target 'V99999'",
     ]
