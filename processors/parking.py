@@ -48,6 +48,7 @@ class Parked:
             "key": self.key.decode(), "partition": self.partition, "since": since,
             "event": base64.b64encode(self.value).decode(),
             "awaits": [m.to_json() for m in missing],
+            "parked_at": time.time(),  # each parking is new: a marker may go for it at once
         }  # fmt: skip
 
     @classmethod
@@ -85,8 +86,9 @@ def release_timer(
             if not entry:
                 continue
             resolver = resolver_for.get((entry["source"], entry["target"]))
-            # Keyed by what it waits for: parked again on something else, it may go at once.
-            mark = f"{table_key}|{entry['awaits']}"
+            # One marker per parking: once the agent parked it again (say on what it still
+            # waits for), the next arrival may hand it back at once.
+            mark = f"{table_key}|{entry.get('parked_at')}"
             if resolver is None or sent.get(mark, 0.0) > now - RESEND_AFTER:
                 continue
             due = (
