@@ -56,8 +56,23 @@ class Pipeline:
         raise AssertionError(f"timed out waiting for {what} (last error: {last_error})\n{logs}")
 
     # -- what the systems hold ---------------------------------------------------------
+    def bc_rows(self, entity_set: str) -> list[dict[str, Any]]:
+        return list(self.bc.get(f"/_sim/entities/{entity_set}").json()["value"])
+
     def bc_vendors(self) -> list[dict[str, Any]]:
-        return list(self.bc.get("/_sim/entities/vendors").json()["value"])
+        return self.bc_rows("vendors")
+
+    def posted_invoices(self) -> Counter[str]:
+        """BC purchase invoices posted (status Open), by the ServiceNow number they carry."""
+        return Counter(i["vendorInvoiceNumber"] for i in self.bc_rows("purchaseInvoices")
+                       if i["status"] == "Open")  # fmt: skip
+
+    def sn_rows(self, table: str) -> list[dict[str, str]]:
+        return list(self.sn.get(f"/_sim/tables/{table}").json()["result"])
+
+    def sn_approved(self, table: str) -> set[str]:
+        """Numbers of the approved documents in a ServiceNow table: what must reach BC."""
+        return {r["number"] for r in self.sn_rows(table) if r["approval"] == "approved"}
 
     def sn_vendor_counts(self) -> Counter[str]:
         body = self.sn.get("/_sim/tables/core_company/counts").json()

@@ -20,16 +20,13 @@ def test_servicenow_without_the_oauth_grant_falls_back_to_basic_auth(
         extra_flows={"servicenow-bc": {"source": "sn", "target": "bc",
                                        "entities": ["purchase_invoice"]}},
     )  # fmt: skip
-    approved = {i["number"] for i in p.sn.get("/_sim/tables/sn_shop_invoice").json()["result"]
-                if i["approval"] == "approved"}  # fmt: skip
+    approved = p.sn_approved("sn_shop_invoice")
     assert approved
 
-    def posted() -> set[str]:
-        rows = p.bc.get("/_sim/entities/purchaseInvoices").json()["value"]
-        return {i["vendorInvoiceNumber"] for i in rows if i["status"] == "Open"}
-
-    p.wait("vendors in ServiceNow and approved invoices posted in BC",
-           lambda: len(p.sn_vendor_counts()) >= 30 and approved <= posted())  # fmt: skip
+    p.wait(
+        "vendors in ServiceNow and approved invoices posted in BC",
+        lambda: len(p.sn_vendor_counts()) >= 30 and approved <= set(p.posted_invoices()),
+    )
 
     sn_calls = p.box.sn.state.sim.requests.entries()
     token = [e for e in sn_calls if e.route == "/oauth_token.do"]

@@ -64,18 +64,12 @@ def test_reconcile_compares_documents_in_business_central(
         sn_purchase_orders=10, sn_invoices=12,
     )  # fmt: skip
 
-    def sn(table: str) -> set[str]:
-        rows = p.sn.get(f"/_sim/tables/{table}").json()["result"]
-        return {r["number"] for r in rows if r["approval"] == "approved"}
-
-    def bc(entity_set: str) -> list[dict[str, Any]]:
-        return list(p.bc.get(f"/_sim/entities/{entity_set}").json()["value"])
-
     def arrived() -> bool:
-        posted = {i["vendorInvoiceNumber"] for i in bc("purchaseInvoices") if i["status"] == "Open"}
-        return orders <= {o["number"] for o in bc("purchaseOrders")} and invoices <= posted
+        in_bc = {o["number"] for o in p.bc_rows("purchaseOrders")}
+        return orders <= in_bc and invoices <= set(p.posted_invoices())
 
-    orders, invoices = sn("sn_shop_purchase_order"), sn("sn_shop_invoice")
+    orders = p.sn_approved("sn_shop_purchase_order")
+    invoices = p.sn_approved("sn_shop_invoice")
     p.wait("approved orders and invoices in BC, invoices posted", arrived)
     p.settle()
     clean = reconcile(p, "servicenow-bc")
@@ -84,9 +78,9 @@ def test_reconcile_compares_documents_in_business_central(
 
     # By hand in BC: one order deleted, one posted invoice's vendor changed.
     p.supervisor.hold("producers")
-    order = next(o for o in bc("purchaseOrders") if o["number"] in orders)
+    order = next(o for o in p.bc_rows("purchaseOrders") if o["number"] in orders)
     assert p.bc.delete(f"/_sim/entities/purchaseOrders/{order['id']}").status_code in (200, 204)
-    invoice = next(i for i in bc("purchaseInvoices") if i["vendorInvoiceNumber"] in invoices)
+    invoice = next(i for i in p.bc_rows("purchaseInvoices") if i["vendorInvoiceNumber"] in invoices)
     r = p.bc.patch(f"/_sim/entities/purchaseInvoices/{invoice['id']}",
                    json={"vendorNumber": "V99999"})  # fmt: skip
     assert r.status_code == 200, r.text

@@ -28,19 +28,6 @@ def _sn(p: Any, table: str, **values: str) -> dict[str, str]:
     return dict(r.json()["result"])
 
 
-def _rows(p: Any, table: str) -> list[dict[str, str]]:
-    return list(p.sn.get(f"/_sim/tables/{table}").json()["result"])
-
-
-def _bc(p: Any, entity_set: str) -> list[dict[str, Any]]:
-    return list(p.bc.get(f"/_sim/entities/{entity_set}").json()["value"])
-
-
-def _posted(p: Any) -> Counter[str]:
-    return Counter(i["vendorInvoiceNumber"] for i in _bc(p, "purchaseInvoices")
-                   if i["status"] == "Open")  # fmt: skip
-
-
 def _invoice(p: Any, number: str, supplier: str, center: str, account: str) -> dict[str, str]:
     """An approved AP invoice with one line, as a buyer would leave it in ServiceNow."""
     invoice = _sn(p, "sn_shop_invoice", number=number, invoice_number=f"INV-{number}",
@@ -67,22 +54,22 @@ def test_documents_wait_for_their_masters_and_post_once_they_arrive(
             "table": "proc_po", "columns": {"vendor_number": ""}, "query": "approval=approved"}}},
         extra_flows=_flows(mappings={"cost_centers": {"FAC-NORTH": "CC300"}}),
     )  # fmt: skip
-    account = next(a for a in _rows(p, "sn_fin_gl_account") if a["account_number"] == "60100")
-    center = next(c for c in _rows(p, "cmn_cost_center") if c["code"] == "CC200")
+    account = next(a for a in p.sn_rows("sn_fin_gl_account") if a["account_number"] == "60100")
+    center = next(c for c in p.sn_rows("cmn_cost_center") if c["code"] == "CC200")
     # 1. A supplier onboarded in ServiceNow before finance created its vendor in BC.
     late = _sn(p, "sn_fin_supplier", name="Late Supplies", u_erp_vendor_number="V99990")
     waits = _invoice(p, "APINV0090001", late["sys_id"], center["sys_id"], account["sys_id"])
     # 2. A cost center ServiceNow calls FAC-NORTH; the flow maps it to BC's CC300.
     north = _sn(p, "cmn_cost_center", code="FAC-NORTH", name="Facilities North")
-    known = next(s for s in _rows(p, "sn_fin_supplier") if s["u_erp_vendor_number"] == "V00010")
+    known = next(s for s in p.sn_rows("sn_fin_supplier") if s["u_erp_vendor_number"] == "V00010")
     mapped = _invoice(p, "APINV0090002", known["sys_id"], north["sys_id"], account["sys_id"])
     p.supervisor.start()
 
-    seeded = {i["number"] for i in _rows(p, "sn_shop_invoice") if i["approval"] == "approved"}
+    seeded = p.sn_approved("sn_shop_invoice")
     seeded -= {waits["number"], mapped["number"]}
     p.wait("the seeded approved invoices and the mapped one posted",
-           lambda: set(_posted(p)) >= seeded | {mapped["number"]})  # fmt: skip
-    bc_mapped = next(i for i in _bc(p, "purchaseInvoices")
+           lambda: set(p.posted_invoices()) >= seeded | {mapped["number"]})  # fmt: skip
+    bc_mapped = next(i for i in p.bc_rows("purchaseInvoices")
                      if i["vendorInvoiceNumber"] == mapped["number"])  # fmt: skip
     assert bc_mapped["shortcutDimension2Code"] == "CC300"
     assert bc_mapped["vendorNumber"] == "V00010"
@@ -90,7 +77,7 @@ def test_documents_wait_for_their_masters_and_post_once_they_arrive(
     # The invoice for the vendor BC lacks waits: not written, not dead, parked on the vendor.
     p.wait("the late vendor's invoice parked", lambda: "parked" in _stages(p, waits["sys_id"]))
     assert waits["number"] not in Counter(
-        i["vendorInvoiceNumber"] for i in _bc(p, "purchaseInvoices")
+        i["vendorInvoiceNumber"] for i in p.bc_rows("purchaseInvoices")
     )
     assert p.dlq_size("bc") == 0
     # At first it waited for everything (no master had arrived); now for its vendor alone.
@@ -105,7 +92,7 @@ def test_documents_wait_for_their_masters_and_post_once_they_arrive(
     r = p.bc.post("/_sim/entities/vendors", json={"number": "V99990",
                                                    "displayName": "Late Supplies"})  # fmt: skip
     assert r.status_code in (200, 201), r.text
-    p.wait("the late vendor's invoice posted", lambda: _posted(p)[waits["number"]] == 1)
+    p.wait("the late vendor's invoice posted", lambda: p.posted_invoices()[waits["number"]] == 1)
     assert "released" in _stages(p, waits["sys_id"])
 
     # 4. A purchase order naming a core_company supplier by sys_id alone: resolved through
@@ -115,17 +102,19 @@ def test_documents_wait_for_their_masters_and_post_once_they_arrive(
     order = _sn(p, "proc_po", number="PO0090001", vendor=supplier["sys_id"], status="ordered",
                 approval="approved", po_date="2026-11-02", currency="USD", total_cost="90.00",
                 cost_center=center["sys_id"])  # fmt: skip
-    gl = next(a for a in _rows(p, "itfm_gl_accounts") if a["account_number"] == "60200")
+    gl = next(a for a in p.sn_rows("itfm_gl_accounts") if a["account_number"] == "60200")
     _sn(p, "proc_po_item", purchase_order=order["sys_id"], u_line_number="1",
         ordered_quantity="3", cost="30.00", total_cost="90.00", u_gl_account=gl["sys_id"],
         short_description="learned vendor line")  # fmt: skip
-    p.wait("the order created in BC",
-           lambda: any(o["number"] == "PO0090001" for o in _bc(p, "purchaseOrders")))  # fmt: skip
-    bc_order = next(o for o in _bc(p, "purchaseOrders") if o["number"] == "PO0090001")
+    p.wait(
+        "the order created in BC",
+        lambda: any(o["number"] == "PO0090001" for o in p.bc_rows("purchaseOrders")),
+    )
+    bc_order = next(o for o in p.bc_rows("purchaseOrders") if o["number"] == "PO0090001")
     assert bc_order["vendorNumber"] == "V00020"
 
     p.settle()
-    posted = _posted(p)
+    posted = p.posted_invoices()
     assert all(posted[n] == 1 for n in seeded | {waits["number"], mapped["number"]})
     assert p.dlq_size("bc") == 0
 
@@ -137,8 +126,8 @@ def test_a_cost_center_bc_never_gets_goes_to_the_dlq_naming_it_and_replays_after
         run=False, vendors=100, poll_interval=1.0, entities=MASTERS, sn_purchase_orders=0,
         sn_invoices=0, extra_flows=_flows(park_timeout=3.0),
     )  # fmt: skip
-    account = next(a for a in _rows(p, "sn_fin_gl_account") if a["account_number"] == "60100")
-    supplier = next(s for s in _rows(p, "sn_fin_supplier") if s["u_erp_vendor_number"])
+    account = next(a for a in p.sn_rows("sn_fin_gl_account") if a["account_number"] == "60100")
+    supplier = next(s for s in p.sn_rows("sn_fin_supplier") if s["u_erp_vendor_number"])
     nowhere = _sn(p, "cmn_cost_center", code="CC999", name="Typo in ServiceNow")
     invoice = _invoice(p, "APINV0090003", supplier["sys_id"], nowhere["sys_id"], account["sys_id"])
     p.supervisor.start()
@@ -147,12 +136,12 @@ def test_a_cost_center_bc_never_gets_goes_to_the_dlq_naming_it_and_replays_after
     listed = p.cli("dlq", "list", "bc")
     assert listed.exit_code == 0, listed.output
     assert "dimension value 'CC999'" in listed.output, listed.output
-    assert _posted(p)[invoice["number"]] == 0
+    assert p.posted_invoices()[invoice["number"]] == 0
     stages = _stages(p, invoice["sys_id"])
     assert stages.index("parked") < stages.index("released") < stages.index("dead")
 
     # The fix: BC gets the dimension value; the redriven invoice posts, once.
-    dimension = next(d for d in _bc(p, "dimensions") if d["code"] == "COSTCENTER")
+    dimension = next(d for d in p.bc_rows("dimensions") if d["code"] == "COSTCENTER")
     r = p.bc.post(
         "/_sim/entities/dimensionValues",
         json={"dimensionId": dimension["id"], "code": "CC999", "displayName": "Added by finance"},
@@ -160,5 +149,5 @@ def test_a_cost_center_bc_never_gets_goes_to_the_dlq_naming_it_and_replays_after
     assert r.status_code in (200, 201), r.text
     replayed = p.cli("dlq", "replay", "bc")
     assert replayed.exit_code == 0 and "redriven: 1" in replayed.output, replayed.output
-    p.wait("the redriven invoice posted", lambda: _posted(p)[invoice["number"]] == 1)
+    p.wait("the redriven invoice posted", lambda: p.posted_invoices()[invoice["number"]] == 1)
     assert "0 record(s)" in p.cli("dlq", "list", "bc").output

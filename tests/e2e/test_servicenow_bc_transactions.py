@@ -31,19 +31,6 @@ def _start(pipeline_factory: Callable[..., Any], **options: Any) -> Any:
                             sn_purchase_orders=ORDERS, sn_invoices=INVOICES, **options)  # fmt: skip
 
 
-def _sn(p: Any, table: str) -> list[dict[str, str]]:
-    return list(p.sn.get(f"/_sim/tables/{table}").json()["result"])
-
-
-def _bc(p: Any, entity_set: str) -> list[dict[str, Any]]:
-    return list(p.bc.get(f"/_sim/entities/{entity_set}").json()["value"])
-
-
-def _posted_invoices(p: Any) -> Counter[str]:
-    return Counter(i["vendorInvoiceNumber"] for i in _bc(p, "purchaseInvoices")
-                   if i["status"] == "Open")  # fmt: skip
-
-
 def _bc_writes(p: Any) -> int:
     """Writes the BC sink made (the BC producer only reads)."""
     calls = p.bc.get("/_sim/calls").json()["calls"]
@@ -79,7 +66,7 @@ def _dead(p: Any) -> list[Any]:
 
 def _add_invoice_on_unknown_account(p: Any) -> dict[str, str]:
     """An approved invoice whose line is charged to G/L account 99999, which BC lacks."""
-    supplier = _sn(p, "sn_fin_supplier")[0]
+    supplier = p.sn_rows("sn_fin_supplier")[0]
     account = p.sn.post(
         "/_sim/tables/sn_fin_gl_account", json={"account_number": "99999", "name": "Not in BC"}
     ).json()["result"]
@@ -100,25 +87,25 @@ def test_approved_invoices_post_once_orders_arrive_once_unknown_accounts_dead_le
     p = _start(pipeline_factory, run=False)
     poison = _add_invoice_on_unknown_account(p)
     p.supervisor.start()
-    invoices = [i for i in _sn(p, "sn_shop_invoice") if i["sys_id"] != poison["sys_id"]]
+    invoices = [i for i in p.sn_rows("sn_shop_invoice") if i["sys_id"] != poison["sys_id"]]
     approved = {i["number"] for i in invoices if i["approval"] == "approved"}
     waiting = [i for i in invoices if i["approval"] != "approved"]
     assert approved and waiting, "the seed should hold both approved and unapproved invoices"
-    orders = {o["number"] for o in _sn(p, "sn_shop_purchase_order") if o["approval"] == "approved"}
-    drafts = {o["number"] for o in _sn(p, "sn_shop_purchase_order")} - orders
+    orders = p.sn_approved("sn_shop_purchase_order")
+    drafts = {o["number"] for o in p.sn_rows("sn_shop_purchase_order")} - orders
     assert orders and drafts, "the seed should hold both approved and unapproved orders"
 
     # 1. Every approved invoice is posted once; every order arrives once.
     p.wait("approved invoices posted and orders created",
-           lambda: set(_posted_invoices(p)) >= approved
-           and orders <= {o["number"] for o in _bc(p, "purchaseOrders")})  # fmt: skip
+           lambda: set(p.posted_invoices()) >= approved
+           and orders <= {o["number"] for o in p.bc_rows("purchaseOrders")})  # fmt: skip
     _settle(p)
-    posted = _posted_invoices(p)
+    posted = p.posted_invoices()
     assert {n: posted[n] for n in approved} == dict.fromkeys(approved, 1)
-    bc_invoices = Counter(i["vendorInvoiceNumber"] for i in _bc(p, "purchaseInvoices"))
+    bc_invoices = Counter(i["vendorInvoiceNumber"] for i in p.bc_rows("purchaseInvoices"))
     assert not {i["number"] for i in waiting} & set(bc_invoices)  # unapproved: never sent
     assert bc_invoices[poison["number"]] == 0
-    bc_orders = Counter(o["number"] for o in _bc(p, "purchaseOrders"))
+    bc_orders = Counter(o["number"] for o in p.bc_rows("purchaseOrders"))
     assert {n: bc_orders[n] for n in orders} == dict.fromkeys(orders, 1)
     assert not drafts & set(bc_orders)  # unapproved: never sent
     _check_mapping(p)
@@ -132,33 +119,33 @@ def test_approved_invoices_post_once_orders_arrive_once_unknown_accounts_dead_le
     late = waiting[0]
     r = p.sn.patch(f"/_sim/tables/sn_shop_invoice/{late['sys_id']}", json={"approval": "approved"})
     assert r.status_code == 200, r.text
-    p.wait("the newly approved invoice posted", lambda: _posted_invoices(p)[late["number"]] == 1)
+    p.wait("the newly approved invoice posted", lambda: p.posted_invoices()[late["number"]] == 1)
     _settle(p)
-    assert _posted_invoices(p)[late["number"]] == 1
+    assert p.posted_invoices()[late["number"]] == 1
     assert len(_dead(p)) == 1
 
 
 def _check_mapping(p: Any) -> None:
     """One order and one invoice field by field: vendor, cost center, lines, amounts."""
-    suppliers = {s["sys_id"]: s["u_erp_vendor_number"] for s in _sn(p, "sn_fin_supplier")}
-    centers = {c["sys_id"]: c["code"] for c in _sn(p, "cmn_cost_center")}
-    accounts = {a["sys_id"]: a["account_number"] for a in _sn(p, "sn_fin_gl_account")}
+    suppliers = {s["sys_id"]: s["u_erp_vendor_number"] for s in p.sn_rows("sn_fin_supplier")}
+    centers = {c["sys_id"]: c["code"] for c in p.sn_rows("cmn_cost_center")}
+    accounts = {a["sys_id"]: a["account_number"] for a in p.sn_rows("sn_fin_gl_account")}
     for table, line_table, parent, entity_set, key, price in (
         ("sn_shop_purchase_order", "sn_shop_purchase_order_line", "purchase_order",
          "purchaseOrders", "number", "directUnitCost"),
         ("sn_shop_invoice", "sn_shop_invoice_line", "invoice", "purchaseInvoices",
          "vendorInvoiceNumber", "unitCost"),
     ):  # fmt: skip
-        held = {d[key]: d for d in _bc(p, entity_set)}
-        sn_doc = next(d for d in _sn(p, table) if d["number"] in held)
+        held = {d[key]: d for d in p.bc_rows(entity_set)}
+        sn_doc = next(d for d in p.sn_rows(table) if d["number"] in held)
         bc_doc = held[sn_doc["number"]]
         assert bc_doc["vendorNumber"] == suppliers[sn_doc["supplier"]]
         assert bc_doc["shortcutDimension2Code"] == centers[sn_doc["cost_center"]]
         assert bc_doc["totalAmountExcludingTax"] == pytest.approx(float(sn_doc["total_amount"]))
-        sn_lines = sorted((x for x in _sn(p, line_table) if x[parent] == sn_doc["sys_id"]),
+        sn_lines = sorted((x for x in p.sn_rows(line_table) if x[parent] == sn_doc["sys_id"]),
                           key=lambda x: int(x["line_number"]))  # fmt: skip
         bc_lines = sorted(
-            (x for x in _bc(p, f"{entity_set[:-1]}Lines") if x["documentId"] == bc_doc["id"]),
+            (x for x in p.bc_rows(f"{entity_set[:-1]}Lines") if x["documentId"] == bc_doc["id"]),
             key=lambda x: x["sequence"],
         )
         got = [(x["lineType"], x["lineObjectNumber"], x["quantity"], x[price]) for x in bc_lines]
@@ -172,12 +159,12 @@ def test_resetting_the_bc_sink_group_replays_without_creating_or_posting_anythin
     pipeline_factory: Callable[..., Any],
 ) -> None:
     p = _start(pipeline_factory)
-    approved = {i["number"] for i in _sn(p, "sn_shop_invoice") if i["approval"] == "approved"}
-    p.wait("approved invoices posted", lambda: set(_posted_invoices(p)) >= approved)
-    orders = {o["number"] for o in _sn(p, "sn_shop_purchase_order") if o["approval"] == "approved"}
-    p.wait("orders created", lambda: orders <= {o["number"] for o in _bc(p, "purchaseOrders")})
+    approved = p.sn_approved("sn_shop_invoice")
+    p.wait("approved invoices posted", lambda: set(p.posted_invoices()) >= approved)
+    orders = p.sn_approved("sn_shop_purchase_order")
+    p.wait("orders created", lambda: orders <= {o["number"] for o in p.bc_rows("purchaseOrders")})
     _settle(p)
-    before = {s: _bc(p, s) for s in ("purchaseInvoices", "purchaseOrders",
+    before = {s: p.bc_rows(s) for s in ("purchaseInvoices", "purchaseOrders",
                                      "purchaseInvoiceLines", "purchaseOrderLines")}  # fmt: skip
     writes = _bc_writes(p)
     group = p.topics.sink_group("bc")
@@ -193,6 +180,6 @@ def test_resetting_the_bc_sink_group_replays_without_creating_or_posting_anythin
     _settle(p)
 
     assert _bc_writes(p) == writes  # no create, no patch, no post
-    after = {s: _bc(p, s) for s in before}
+    after = {s: p.bc_rows(s) for s in before}
     assert after == before  # same documents, same etags and timestamps
     assert _dead(p) == []

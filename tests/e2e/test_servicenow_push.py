@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -15,11 +14,6 @@ FLOWS = {"servicenow-bc": {"source": "sn", "target": "bc",
                            "entities": ["purchase_order", "purchase_invoice"]}}  # fmt: skip
 
 
-def posted(p: Any) -> Counter[str]:
-    rows = p.bc.get("/_sim/entities/purchaseInvoices").json()["value"]
-    return Counter(i["vendorInvoiceNumber"] for i in rows if i["status"] == "Open")
-
-
 def test_a_pushed_approval_is_posted_without_a_poll(pipeline_factory: Callable[..., Any]) -> None:
     # Polls every 10 minutes: after the first one, only a push can carry the approval.
     p = pipeline_factory(vendors=100, poll_interval=600.0, extra_flows=FLOWS, sn_push=True,
@@ -28,15 +22,17 @@ def test_a_pushed_approval_is_posted_without_a_poll(pipeline_factory: Callable[.
     approved = {i["number"] for i in invoices if i["approval"] == "approved"}
     waiting = [i for i in invoices if i["approval"] != "approved"]
     assert approved and waiting
-    p.wait("the first poll's approved invoices posted", lambda: set(posted(p)) >= approved)
+    p.wait(
+        "the first poll's approved invoices posted", lambda: set(p.posted_invoices()) >= approved
+    )
 
     late = waiting[0]
     r = p.sn.patch(f"/_sim/tables/sn_shop_invoice/{late['sys_id']}", json={"approval": "approved"})
     assert r.status_code == 200
-    p.wait("the pushed approval posted in BC", lambda: posted(p)[late["number"]] == 1, 90)
+    p.wait("the pushed approval posted in BC", lambda: p.posted_invoices()[late["number"]] == 1, 90)
     pushes = p.sn.get("/_sim/push/deliveries").json()
     assert "sn_shop_invoice" in str(pushes)
-    assert posted(p)[late["number"]] == 1
+    assert p.posted_invoices()[late["number"]] == 1
 
     url = f"http://127.0.0.1:{p.box.receiver_port}/webhooks/servicenow/sn"
     body = {"table": "sn_shop_invoice", "sys_id": late["sys_id"], "operation": "update"}
