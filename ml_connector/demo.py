@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from ml_connector import xref
 from ml_connector.audit_index import AuditIndex
 from ml_connector.config import ServiceNowConnection, Settings, StagingTable
 from ml_connector.dlq import DeadFilter, DeadLetters
@@ -215,7 +216,7 @@ def check_reconcile(settings: Settings, console: Console) -> bool:
         reports: list[EntityReport] = asyncio.run(reconcile(settings, name, secrets))
         for r in reports:
             clean = clean and r.clean
-            what = "documents agree" if r.entity in DOCUMENT_ENTITIES else "master identical"
+            what = "documents agree" if r.entity in xref.DOCUMENTS else "master identical"
             verdict = f"{what} on both sides" if r.clean else "[red]differs[/red]"
             console.print(f"{r.entity} {verdict}: {r.compared} compared, "
                           f"{len(r.missing)} missing, {len(r.different)} different, "
@@ -227,7 +228,7 @@ def check_timing(rows: list[EntitySummary], settings: Settings, console: Console
     """Every approved document written within one polling interval of the poll that read it."""
     ok = True
     for name, flow in settings.flows.items():
-        documents = [r for r in rows if r.flow == name and r.entity in DOCUMENT_ENTITIES]
+        documents = [r for r in rows if r.flow == name and r.entity in xref.DOCUMENTS]
         if not documents:
             continue
         interval = flow.poll_interval.total_seconds()

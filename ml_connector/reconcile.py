@@ -42,7 +42,9 @@ class Snapshotter(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _norm(value: Any) -> str:
+def comparable(value: Any) -> str:
+    """A value as reconciliation compares it: text trimmed, numbers exact without trailing
+    zeros. Targets render their rows with it too, so both sides speak the same way."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -63,11 +65,11 @@ def compare(
             report.missing.append(key)
             continue
         diffs = {
-            name: (_norm(record.get(name)), value)
+            name: (comparable(record.get(name)), value)
             for name, value in row.items()
             # An empty source value does not blank the target (Import Set default), so only
             # values the source holds can disagree.
-            if _norm(record.get(name)) and _norm(record.get(name)) != value
+            if comparable(record.get(name)) and comparable(record.get(name)) != value
         }
         if diffs:
             report.different[key] = diffs

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,7 +169,3 @@ class XrefView:
         if entry is None or entry.peer_connection != peer:
             return None
         return entry.peer_code
-
-    def __iter__(self) -> Iterator[XrefEntry]:
-        with self._lock:
-            return iter(list(self._entries.values()))

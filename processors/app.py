@@ -123,6 +123,51 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
             await xref_topic.send(key=entry.key.encode(), value=entry.to_json())
 
     keep = {entity: required_fields(entity) for _, entity in routes(settings)}
+
+    async def deliver(route: Route, topic: Any, data: dict[str, Any], key: bytes,
+                      parked: Parked) -> None:  # fmt: skip
+        entity, record_id = route.entity, key.decode()
+        table_key = f"{route.target}|{route.source}|{entity}|{record_id}"
+        resolver: Resolver | None = resolver_for.get((route.source, route.target))
+        if entity in DOCUMENTS and resolver is not None and data["after"] is not None:
+            held = waiting.get(table_key)
+            since = parked.since or (held or {}).get("since") or time.time()
+            resolved, missing = resolver.resolve(data["after"])
+            awaits = [m.describe(route.source, route.target) for m in missing]
+            if missing and time.time() - since < resolver.park_timeout:
+                waiting[table_key] = parked.entry(route, missing, since)
+                await audit("parked", route, record_id, data, awaits=awaits)
+                return
+            if held is not None:
+                del waiting[table_key]
+                await audit("released", route, record_id, data, waited_s=round(
+                    time.time() - since, 3), still_missing=awaits)  # fmt: skip
+            data = {**data, "after": resolved}
+        elif entity in DOCUMENTS and waiting.get(table_key) is not None:
+            del waiting[table_key]  # deleted at the source: what waited must not follow
+        digest = content_hash(data)
+        last_hash, identity = remembered(seen.get(table_key))
+        if last_hash == digest:
+            await audit("deduplicated", route, record_id, data)
+            return
+        if data["op"] == "d" and data["before"] is None:
+            if identity is None:
+                return  # never routed there: nothing to delete in that target
+            # A source that only says "deleted" (BC) gets the Debezium 'before' from
+            # what was last routed: enough for the target to find the record.
+            data = {**data, "before": identity}
+        # Wait for the broker's ack before remembering the hash: a crash in between
+        # re-sends (harmless, sinks upsert) instead of losing the event.
+        pending = await topic.send(
+            key=key, value=codec.encode(topic.get_topic_name(), entity, data)
+        )
+        sent = await pending
+        named = data["after"] or data["before"] or {}
+        identity = {f: named.get(f) for f in keep[entity]}
+        seen[table_key] = {"hash": digest, "identity": identity}
+        await audit("routed", route, record_id, data, topic=topic.get_topic_name(),
+                    partition=sent.partition, offset=sent.offset)  # fmt: skip
+
     released_topics: dict[tuple[str, str], Any] = {}
     for (source, entity), targets in routes(settings).items():
         change = topics.change(source, entity)
@@ -133,57 +178,12 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
         if gated:
             released_topics[(source, entity)] = raw(released)
 
-        async def deliver(route: Route, topic: Any, data: dict[str, Any], key: bytes,
-                          parked: Parked) -> None:  # fmt: skip
-            entity, record_id = route.entity, key.decode()
-            table_key = f"{route.target}|{route.source}|{entity}|{record_id}"
-            resolver: Resolver | None = resolver_for.get((route.source, route.target))
-            if entity in DOCUMENTS and resolver is not None and data["after"] is not None:
-                held = waiting.get(table_key)
-                since = parked.since or (held or {}).get("since") or time.time()
-                resolved, missing = resolver.resolve(data["after"])
-                awaits = [m.describe(route.source, route.target) for m in missing]
-                if missing and time.time() - since < resolver.park_timeout:
-                    waiting[table_key] = parked.entry(route, missing, since)
-                    await audit("parked", route, record_id, data, awaits=awaits)
-                    return
-                if held is not None:
-                    del waiting[table_key]
-                    await audit("released", route, record_id, data, waited_s=round(
-                        time.time() - since, 3), still_missing=awaits)  # fmt: skip
-                data = {**data, "after": resolved}
-            elif waiting.get(table_key) is not None:
-                del waiting[table_key]  # deleted at the source: what waited must not follow
-            digest = content_hash(data)
-            last_hash, identity = remembered(seen.get(table_key))
-            if last_hash == digest:
-                await audit("deduplicated", route, record_id, data)
-                return
-            if data["op"] == "d" and data["before"] is None:
-                if identity is None:
-                    return  # never routed there: nothing to delete in that target
-                # A source that only says "deleted" (BC) gets the Debezium 'before' from
-                # what was last routed: enough for the target to find the record.
-                data = {**data, "before": identity}
-            # Wait for the broker's ack before remembering the hash: a crash in between
-            # re-sends (harmless, sinks upsert) instead of losing the event.
-            pending = await topic.send(
-                key=key, value=codec.encode(topic.get_topic_name(), entity, data)
-            )
-            sent = await pending
-            named = data["after"] or data["before"] or {}
-            identity = {f: named.get(f) for f in keep[entity]}
-            seen[table_key] = {"hash": digest, "identity": identity}
-            await audit("routed", route, record_id, data, topic=topic.get_topic_name(),
-                        partition=sent.partition, offset=sent.offset)  # fmt: skip
-
         async def process(
             stream: AsyncIterable[Any],
             source: str = source,
             entity: str = entity,
             sinks: dict[str, tuple[Route, Any]] = sinks,
             released: str = released,
-            deliver: Any = deliver,
         ) -> None:
             async for event in stream.events():  # type: ignore[attr-defined]
                 partition = event.message.partition

@@ -17,12 +17,12 @@ record goes to the dead-letter topic and can be redriven once the masters exist.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
 from ml_connector.api.odata import odata_literal
 from ml_connector.clients.business_central import BusinessCentralClient
+from ml_connector.reconcile import comparable
 from sinks.base import Outcome, SinkRecord
 from sinks.business_central_documents import (
     KINDS,
@@ -35,13 +35,6 @@ from sinks.business_central_documents import (
 )
 
 Record = dict[str, Any]
-
-
-def amount(value: Any) -> str:
-    """A number as reconciliation compares it: exact decimal, no trailing zeros."""
-    if value is None or value == "":
-        return ""
-    return format(Decimal(str(value)).normalize(), "f")
 
 
 class Lookups:
@@ -206,7 +199,7 @@ class BusinessCentralTarget:
                     continue
                 row = {
                     "vendor_number": str(doc.get("vendorNumber") or ""),
-                    "total_excluding_tax": amount(doc.get("totalAmountExcludingTax")),
+                    "total_excluding_tax": comparable(doc.get("totalAmountExcludingTax")),
                 }
                 if kind.posts:
                     row["posted"] = "false" if doc.get("status") in (None, "Draft") else "true"
