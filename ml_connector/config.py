@@ -170,6 +170,12 @@ def _default_sn_tables() -> dict[str, StagingTable]:
             staging="u_mlc_imp_item", target="pc_product_cat",
             coalesce="u_item_number", target_key="u_erp_item_number",
         ),
+        # ERP invoices go back only as what the ERP did with them (posted, paid), onto the
+        # ServiceNow invoice they came from: the invoice payment detail import.
+        "purchase_invoice": StagingTable(
+            staging="sn_spend_intg_imp_invoice_payment_detail", target="sn_shop_invoice",
+            coalesce="u_number", target_key="number",
+        ),
     }  # fmt: skip
 
 
@@ -389,8 +395,8 @@ class FlowConfig(_Model):
     )
     cost_center_shortcut: Literal[1, 2] = Field(
         default=2,
-        description="BC target: which global (shortcut) dimension of the company that is, "
-        "as General Ledger Setup says; documents carry the cost center there",
+        description="BC: which global (shortcut) dimension of the company the cost center "
+        "dimension is, as General Ledger Setup says; documents carry the cost center there",
     )
     mappings: MappingRules = Field(default_factory=MappingRules)
     park_timeout: timedelta = Field(

@@ -25,6 +25,7 @@ from ml_connector.sandbox import Sandbox
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
 from ml_connector.supervisor import Supervisor
+from processors.resolve import returned_documents
 
 
 @dataclass
@@ -124,6 +125,23 @@ def documents_in_business_central(bc: httpx.Client, sn: httpx.Client, entity: st
     return Landed(keys, held, sum(held.values()))
 
 
+def statuses_in_servicenow(bc: httpx.Client, sn: httpx.Client, table: StagingTable) -> Landed:
+    """Approved ServiceNow invoices, and those showing what BC did with them (its number and
+    status): the invoice status that goes back once BC has posted them."""
+    rows = [r for r in sn.get(f"/_sim/tables/{table.target}").json()["result"]
+            if r.get("approval") == "approved"]  # fmt: skip
+    bc_docs = {str(d["vendorInvoiceNumber"]).lower(): d
+               for d in bc.get("/_sim/entities/purchaseInvoices").json()["value"]}  # fmt: skip
+    held: Counter[str] = Counter()
+    for r in rows:
+        doc = bc_docs.get(r["number"].lower())
+        shown = (r["u_erp_number"], r["u_erp_status"])
+        if doc is not None and shown == (doc["number"], doc["status"]):
+            held[r["number"].lower()] = 1
+    staged = sn.get(f"/_sim/tables/{table.staging}").json()["result"]
+    return Landed({r["number"].lower() for r in rows}, held, len(staged))
+
+
 def summarize(box: Sandbox, settings: Settings, timed: bool = False) -> list[EntitySummary]:
     """What each system holds now; ``timed`` adds each entity's slowest read-to-write time."""
     topics = settings.kafka.topics
@@ -136,9 +154,12 @@ def summarize(box: Sandbox, settings: Settings, timed: bool = False) -> list[Ent
     rows = []
     for name, flow in settings.flows.items():
         target = settings.connections[flow.target]
+        returned = returned_documents(settings, name)
         for entity in flow.entities:
             totals = state.get(f"cursor|{flow.source}|{entity}", {}).get("totals", {})
-            if isinstance(target, ServiceNowConnection):
+            if isinstance(target, ServiceNowConnection) and entity in returned:
+                landed = statuses_in_servicenow(bc, sn, target.tables[entity])
+            elif isinstance(target, ServiceNowConnection):
                 landed = masters_in_servicenow(bc, sn, target.tables[entity], entity,
                                                flow.cost_center_dimension)  # fmt: skip
             else:
@@ -195,6 +216,9 @@ FACILITY_SITES = tuple((f"SITE{n:03d}", f"{_CITIES[n % len(_CITIES)]} site {n:03
                        for n in range(101, 141))  # fmt: skip
 MASTERS = ["vendor", "gl_account", "cost_center", "item"]
 DOCUMENT_ENTITIES = ["purchase_order", "purchase_invoice"]
+# BC -> ServiceNow: the masters, and BC's purchase invoices, whose status (posted, paid) goes
+# back onto the ServiceNow invoices they came from.
+BC_ENTITIES = [*MASTERS, "purchase_invoice"]
 # The integrations the demo knows, by the name its masters flow has in the config.
 INTEGRATIONS = ("bc-servicenow",)
 
@@ -214,9 +238,12 @@ def check_reconcile(settings: Settings, console: Console) -> bool:
     clean = True
     for name, flow in settings.flows.items():
         reports: list[EntityReport] = asyncio.run(reconcile(settings, name, secrets))
+        returned = returned_documents(settings, name)
         for r in reports:
             clean = clean and r.clean
-            what = "documents agree" if r.entity in xref.DOCUMENTS else "master identical"
+            what = "master identical"
+            if r.entity in xref.DOCUMENTS:
+                what = "statuses agree" if r.entity in returned else "documents agree"
             verdict = f"{what} on both sides" if r.clean else "[red]differs[/red]"
             console.print(f"{r.entity} {verdict}: {r.compared} compared, "
                           f"{len(r.missing)} missing, {len(r.different)} different, "
@@ -228,7 +255,8 @@ def check_timing(rows: list[EntitySummary], settings: Settings, console: Console
     """Every approved document written within one polling interval of the poll that read it."""
     ok = True
     for name, flow in settings.flows.items():
-        documents = [r for r in rows if r.flow == name and r.entity in xref.DOCUMENTS]
+        created = xref.DOCUMENTS - returned_documents(settings, name)
+        documents = [r for r in rows if r.flow == name and r.entity in created]
         if not documents:
             continue
         interval = flow.poll_interval.total_seconds()
@@ -250,7 +278,8 @@ def run_demo(
     documents = {"servicenow-bc": {"source": "sn", "target": "bc",
                                    "entities": DOCUMENT_ENTITIES}}  # fmt: skip
     with Sandbox.start(
-        bootstrap, workdir, registry_url=registry_url, vendors=scenario.vendors, entities=MASTERS,
+        bootstrap, workdir, registry_url=registry_url, vendors=scenario.vendors,
+        entities=BC_ENTITIES,
         extra_flows=documents, poll_interval=scenario.poll_interval,
         sn_purchase_orders=scenario.documents // 2,
         sn_invoices=scenario.documents - scenario.documents // 2,

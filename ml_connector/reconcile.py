@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from ml_connector.config import Settings
 from ml_connector.secrets import SecretStore
 from ml_connector.xref import CODE_FIELDS, DOCUMENTS
-from processors.resolve import Resolver
+from processors.resolve import Resolver, returned_documents
 from producers.registry import build_source
 
 
@@ -94,18 +94,28 @@ async def reconcile(settings: Settings, flow_name: str, secrets: SecretStore) ->
     # the processors do (what they learned at run time is not consulted here).
     resolver = Resolver(flow.source, flow.target, flow.mappings, _NothingLearned(), frozenset())
     expected: Callable[[str], dict[str, str]] = getattr(target, "expected", lambda _: {})
+    # Documents going back where they were entered are found by that system's own number; the
+    # source's documents of its own are not the target's concern.
+    returned = returned_documents(settings, flow_name)
+    origins: Mapping[str, str] = getattr(target, "origin_fields", {})
     reports = []
     try:
         for entity in flow.entities:
             stream = source.streams[entity]
+            held = await target.snapshot(entity)
             records: dict[str, dict[str, Any]] = {}
             async for page in source.read_since(stream, None):
                 for raw in page:
                     canonical = stream.to_canonical(raw)
+                    if entity in returned:
+                        origin = str(canonical.get(origins.get(entity, "")) or "").casefold()
+                        if origin in held:
+                            records[origin] = canonical
+                        continue
                     if entity in DOCUMENTS:
                         canonical = {**resolver.resolve(canonical)[0], **expected(entity)}
                     records[business_key(entity, canonical)] = canonical
-            reports.append(compare(entity, records, await target.snapshot(entity)))
+            reports.append(compare(entity, records, held))
     finally:
         await target.aclose()
         await source.aclose()

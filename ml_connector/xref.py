@@ -77,8 +77,9 @@ class XrefEntry:
 
 
 def business_code(entity: str, record: dict[str, Any] | None) -> str | None:
-    """The code a record is known by: a master's key, a document's number."""
-    field = CODE_FIELDS.get(entity, "number" if entity in DOCUMENTS else "")
+    """The code a master is known by; documents have none here. Only masters are named by
+    other records, and they are few: the xref stays small enough to hold in memory."""
+    field = CODE_FIELDS.get(entity)
     code = (record or {}).get(field) if field else None
     return str(code) if code else None
 
@@ -86,13 +87,13 @@ def business_code(entity: str, record: dict[str, Any] | None) -> str | None:
 def master_entry(connection: str, entity: str, native_id: str,
                  record: dict[str, Any] | None) -> XrefEntry | None:  # fmt: skip
     """The entry a source's master record stands for, or None when it has no code."""
-    code = business_code(entity, record) if entity in CODE_FIELDS else None
+    code = business_code(entity, record)
     return XrefEntry(connection, entity, native_id, code) if code else None
 
 
 def written_entry(target: str, entity: str, target_id: str,
                   event: dict[str, Any]) -> XrefEntry | None:  # fmt: skip
-    """What a sink learned by writing ``event`` into ``target`` as ``target_id``."""
+    """What a sink learned by writing the master ``event`` into ``target`` as ``target_id``."""
     code = business_code(entity, event.get("after"))
     source = event.get("source") or {}
     if code is None or not source.get("native_id"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ml_connector.config import MappingRules, Settings
-from ml_connector.xref import DOCUMENTS, fold
+from ml_connector.xref import CODE_FIELDS, DOCUMENTS, fold
 
 
 class Xref(Protocol):
@@ -111,11 +111,30 @@ class Resolver:
         return mapped
 
 
+def returned_documents(settings: Settings, flow_name: str) -> frozenset[str]:
+    """Documents a flow carries back to the system they were entered in.
+
+    The system that sends the masters is the system of record: documents are entered on the
+    other side and created there (ServiceNow orders and invoices, posted in BC). When a flow
+    from the system of record also carries a document kind the other side sends it, those
+    documents go back as their status (posted, paid), and name nothing to resolve.
+    """
+    flow = settings.flows[flow_name]
+
+    def carried(source: str, target: str) -> set[str]:
+        return {e for f in settings.flows.values() if (f.source, f.target) == (source, target)
+                for e in f.entities}  # fmt: skip
+
+    if not CODE_FIELDS.keys() & carried(flow.source, flow.target):
+        return frozenset()
+    return frozenset(DOCUMENTS & carried(flow.target, flow.source) & set(flow.entities))
+
+
 def resolvers(settings: Settings, xref: Xref) -> dict[tuple[str, str], Resolver]:
-    """(source, target) -> its resolver, for every flow that moves documents."""
+    """(source, target) -> its resolver, for every flow that moves documents to create."""
     out: dict[tuple[str, str], Resolver] = {}
-    for flow in settings.flows.values():
-        if not DOCUMENTS & set(flow.entities):
+    for name, flow in settings.flows.items():
+        if not DOCUMENTS & (set(flow.entities) - returned_documents(settings, name)):
             continue
         # Masters the target itself sends out are waited for; others are left to the target.
         waited = frozenset(e for f in settings.flows.values() if f.source == flow.target

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -70,6 +71,51 @@ def item(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def day(value: Any) -> date | None:
+    """An Edm.Date; BC's blank date is 0001-01-01."""
+    parsed = date.fromisoformat(str(value)[:10]) if value else None
+    return None if parsed is None or parsed.year == 1 else parsed
+
+
+def invoice_line(r: dict[str, Any]) -> dict[str, Any]:
+    kind = text(r.get("lineType"))
+    number = text(r.get("lineObjectNumber"))
+    return {
+        "line_number": int(r.get("sequence") or 0),
+        "line_type": kind.lower() if kind else None,
+        "item_number": number if kind == "Item" else None,
+        "account_number": number if kind == "Account" else None,
+        "description": text(r.get("description")),
+        "quantity": money(r.get("quantity")),
+        "unit_cost": money(r.get("unitCost")),
+        "cost_center": None,  # BC documents carry their dimensions on the header
+        "amount": money(r.get("amountExcludingTax")),
+    }
+
+
+def purchase_invoice(r: dict[str, Any], *, cost_center_field: str) -> dict[str, Any]:
+    """A BC purchase invoice, draft or posted; ``status`` says which (Draft, Open, Paid...)."""
+    return {
+        "number": r["number"],
+        "vendor_invoice_number": text(r.get("vendorInvoiceNumber")),
+        "vendor_number": r.get("vendorNumber") or "",
+        "vendor_ref": None,
+        "order_number": text(r.get("orderNumber")),
+        "invoice_date": day(r.get("invoiceDate")),
+        "posting_date": day(r.get("postingDate")),
+        "due_date": day(r.get("dueDate")),
+        "currency": text(r.get("currencyCode")),
+        "status": text(r.get("status")),
+        "cost_center": text(r.get(cost_center_field)),
+        "total_excluding_tax": money(r.get("totalAmountExcludingTax")),
+        "total_including_tax": money(r.get("totalAmountIncludingTax")),
+        "lines": sorted(
+            (invoice_line(line) for line in r.get("purchaseInvoiceLines") or []),
+            key=lambda line: int(line["line_number"]),
+        ),
+    }
+
+
 STREAMS: dict[str, Stream] = {
     "vendor": Stream(entity="vendor", path="vendors", to_canonical=vendor),
     "gl_account": Stream(entity="gl_account", path="accounts", to_canonical=gl_account),
@@ -88,13 +134,32 @@ def odata_timestamp(value: datetime) -> str:
     )
 
 
+def streams(cost_center_shortcut: int) -> dict[str, Stream]:
+    """Every stream, documents reading the cost center from the company's shortcut field."""
+    invoice = partial(
+        purchase_invoice, cost_center_field=f"shortcutDimension{cost_center_shortcut}Code"
+    )
+    return {
+        **STREAMS,
+        # Lines come with the header: a line change notifies the header only.
+        "purchase_invoice": Stream(entity="purchase_invoice", path="purchaseInvoices",
+                                   to_canonical=invoice, expand="purchaseInvoiceLines"),
+    }  # fmt: skip
+
+
 class BusinessCentralSource:
     system = SYSTEM
-    streams = STREAMS
 
-    def __init__(self, client: BusinessCentralClient, *, cost_center_dimension: str) -> None:
+    def __init__(
+        self,
+        client: BusinessCentralClient,
+        *,
+        cost_center_dimension: str,
+        cost_center_shortcut: int = 2,
+    ) -> None:
         self.client = client
         self.cost_center_dimension = cost_center_dimension
+        self.streams = streams(cost_center_shortcut)
         self._dimension_id: str | None = None
 
     async def _path(self, stream: Stream) -> str:
@@ -140,7 +205,8 @@ class BusinessCentralSource:
             since = _filter_since(hint.resource)
             return entity, [r async for page in self.read_since(stream, since) for r in page]
         try:
-            return entity, [await self.client.get(stream.path, str(hint.record_id))]
+            record = await self.client.get(stream.path, str(hint.record_id), expand=stream.expand)
+            return entity, [record]
         except NotFound:
             return entity, []  # deleted again before we looked: a 'deleted' hint follows
 
@@ -149,7 +215,12 @@ class BusinessCentralSource:
 
 
 # Entity sets BC notifies about -> the stream whose records they change.
-NOTIFIED = {"vendors": "vendor", "accounts": "gl_account", "dimensions": "cost_center"}
+NOTIFIED = {
+    "vendors": "vendor",
+    "accounts": "gl_account",
+    "dimensions": "cost_center",
+    "purchaseInvoices": "purchase_invoice",
+}
 
 
 def _filter_since(resource: str) -> datetime | None:

@@ -18,7 +18,9 @@ def build_source(settings: Settings, flow: str, secrets: SecretStore) -> Source:
     source: Source
     if isinstance(conn, BusinessCentralConnection):
         source = BusinessCentralSource(
-            BusinessCentralClient(conn, secrets), cost_center_dimension=rules.cost_center_dimension
+            BusinessCentralClient(conn, secrets),
+            cost_center_dimension=rules.cost_center_dimension,
+            cost_center_shortcut=rules.cost_center_shortcut,
         )
     elif isinstance(conn, ServiceNowConnection):
         source = ServiceNowSource(ServiceNowClient(conn, secrets), conn)

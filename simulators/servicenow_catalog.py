@@ -27,8 +27,10 @@ def _ref(table: str) -> Column:
     return Column(ColKind.REFERENCE, table)
 
 
-def _ap(name: str, columns: dict[str, Column], display: str = "number") -> TableDef:
-    return TableDef(name, columns, display, AP_READ_ROLES, AP_WRITE_ROLES)
+def _ap(
+    name: str, columns: dict[str, Column], display: str = "number", prefix: str = ""
+) -> TableDef:
+    return TableDef(name, columns, display, AP_READ_ROLES, AP_WRITE_ROLES, number_prefix=prefix)
 
 
 def _procurement(name: str, columns: dict[str, Column], display: str = "number") -> TableDef:
@@ -115,6 +117,7 @@ SN_SHOP_PURCHASE_ORDER = _ap(
         "supplier": _ref("sn_fin_supplier"),
         "cost_center": _ref("cmn_cost_center"),
     },
+    prefix="SPO",
 )
 SN_SHOP_PURCHASE_ORDER_LINE = _ap(
     "sn_shop_purchase_order_line",
@@ -126,10 +129,12 @@ SN_SHOP_INVOICE = _ap(
         **_cols("number", "invoice_number", "invoice_date", "due_date", "currency", "state"),
         **_cols("approval", "total_amount", "tax_amount", "u_erp_number"),
         **_cols("payment_status", "paid_amount", "payment_date", "payment_reference"),
+        "u_erp_status": Column(),  # what the ERP did with the invoice: Draft, Open, Paid ...
         "supplier": _ref("sn_fin_supplier"),
         "purchase_order": _ref("sn_shop_purchase_order"),
         "cost_center": _ref("cmn_cost_center"),
     },
+    prefix="APINV",
 )
 SN_SHOP_INVOICE_LINE = _ap(
     "sn_shop_invoice_line",

@@ -162,19 +162,22 @@ INVOICE_LINE_MAP = TransformMap(
     coalesce=("invoice", "line_number"),
     references={"invoice": ("sn_shop_invoice", "u_erp_number"), **_LINE_REFS},
 )
-# Payment details update the invoice they pay; a payment for an unknown invoice is an error.
+# Payment details update the invoice they report on, found by its ServiceNow number (an ERP
+# files ServiceNow's invoices under it); a row for an unknown invoice is an error.
 INVOICE_PAYMENT_MAP = TransformMap(
     name="ML Connector AP Invoice Payment",
     source_table="sn_spend_intg_imp_invoice_payment_detail",
     target_table="sn_shop_invoice",
     field_map={
+        "u_number": "number",
         "u_erp_number": "u_erp_number",
+        "u_erp_status": "u_erp_status",
         "u_payment_status": "payment_status",
         "u_paid_amount": "paid_amount",
         "u_payment_date": "payment_date",
         "u_payment_reference": "payment_reference",
     },
-    coalesce=("u_erp_number",),
+    coalesce=("number",),
     insert_allowed=False,
 )
 

@@ -53,6 +53,9 @@ class TableDef:
     # Table ACLs: a user needs one of these roles (admin always passes); empty: no check.
     read_roles: tuple[str, ...] = ()
     write_roles: tuple[str, ...] = ()
+    # Task-like tables number their records (the platform's number maintenance): a record
+    # inserted without a number gets the prefix and the next seven-digit counter.
+    number_prefix: str = ""
 
     def all_columns(self) -> dict[str, Column]:
         return {**self.columns, **SYSTEM_COLUMNS}
@@ -159,6 +162,7 @@ class Table:
         self.definition = definition
         self.columns = definition.all_columns()
         self.records: dict[str, dict[str, str]] = {}
+        self._last_number = 0
         # (table, operation, record) after every write: business rules hook in here, so API
         # writes, import transforms and inspection edits all fire them.
         self.on_change: Callable[[str, str, dict[str, str]], None] | None = None
@@ -190,6 +194,7 @@ class Table:
         stamp = format_timestamp(now)
         record = {name: column.default for name, column in self.columns.items()}
         record.update(self.writable(values))
+        self._number(record)
         record.update(
             sys_id=sys_id,
             sys_created_on=stamp,
@@ -201,6 +206,17 @@ class Table:
         self.records[sys_id] = record
         self._changed("insert", record)
         return record
+
+    def _number(self, record: dict[str, str]) -> None:
+        prefix = self.definition.number_prefix
+        if not prefix:
+            return
+        given = record.get("number", "")
+        if not given:
+            self._last_number += 1
+            record["number"] = f"{prefix}{self._last_number:07d}"
+        elif given.startswith(prefix) and given[len(prefix) :].isdigit():
+            self._last_number = max(self._last_number, int(given[len(prefix) :]))
 
     def update(
         self, sys_id: str, values: Mapping[str, Any], *, user: str, now: datetime

@@ -23,6 +23,7 @@ class Outcome:
     status: str  # inserted | updated | ignored | written | rejected
     target_id: str | None = None
     error: str | None = None
+    note: str | None = None  # why a record was ignored, for the audit trail
 
     @property
     def ok(self) -> bool:

@@ -249,7 +249,8 @@ class SinkRunner:
             return record, (TargetRejected(outcome.error or "rejected"), "")
         self.stats.by_status[outcome.status] += 1
         self._audit(c, origin, "written", status=outcome.status, target_id=outcome.target_id,
-                    attempt=origin.attempt + 1, event=event)  # fmt: skip
+                    attempt=origin.attempt + 1, event=event,
+                    **({"note": outcome.note} if outcome.note else {}))  # fmt: skip
         self._learn(entity, outcome, event)
         return record, None
 

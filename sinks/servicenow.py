@@ -79,12 +79,31 @@ def item_row(entity: dict[str, Any], deleted: bool) -> dict[str, str]:
     }
 
 
+def invoice_status_row(entity: dict[str, Any], deleted: bool) -> dict[str, str]:
+    """What the ERP did with an invoice ServiceNow sent it: its ERP number, posting status and
+    whether it is paid, onto the ServiceNow invoice the ERP files it under."""
+    status = entity.get("status") or ""
+    paid = status == "Paid"
+    return {
+        "u_number": _string(entity.get("vendor_invoice_number")),
+        "u_erp_number": _string(entity["number"]),
+        "u_erp_status": status,
+        "u_payment_status": "paid" if paid else "unpaid",
+        "u_paid_amount": _string(entity.get("total_including_tax") if paid else Decimal(0)),
+    }
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any], bool], dict[str, str]]] = {
     "vendor": vendor_row,
     "gl_account": gl_account_row,
     "cost_center": cost_center_row,
     "item": item_row,
+    "purchase_invoice": invoice_status_row,
 }
+
+# ERP documents that come back as their status, and the canonical field that holds the number
+# of the ServiceNow document they came from (BC files it as the vendor invoice number).
+ORIGIN_FIELDS = {"purchase_invoice": "vendor_invoice_number"}
 
 
 # What reconciliation compares: target table column -> canonical field, per entity.
@@ -95,10 +114,18 @@ TARGET_FIELDS: dict[str, dict[str, str]] = {
     "gl_account": {"name": "name", "account_type": "account_type", "category": "category"},
     "cost_center": {"name": "name"},
     "item": {"name": "name", "u_unit_of_measure": "unit_of_measure"},
+    "purchase_invoice": {"u_erp_number": "number", "u_erp_status": "status"},
 }  # fmt: skip
 
 
+def _quoted(value: str) -> str:
+    """A value inside an encoded query, where ``^`` separates terms."""
+    return value.replace("^", "^^")
+
+
 class ServiceNowTarget:
+    origin_fields = ORIGIN_FIELDS
+
     def __init__(self, client: ServiceNowClient) -> None:
         self.client = client
         self.tables = client.connection.tables
@@ -110,6 +137,10 @@ class ServiceNowTarget:
             return Outcome("rejected", error=f"ServiceNow has no staging table for {record.entity}")
         if entity is None:
             return Outcome("rejected", error="event carries neither before nor after")
+        if record.entity in ORIGIN_FIELDS:
+            unrelated = await self._not_from_servicenow(record.entity, event["after"])
+            if unrelated:
+                return Outcome("ignored", note=unrelated)
         row = RENDERERS[record.entity](entity, event["op"] == "d")
         results = await self.client.import_row(self.tables[record.entity].staging, row)
         failed = [r for r in results if not r.ok]
@@ -118,6 +149,28 @@ class ServiceNowTarget:
             return Outcome("rejected", error=f"Import Set transform error: {reason}")
         first = results[0]
         return Outcome(first.status, target_id=first.sys_id)
+
+    async def _not_from_servicenow(self, entity: str, doc: dict[str, Any] | None) -> str | None:
+        """Why an ERP document has no ServiceNow document to report to, if it has none.
+
+        The ERP holds documents of its own, entered there directly; those stay there. A deleted
+        draft names no ServiceNow number, so its ServiceNow invoice keeps its last status.
+        """
+        if doc is None:
+            return "deleted in the ERP: the ServiceNow document keeps its last status"
+        number = doc.get(ORIGIN_FIELDS[entity])
+        table = self.tables[entity]
+        if number:
+            found = await self.client.table(
+                table.target, query=f"{table.target_key}={_quoted(number)}", fields=["sys_id"],
+                limit=1,
+            )  # fmt: skip
+            if found:
+                return None
+        return (
+            f"{doc['number']} names no {table.target} record ({number or 'no number'}): "
+            "entered in the ERP, not sent by ServiceNow"
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

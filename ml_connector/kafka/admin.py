@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from ml_connector.config import Settings
 from ml_connector.xref import DOCUMENTS
+from processors.resolve import returned_documents
 
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"}
 
@@ -56,7 +57,7 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     for name, conn in settings.connections.items():
         if getattr(conn, "webhooks", False) is True or getattr(conn, "push", None) is not None:
             specs.append(TopicSpec(topics.hints(name), 1))
-    for flow in settings.flows.values():
+    for name, flow in settings.flows.items():
         specs.append(TopicSpec(topics.dlq(flow.target), parts))
         # Retry topics share the sink topics' partition count, so a key sits on the same
         # partition number everywhere and one consumer owns all of a key's records.
@@ -66,7 +67,8 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
         for entity in flow.entities:
             specs.append(TopicSpec(topics.change(flow.source, entity), parts))
             specs.append(TopicSpec(topics.sink(flow.target, entity), parts))
-            if entity in DOCUMENTS:  # they may wait for masters in the processors
+            # Documents to create may wait for masters in the processors.
+            if entity in DOCUMENTS - returned_documents(settings, name):
                 specs.append(TopicSpec(topics.released(flow.source, entity), parts))
     unique = {s.name: s for s in specs}
     return list(unique.values())

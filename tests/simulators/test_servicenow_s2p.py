@@ -213,21 +213,23 @@ async def test_invoice_lines_and_payment_details() -> None:
             {"u_erp_number": "PI77770", "u_line_number": "1", "u_quantity": "1", "u_total": "99.00",
              "u_gl_account": "61000"},
         )  # fmt: skip
+        [held] = await rows(client, "sn_apo_invoice", sysparm_query="u_erp_number=PI77770")
+        assert held["number"].startswith("APINV")  # numbered on insert, as the platform does
         paid = await stage(
             client,
             "sn_spend_intg_imp_invoice_payment_detail",
-            {"u_erp_number": "PI77770", "u_payment_status": "paid", "u_paid_amount": "99.00",
-             "u_payment_reference": "PAY-1"},
+            {"u_number": held["number"], "u_erp_status": "Paid", "u_payment_status": "paid",
+             "u_paid_amount": "99.00", "u_payment_reference": "PAY-1"},
         )  # fmt: skip
         stray = await stage(
             client,
             "sn_spend_intg_imp_invoice_payment_detail",
-            {"u_erp_number": "PI00000", "u_payment_status": "paid"},
+            {"u_number": "APINV0000000", "u_payment_status": "paid"},
         )
         [stored] = await rows(client, "sn_apo_invoice", sysparm_query="u_erp_number=PI77770")
     assert created["status"] == line["status"] == "inserted"
     assert paid["status"] == "updated" and paid["sys_id"] == created["sys_id"]
-    assert stored["payment_status"] == "paid"
+    assert stored["payment_status"] == "paid" and stored["u_erp_status"] == "Paid"
     assert stored["payment_reference"] == "PAY-1"
     assert stored["state"] == "draft"  # set on insert by the map
     assert stray["status"] == "error"

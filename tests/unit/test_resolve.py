@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml_connector.config import MappingRules
+from ml_connector.config import MappingRules, Settings, parse_settings
 from ml_connector.xref import XrefEntry
-from processors.resolve import Awaited, Resolver
+from processors.resolve import Awaited, Resolver, resolvers, returned_documents
+from tests.unit.test_config import BC, SN
 
 MASTERS = frozenset({"vendor", "gl_account", "cost_center"})
 
@@ -86,3 +87,27 @@ def test_a_document_naming_no_vendor_at_all_is_not_parked() -> None:
     resolver = Resolver("sn", "bc", MappingRules(), FakeXref(), MASTERS)
     resolved, missing = resolver.resolve(_doc(vendor_ref=None, cost_center=None, lines=[]))
     assert (resolved["vendor_number"], missing) == ("", [])
+
+
+def _settings(**flows: dict[str, Any]) -> Settings:
+    return parse_settings({"connections": {"bc": BC, "sn": SN}, "flows": flows})
+
+
+MASTERS_OUT = {"source": "bc", "target": "sn", "entities": ["vendor", "purchase_invoice"]}
+DOCUMENTS_IN = {"source": "sn", "target": "bc", "entities": ["purchase_order", "purchase_invoice"]}
+
+
+def test_documents_go_back_to_where_they_were_entered_as_their_status() -> None:
+    s = _settings(out=MASTERS_OUT, into=DOCUMENTS_IN)
+    assert returned_documents(s, "out") == {"purchase_invoice"}
+    assert returned_documents(s, "into") == frozenset()  # these are created in bc
+    # Only the flow creating documents resolves references; the status going back does not.
+    assert set(resolvers(s, FakeXref())) == {("sn", "bc")}
+
+
+def test_without_masters_from_the_same_side_documents_are_documents() -> None:
+    alone = {"source": "bc", "target": "sn", "entities": ["purchase_invoice"]}
+    s = _settings(out=alone, into=DOCUMENTS_IN)
+    assert returned_documents(s, "out") == returned_documents(s, "into") == frozenset()
+    only_out = _settings(out=MASTERS_OUT)
+    assert returned_documents(only_out, "out") == frozenset()  # nothing came from sn
