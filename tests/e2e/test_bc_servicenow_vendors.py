@@ -84,7 +84,10 @@ def test_killing_workers_mid_run_loses_and_duplicates_nothing(
     p.wait("all vendors in ServiceNow", lambda: len(p.sn_vendor_counts()) >= VENDORS)
     p.settle()
 
-    restarts = {c.component: c.restarts for c in p.supervisor.children}
+    # Every kill was followed by a restart. A worker that came back but stalled (a Faust
+    # worker rejoining after its predecessor's session timed out, on a busy machine) is
+    # restarted by the watchdog as well: that is recovery too, counted apart.
+    restarts = {c.component: c.restarts - c.stalls for c in p.supervisor.children}
     assert restarts == {"producers": 2, "processors": 2, "sinks": 2, "audit": 0}
     counts = p.sn_vendor_counts()
     assert set(counts) == _numbers(p.bc_vendors())
