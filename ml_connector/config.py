@@ -483,6 +483,13 @@ class Settings(_Model):
     connections: dict[str, Connection] = Field(default_factory=dict)
     flows: dict[str, FlowConfig] = Field(default_factory=dict)
 
+    def webhook_connections(self) -> list[str]:
+        """Connections whose changes also arrive at the receiver: BC notifications, SN pushes."""
+        return [
+            n for n, c in self.connections.items()
+            if getattr(c, "webhooks", False) is True or getattr(c, "push", None) is not None
+        ]  # fmt: skip
+
     @model_validator(mode="after")
     def _webhooks_need_an_address(self) -> Settings:
         # Only Business Central subscriptions need an address BC can call back.

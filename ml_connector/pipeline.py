@@ -23,17 +23,9 @@ log = logging.getLogger(__name__)
 COMPONENTS = ("producers", "processors", "sinks", "audit")
 
 
-def webhook_connections(settings: Settings) -> list[str]:
-    """Connections whose changes also arrive at the receiver: BC notifications, SN pushes."""
-    return [
-        n for n, c in settings.connections.items()
-        if getattr(c, "webhooks", False) is True or getattr(c, "push", None) is not None
-    ]  # fmt: skip
-
-
 def components(settings: Settings) -> tuple[str, ...]:
     """The workers this configuration needs: a webhook receiver only where one is used."""
-    return (*COMPONENTS, "webhooks") if webhook_connections(settings) else COMPONENTS
+    return (*COMPONENTS, "webhooks") if settings.webhook_connections() else COMPONENTS
 
 
 def prepare(settings: Settings, bootstrap: str) -> AvroCodec:
@@ -74,7 +66,7 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
             for e in flow.entities
         ]  # fmt: skip
         followers = []
-        if flow.source in webhook_connections(settings):
+        if flow.source in settings.webhook_connections():
             followers.append(asyncio.create_task(_follow_hints(settings, bootstrap, flow.source,
                                                                source, pollers, stop)))  # fmt: skip
         while not stop.is_set():
@@ -126,7 +118,7 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
     client_states = ClientStates()
     managers = []
     pushes: dict[str, tuple[str, str]] = {}
-    for name in webhook_connections(settings):
+    for name in settings.webhook_connections():
         conn = settings.connections[name]
         if isinstance(conn, ServiceNowConnection) and conn.push is not None:
             pushes[name] = (conn.push.header, secrets.get(conn.push.secret).get_secret_value())

@@ -1,12 +1,13 @@
 """Cross-references between systems, kept in the compacted ``mlc.xref`` topic.
 
-One record per record a system holds: key ``<connection>|<entity>|<native id>``, value its
-business code (vendor number, account number, cost center code) and, once a sink has written
-it somewhere, the peer record it corresponds to. Two writers fill it:
+One record per master record (vendor, G/L account, cost center, item) a system holds: key
+``<connection>|<entity>|<native id>``, value its business code (vendor number, account number,
+cost center code) and, once a sink has written it somewhere, the peer record it corresponds
+to. Two writers fill it:
 
 - the processors, for every master a source connection sends (so "Business Central has vendor
   V10000" is known before any document naming V10000 is routed to it);
-- the sinks, for every record written into a target (so a ServiceNow supplier's sys_id maps
+- the sinks, for every master written into a target (so a ServiceNow supplier's sys_id maps
   back to the Business Central vendor it came from: the learned cross-reference).
 
 Readers keep the whole topic in memory (it holds one small record per master) and follow it.

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ml_connector.api.errors import NotFound
 from ml_connector.clients.business_central import BusinessCentralClient
-from producers.events import money, parse_timestamp, text
+from producers.events import day, money, parse_timestamp, text
 from producers.stream import Stream
 from producers.webhooks import Hint
 
@@ -69,12 +69,6 @@ def item(r: dict[str, Any]) -> dict[str, Any]:
         "unit_of_measure": text(r.get("baseUnitOfMeasureCode")),
         "blocked": bool(r.get("blocked", False)),
     }
-
-
-def day(value: Any) -> date | None:
-    """An Edm.Date; BC's blank date is 0001-01-01."""
-    parsed = date.fromisoformat(str(value)[:10]) if value else None
-    return None if parsed is None or parsed.year == 1 else parsed
 
 
 def invoice_line(r: dict[str, Any]) -> dict[str, Any]:
@@ -160,20 +154,11 @@ class BusinessCentralSource:
         self.client = client
         self.cost_center_dimension = cost_center_dimension
         self.streams = streams(cost_center_shortcut)
-        self._dimension_id: str | None = None
 
     async def _path(self, stream: Stream) -> str:
         if stream.scope != "dimension":
             return stream.path
-        if self._dimension_id is None:
-            found = await self.client.find("dimensions", "code", self.cost_center_dimension)
-            if found is None:
-                raise LookupError(
-                    f"Business Central has no dimension {self.cost_center_dimension!r} "
-                    "(flows.<name>.cost_center_dimension)"
-                )
-            self._dimension_id = str(found["id"])
-        return f"dimensions({self._dimension_id})/{stream.path}"
+        return await self.client.dimension_values(self.cost_center_dimension)
 
     async def company(self) -> str:
         return await self.client.company_id()

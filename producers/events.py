@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -27,6 +27,13 @@ def text(value: Any) -> str | None:
         return None
     s = str(value)
     return s or None
+
+
+def day(value: Any) -> date | None:
+    """The date part of an ISO date or date-time (OData's Edm.Date, ServiceNow's glide_date
+    and glide_date_time). Empty, or the 0001-01-01 BC shows for a blank date, is no date."""
+    parsed = date.fromisoformat(str(value)[:10]) if value else None
+    return None if parsed is None or parsed.year == 1 else parsed
 
 
 def parse_timestamp(value: str) -> datetime:

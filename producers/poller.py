@@ -42,6 +42,11 @@ class Source(Protocol):
     async def aclose(self) -> None: ...
 
 
+def _seen_stage(seen_via: str) -> str:
+    """The audit stage of a record read: ``received`` by webhook, else ``polled``."""
+    return "received" if seen_via == "webhook" else "polled"
+
+
 @dataclass(frozen=True, order=True)
 class Cursor:
     """The newest (modified timestamp, id) a poll has seen.
@@ -99,6 +104,14 @@ class Poller:
         self.audit = audit
         self.state_key = f"cursor|{connection}|{stream.entity}"
 
+    async def _info(self) -> SourceInfo:
+        return SourceInfo(self.source.system, self.connection, await self.source.company(),
+                          self.stream.entity)  # fmt: skip
+
+    def _position(self, record: dict[str, Any]) -> Cursor:
+        return Cursor(parse_timestamp(record[self.stream.cursor_field]),
+                      str(record[self.stream.key_field]))  # fmt: skip
+
     def _load(self) -> tuple[Cursor | None, dict[str, Any]]:
         saved = self.state.load(self.state_key) or {}
         return Cursor.from_json(saved.get("cursor")), saved
@@ -106,8 +119,7 @@ class Poller:
     async def poll_once(self) -> PollStats:
         cursor, saved = await asyncio.to_thread(self._load)
         since = cursor.modified_at - self.overlap if cursor else None
-        info = SourceInfo(self.source.system, self.connection, await self.source.company(),
-                          self.stream.entity)  # fmt: skip
+        info = await self._info()
         tracker = DeliveryTracker()
         stats = PollStats()
         newest = cursor
@@ -115,10 +127,7 @@ class Poller:
         async for page in self.source.read_since(self.stream, since):
             for record in page:
                 stats.records_read += 1
-                position = Cursor(
-                    parse_timestamp(record[self.stream.cursor_field]),
-                    str(record[self.stream.key_field]),
-                )
+                position = self._position(record)
                 newest = max(newest, position) if newest else position
                 # A poll cannot tell a create from an update; 'r' marks the initial snapshot.
                 op = "r" if cursor is None else "u"
@@ -144,14 +153,14 @@ class Poller:
                  stats.events_produced, newest)  # fmt: skip
         return stats
 
-    def _audit(self, produced: list[tuple[str, str, str | None]], seen: str = "polled") -> None:
+    def _audit(self, produced: list[tuple[str, str, str | None]], seen_via: str = "poll") -> None:
         """Polled (or received) and produced, once Kafka acknowledged the events themselves."""
         if self.audit is None:
             return
         entity = self.stream.entity
         emit, connection = self.audit.emit, self.connection
         for native_id, event_id, version in produced:
-            emit(seen, connection=connection, entity=entity, record_id=native_id,
+            emit(_seen_stage(seen_via), connection=connection, entity=entity, record_id=native_id,
                  event_id=event_id, version=version)  # fmt: skip
             emit("produced", connection=connection, entity=entity, record_id=native_id,
                  event_id=event_id, topic=self.topic)  # fmt: skip
@@ -159,17 +168,13 @@ class Poller:
     async def emit(self, records: list[dict[str, Any]], *, op: str, seen_via: str) -> int:
         """Change events for records fetched outside the poll loop (webhook hints), durable
         before this returns. The cursor is the poll's own and does not move here."""
-        info = SourceInfo(self.source.system, self.connection, await self.source.company(),
-                          self.stream.entity)  # fmt: skip
+        info = await self._info()
         tracker = DeliveryTracker()
-        produced = []
-        for record in records:
-            position = Cursor(parse_timestamp(record[self.stream.cursor_field]),
-                              str(record[self.stream.key_field]))  # fmt: skip
-            produced.append(self._produce(info, record, position, op, seen_via, tracker))
+        produced = [self._produce(info, r, self._position(r), op, seen_via, tracker)
+                    for r in records]  # fmt: skip
         await asyncio.to_thread(self.producer.flush, 60)
         tracker.raise_if_failed()
-        self._audit(produced, "received" if seen_via == "webhook" else "polled")
+        self._audit(produced, seen_via)
         return len(produced)
 
     async def emit_delete(self, native_id: str, deleted_at: datetime, *, seen_via: str) -> None:
@@ -178,9 +183,7 @@ class Poller:
         The source says only which record went; the processors add the Debezium ``before``
         from what they last routed, so each target can find the record to retire.
         """
-        info = SourceInfo(self.source.system, self.connection, await self.source.company(),
-                          self.stream.entity)  # fmt: skip
-        event = envelope(info, native_id=native_id, after=None, op="d", native=None,
+        event = envelope(await self._info(), native_id=native_id, after=None, op="d", native=None,
                          version=f"deleted@{deleted_at.isoformat()}", modified_at=deleted_at,
                          seen_via=seen_via)  # fmt: skip
         tracker = DeliveryTracker()
@@ -193,7 +196,7 @@ class Poller:
         tracker.raise_if_failed()
         if self.audit is not None:
             self.audit.emit(
-                "received" if seen_via == "webhook" else "polled",
+                _seen_stage(seen_via),
                 connection=self.connection, entity=self.stream.entity, record_id=native_id,
                 event_id=event["event_id"], deleted=True,
             )  # fmt: skip

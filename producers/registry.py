@@ -23,7 +23,7 @@ def build_source(settings: Settings, flow: str, secrets: SecretStore) -> Source:
             cost_center_shortcut=rules.cost_center_shortcut,
         )
     elif isinstance(conn, ServiceNowConnection):
-        source = ServiceNowSource(ServiceNowClient(conn, secrets), conn)
+        source = ServiceNowSource(ServiceNowClient(conn, secrets))
     else:
         raise ValueError(f"connections.{rules.source}: {conn.system} cannot be a source yet")
     unknown = [e for e in rules.entities if e not in source.streams]

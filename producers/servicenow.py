@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
 from ml_connector.clients.servicenow import ServiceNowClient
-from ml_connector.config import ServiceNowConnection, SourceTable
-from producers.events import money, text
+from ml_connector.config import SourceTable
+from producers.events import day, money, text
 from producers.stream import Stream
 from producers.webhooks import Hint
 
@@ -132,11 +132,6 @@ def value(row: Mapping[str, Any], columns: Columns, name: str) -> str | None:
     """A canonical field's raw value; ServiceNow's empty string means no value."""
     path = columns.get(name, "")
     return text(row.get(path)) if path else None
-
-
-def day(raw: str | None) -> date | None:
-    """glide_date (``YYYY-MM-DD``) or glide_date_time: the date part."""
-    return date.fromisoformat(raw[:10]) if raw else None
 
 
 def lines(
@@ -254,8 +249,9 @@ class Plan:
 class ServiceNowSource:
     system = SYSTEM
 
-    def __init__(self, client: ServiceNowClient, connection: ServiceNowConnection) -> None:
+    def __init__(self, client: ServiceNowClient) -> None:
         self.client = client
+        connection = client.connection
         self.plans = {
             entity: Plan.of(entity, conf)
             for entity, conf in connection.source_tables.items()
@@ -278,17 +274,18 @@ class ServiceNowSource:
         plan = self.plans[stream.entity]
         async for page in self.client.delta(plan.table, since or EPOCH, query=plan.query,
                                             fields=plan.header_fields):  # fmt: skip
-            found = await self._lines(plan, [str(r["sys_id"]) for r in page])
-            yield [{**r, LINES: found.get(str(r["sys_id"]), [])} for r in page]
+            yield await self._with_lines(plan, page)
 
-    async def _lines(self, plan: Plan, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    async def _with_lines(self, plan: Plan, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each header row carrying its line rows, fetched a chunk of headers at a time."""
+        ids = [str(r["sys_id"]) for r in rows]
         found: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         for start in range(0, len(ids), IN_CHUNK):
             query = f"{plan.line_parent}IN{','.join(ids[start : start + IN_CHUNK])}"
             for row in await self.client.table(plan.line_table, query=query,
                                                fields=plan.line_fields):  # fmt: skip
                 found.setdefault(str(row.get(plan.line_parent, "")), []).append(row)
-        return found
+        return [{**r, LINES: found[str(r["sys_id"])]} for r in rows]
 
     def entity_for(self, hint: Hint) -> str | None:
         return next((e for e, plan in self.plans.items() if plan.table == hint.entity_set), None)
@@ -300,8 +297,7 @@ class ServiceNowSource:
             if plan.table == hint.entity_set and hint.record_id:
                 query = f"sys_id={hint.record_id}" + (f"^{plan.query}" if plan.query else "")
                 rows = await self.client.table(plan.table, query=query, fields=plan.header_fields)
-                found = await self._lines(plan, [str(r["sys_id"]) for r in rows])
-                return entity, [{**r, LINES: found.get(str(r["sys_id"]), [])} for r in rows]
+                return entity, await self._with_lines(plan, rows)
         return None, []
 
     async def aclose(self) -> None:

@@ -20,6 +20,7 @@ from ml_connector.api.errors import ApiError
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
+from producers.events import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class SubscriptionStats:
 
 
 def _expiry(subscription: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(str(subscription["expirationDateTime"]).replace("Z", "+00:00"))
+    return parse_timestamp(str(subscription["expirationDateTime"]))
 
 
 class SubscriptionManager:

@@ -44,7 +44,6 @@ class Lookups:
     def __init__(self, client: BusinessCentralClient, dimension: str) -> None:
         self.client = client
         self.dimension = dimension
-        self._dimension_path: str | None = None
         self._ids: dict[tuple[str, str], str] = {}
 
     async def find(self, entity_set: str, field: str, value: str) -> str | None:
@@ -56,13 +55,7 @@ class Lookups:
         return self._ids[(entity_set, value)]
 
     async def cost_center(self, value: str) -> str | None:
-        if self._dimension_path is None:
-            dimension = await self.find("dimensions", "code", self.dimension)
-            if dimension is None:
-                raise NotFound(f"Business Central has no dimension {self.dimension!r} "
-                               "(flows.<name>.cost_center_dimension)")  # fmt: skip
-            self._dimension_path = f"dimensions({dimension})/dimensionValues"
-        return await self.find(self._dimension_path, "code", value)
+        return await self.find(await self.client.dimension_values(self.dimension), "code", value)
 
     async def references(self, kind: DocumentKind, doc: Mapping[str, Any]) -> References:
         """Every reference of ``doc`` resolved, or one NotFound naming all that are missing."""

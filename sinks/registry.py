@@ -33,7 +33,7 @@ def cost_center_rules(settings: Settings, connection: str) -> tuple[str, int]:
 def build_target(settings: Settings, connection: str, secrets: SecretStore) -> Target:
     conn = settings.connections[connection]
     if isinstance(conn, ServiceNowConnection):
-        return ServiceNowTarget(ServiceNowClient(conn, secrets, retry_policy(settings)))
+        return ServiceNowTarget(ServiceNowClient(conn, secrets, retry=retry_policy(settings)))
     if isinstance(conn, BusinessCentralConnection):
         bc = BusinessCentralClient(conn, secrets, retry=retry_policy(settings))
         dimension, shortcut = cost_center_rules(settings, connection)

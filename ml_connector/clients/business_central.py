@@ -15,7 +15,7 @@ from typing import Any
 from ml_connector.api.batch import BatchOperation, BatchResult, chunks, parse_batch
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import ApiClient, RetryPolicy
-from ml_connector.api.errors import AlreadyExists, Conflict, FatalError
+from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
 from ml_connector.api.odata import odata_datetime, odata_literal, odata_query
 from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
@@ -54,6 +54,7 @@ class BusinessCentralClient:
         self.api_root = api_root
         self._company_id = company_id
         self.page_size = page_size
+        self._dimension_paths: dict[str, str] = {}
 
     # -- addressing ----------------------------------------------------------------------
 
@@ -119,6 +120,17 @@ class BusinessCentralClient:
         async for page in self.read(entity_set, filter=flt):
             return page[0] if page else None
         return None
+
+    async def dimension_values(self, dimension: str) -> str:
+        """``dimensions({id})/dimensionValues``: the entity set of one dimension's values, by
+        the dimension's code (a dimension's id never changes, so it is looked up once)."""
+        if dimension not in self._dimension_paths:
+            found = await self.find("dimensions", "code", dimension)
+            if found is None:
+                raise NotFound(f"Business Central has no dimension {dimension!r} "
+                               "(flows.<name>.cost_center_dimension)")  # fmt: skip
+            self._dimension_paths[dimension] = f"dimensions({found['id']})/dimensionValues"
+        return self._dimension_paths[dimension]
 
     # -- writes --------------------------------------------------------------------------
 

@@ -71,8 +71,8 @@ class ServiceNowClient:
         self,
         connection: ServiceNowConnection,
         secrets: SecretStore,
-        retry: RetryPolicy | None = None,
         *,
+        retry: RetryPolicy | None = None,
         budget: RateBudget | None = None,
     ) -> None:
         self.connection = connection

@@ -54,9 +54,7 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(topics.xref, parts, COMPACTED),
         TopicSpec(topics.audit, parts),
     ]
-    for name, conn in settings.connections.items():
-        if getattr(conn, "webhooks", False) is True or getattr(conn, "push", None) is not None:
-            specs.append(TopicSpec(topics.hints(name), 1))
+    specs += [TopicSpec(topics.hints(name), 1) for name in settings.webhook_connections()]
     for name, flow in settings.flows.items():
         specs.append(TopicSpec(topics.dlq(flow.target), parts))
         # Retry topics share the sink topics' partition count, so a key sits on the same
