@@ -6,6 +6,8 @@ COPY ml_connector ml_connector
 COPY producers producers
 COPY processors processors
 COPY sinks sinks
+COPY app app
+COPY devkit devkit
 COPY schemas schemas
 COPY simulators simulators
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 mlc

@@ -38,6 +38,7 @@ test: $(STAMP) compose-tool postgres-server
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -ra
 
 bench: $(STAMP)

@@ -22,13 +22,13 @@ from typing import Any
 import fastavro
 
 import schemas
+from devkit.embedded import EmbeddedBroker
+from devkit.registry import EmbeddedRegistry
 from ml_connector.avro import AvroCodec, RegistryCatalog
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.config import BusinessCentralConnection
 from ml_connector.kafka.admin import COMPACTED, TopicSpec, ensure_topics
 from ml_connector.kafka.clients import producer
-from ml_connector.kafka.embedded import EmbeddedBroker
-from ml_connector.kafka.registry import EmbeddedRegistry
 from ml_connector.secrets import SecretStore, generate_key
 from ml_connector.state import StateStore
 from ml_connector.topics import Topics

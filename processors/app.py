@@ -18,9 +18,7 @@ import json
 import logging
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import AsyncIterable
-from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -32,6 +30,7 @@ from ml_connector.config import Settings
 from ml_connector.xref import CODE_FIELDS, XrefView, master_entry, xref_key
 from processors.parking import Parked, release_timer
 from processors.resolve import DOCUMENTS, Resolver, resolvers
+from processors.routes import Route, routes
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +52,6 @@ def content_hash(event: dict[str, Any]) -> str:
     """What makes two events the same for a target: operation and canonical content."""
     material = json.dumps([event["op"] == "d", event["after"]], sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Route:
-    source: str
-    target: str
-    entity: str
-
-
-def routes(settings: Settings) -> dict[tuple[str, str], list[Route]]:
-    """(source connection, entity) -> where its events go."""
-    table: dict[tuple[str, str], list[Route]] = defaultdict(list)
-    for flow in settings.flows.values():
-        for entity in flow.entities:
-            table[(flow.source, entity)].append(Route(flow.source, flow.target, entity))
-    return dict(table)
 
 
 def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefView) -> faust.App:

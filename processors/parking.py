@@ -20,12 +20,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from processors.resolve import Awaited, Resolver
-
-if TYPE_CHECKING:
-    from processors.app import Route
+from processors.routes import Route
 
 log = logging.getLogger(__name__)
 

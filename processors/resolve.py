@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ml_connector.config import MappingRules, Settings
-from ml_connector.xref import CODE_FIELDS, DOCUMENTS, fold
+from ml_connector.flows import returned_documents
+from ml_connector.xref import DOCUMENTS, fold
 
 
 class Xref(Protocol):
@@ -109,25 +110,6 @@ class Resolver:
         if entity in self.waited and not self.xref.holds(self.target, entity, mapped):
             missing.append(Awaited(entity, mapped))
         return mapped
-
-
-def returned_documents(settings: Settings, flow_name: str) -> frozenset[str]:
-    """Documents a flow carries back to the system they were entered in.
-
-    The system that sends the masters is the system of record: documents are entered on the
-    other side and created there (ServiceNow orders and invoices, posted in BC). When a flow
-    from the system of record also carries a document kind the other side sends it, those
-    documents go back as their status (posted, paid), and name nothing to resolve.
-    """
-    flow = settings.flows[flow_name]
-
-    def carried(source: str, target: str) -> set[str]:
-        return {e for f in settings.flows.values() if (f.source, f.target) == (source, target)
-                for e in f.entities}  # fmt: skip
-
-    if not CODE_FIELDS.keys() & carried(flow.source, flow.target):
-        return frozenset()
-    return frozenset(DOCUMENTS & carried(flow.target, flow.source) & set(flow.entities))
 
 
 def resolvers(settings: Settings, xref: Xref) -> dict[tuple[str, str], Resolver]:

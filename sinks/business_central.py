@@ -22,7 +22,7 @@ from typing import Any
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
 from ml_connector.api.odata import odata_literal
 from ml_connector.clients.business_central import BusinessCentralClient
-from ml_connector.reconcile import comparable
+from ml_connector.values import comparable
 from sinks.base import Outcome, SinkRecord
 from sinks.business_central_documents import (
     KINDS,

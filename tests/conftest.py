@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ml_connector.kafka.registry import EmbeddedRegistry
-from ml_connector.kafka.runtime import KafkaRuntime, acquire_kafka
+from devkit.registry import EmbeddedRegistry
+from devkit.runtime import KafkaRuntime, acquire_kafka
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from ml_connector.config import Settings
+from ml_connector.flows import returned_documents
 from ml_connector.xref import DOCUMENTS
-from processors.resolve import returned_documents
 
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"}
 

@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from app.demo import topic_size
+from app.pipeline import components
+from app.supervisor import Supervisor
+from devkit.sandbox import Sandbox
 from ml_connector.config import Settings
-from ml_connector.demo import topic_size
 from ml_connector.kafka.admin import group_lag
-from ml_connector.pipeline import components
-from ml_connector.sandbox import Sandbox
 from ml_connector.state import StateStore
-from ml_connector.supervisor import Supervisor
 
 STAGING = "sn_fcms_intg_imp_supplier"
 IMPORT_ROUTE = ("POST", "/api/now/import/{staging_table}")
@@ -110,7 +110,7 @@ class Pipeline:
         )
 
     def audit_trail(self, record_id: str, entity: str = "vendor", source: str = "bc") -> list[Any]:
-        from ml_connector.audit_index import AuditIndex
+        from app.audit_index import AuditIndex
 
         index = AuditIndex(self.settings.audit.database)  # the one the CLI catches up
         index.sync(self.box.bootstrap, self.topics.audit, self.topics.audit_cli_group)
@@ -127,7 +127,7 @@ class Pipeline:
         """The operator's command, against this pipeline's config."""
         from typer.testing import CliRunner
 
-        from ml_connector.cli import app
+        from app.cli import app
 
         command, *rest = args
         sub = [command, rest.pop(0)] if command == "dlq" else [command]

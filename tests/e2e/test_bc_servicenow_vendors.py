@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ml_connector.demo import topic_size
+from app.demo import topic_size
 
 pytestmark = pytest.mark.kafka
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ml_connector.kafka.embedded import EmbeddedBroker
+from devkit.embedded import EmbeddedBroker
 
 pytestmark = pytest.mark.kafka
 

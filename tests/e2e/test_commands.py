@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "ml_connector"]
+CLI = [sys.executable, "-m", "app"]
 
 pytestmark = pytest.mark.kafka
 

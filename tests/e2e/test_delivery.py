@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ml_connector.offsets import ReplayRefused, group_stopped, reset_group
+from app.offsets import ReplayRefused, group_stopped, reset_group
 
 STAGING = "sn_fcms_intg_imp_supplier"
 
@@ -147,7 +147,7 @@ def test_a_later_update_never_overtakes_one_waiting_in_retry(
 
 
 def _dead_letters(p: Any) -> Any:
-    from ml_connector.dlq import DeadLetters
+    from app.dlq import DeadLetters
 
     t = p.topics
     return DeadLetters(p.box.bootstrap, t.dlq("sn"), t.state, "sn", t.audit)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ml_connector.cli import app
+from app.cli import app
 
 pytestmark = pytest.mark.kafka
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from ml_connector.dlq import DeadFilter, DeadLetters
+from app.dlq import DeadFilter, DeadLetters
+from app.offsets import group_stopped, reset_group
 from ml_connector.kafka.admin import group_lag
-from ml_connector.offsets import group_stopped, reset_group
 from ml_connector.state import StateStore
 
 pytestmark = pytest.mark.kafka

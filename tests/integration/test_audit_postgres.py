@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from app.audit_index import AuditIndex
+from devkit.java import free_port
 from ml_connector.audit import AuditLog
-from ml_connector.audit_index import AuditIndex
 from ml_connector.kafka.admin import TopicSpec, ensure_topics
 from ml_connector.kafka.clients import producer
-from ml_connector.kafka.java import free_port
 
 
 def _bin(name: str) -> str:

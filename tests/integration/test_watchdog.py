@@ -6,9 +6,9 @@ import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 
+from app.watchdog import ProgressWatch
 from ml_connector.kafka.admin import TopicSpec, ensure_topics
 from ml_connector.kafka.clients import producer
-from ml_connector.watchdog import ProgressWatch
 
 
 def test_stalled_only_when_records_wait_and_commits_stand_still(bootstrap: str) -> None:

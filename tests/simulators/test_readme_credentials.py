@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from ml_connector.kafka.java import free_port
+from devkit.java import free_port
 
 
 def bearer(token: str, **extra: str) -> dict[str, str]:
@@ -77,7 +77,7 @@ def test_simulate_serves_each_system_as_the_readme_says(
     system: str, call: Callable[[str], httpx.Response]
 ) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "ml_connector", "simulate", system, "--port", str(port)]
+    command = [sys.executable, "-m", "app", "simulate", system, "--port", str(port)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import typer
 
-from ml_connector import cli
+from app import cli
 from tests.simulators.support import BC_TOKEN_FORM, BC_TOKEN_PATH
 
 NOTHING: dict[str, Any] = {
@@ -81,7 +81,7 @@ def free_port() -> int:
 def test_simulate_serves_https_and_prints_the_certificate_path() -> None:
     port = free_port()
     command = [
-        sys.executable, "-c", "from ml_connector.cli import app; app()", "simulate",
+        sys.executable, "-c", "from app.cli import app; app()", "simulate",
         "business_central", "--port", str(port), "--vendors", "3", "--tls",
     ]  # fmt: skip
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ml_connector.cli import app
+from app.cli import app
 
 runner = CliRunner()
 

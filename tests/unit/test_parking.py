@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ml_connector.config import MappingRules
-from processors.app import Route
 from processors.parking import Parked, release_timer
 from processors.resolve import Awaited, Resolver
+from processors.routes import Route
 
 
 @dataclass

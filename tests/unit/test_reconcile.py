@@ -1,4 +1,4 @@
-from ml_connector.reconcile import business_key, compare
+from app.reconcile import business_key, compare
 
 
 def test_compare_names_missing_different_and_extra() -> None:

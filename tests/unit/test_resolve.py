@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ml_connector.config import MappingRules, Settings, parse_settings
+from ml_connector.flows import returned_documents
 from ml_connector.xref import XrefEntry
-from processors.resolve import Awaited, Resolver, resolvers, returned_documents
+from processors.resolve import Awaited, Resolver, resolvers
 from tests.unit.test_config import BC, SN
 
 MASTERS = frozenset({"vendor", "gl_account", "cost_center"})

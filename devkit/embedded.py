@@ -19,7 +19,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from ml_connector.kafka.java import (
+from devkit.java import (
     JavaProcess,
     JavaServiceError,
     cache_root,

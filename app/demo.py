@@ -14,18 +14,18 @@ from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
+from app.audit_index import AuditIndex
+from app.dlq import DeadFilter, DeadLetters
+from app.pipeline import components
+from app.reconcile import EntityReport, reconcile
+from app.supervisor import Supervisor
+from devkit.sandbox import Sandbox
 from ml_connector import xref
-from ml_connector.audit_index import AuditIndex
 from ml_connector.config import ServiceNowConnection, Settings, StagingTable
-from ml_connector.dlq import DeadFilter, DeadLetters
+from ml_connector.flows import returned_documents
 from ml_connector.kafka.clients import watermarks
-from ml_connector.pipeline import components
-from ml_connector.reconcile import EntityReport, reconcile
-from ml_connector.sandbox import Sandbox
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
-from ml_connector.supervisor import Supervisor
-from processors.resolve import returned_documents
 
 
 @dataclass

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ml_connector.config import ConfigError, Settings, load_settings
+from app import cli_ops
+from app.cli_common import fail, read_settings
 
 app = typer.Typer(
     no_args_is_help=True, help="Keeps ERPs and ServiceNow / ServiceTitan in agreement over Kafka."
@@ -28,8 +29,6 @@ app.add_typer(config_app, name="config")
 
 
 def _register_operations() -> None:
-    from ml_connector import cli_ops
-
     app.add_typer(cli_ops.dlq_app, name="dlq")
     app.command("audit")(cli_ops.audit)
     app.command("replay")(cli_ops.replay)
@@ -49,19 +48,6 @@ def _setup_logging(verbose: bool = False) -> None:
     )
     # One line per HTTP call drowns what matters; errors surface through our own logging.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-def _fail(message: str) -> typer.Exit:
-    """Print an error as plain text (never wrapped) and give the exit to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def _settings(path: Path) -> Settings:
-    try:
-        return load_settings(path)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _stop_on_signal() -> threading.Event:
@@ -84,7 +70,7 @@ def kafka_up(
     With --registry (the default) a Schema Registry is started beside it and its URL printed
     on the second line.
     """
-    from ml_connector.kafka.runtime import acquire_kafka, acquire_registry
+    from devkit.runtime import acquire_kafka, acquire_registry
 
     _setup_logging()
     runtime = acquire_kafka(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
@@ -105,7 +91,7 @@ def kafka_up(
 @config_app.command("check")
 def config_check(config: ConfigOption) -> None:
     """Validate the configuration file and name any key that is wrong."""
-    settings = _settings(config)
+    settings = read_settings(config)
     console.print(
         f"{config}: valid ({len(settings.connections)} connections, {len(settings.flows)} flows)"
     )
@@ -121,9 +107,9 @@ def secrets_set(
     from ml_connector.secrets import SecretError, SecretStore
 
     try:
-        SecretStore.from_config(_settings(config).secrets).set(name, value)
+        SecretStore.from_config(read_settings(config).secrets).set(name, value)
     except SecretError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(f"stored {name}")
 
 
@@ -132,7 +118,7 @@ def secrets_list(config: ConfigOption) -> None:
     """Names of the stored secrets (never their values)."""
     from ml_connector.secrets import SecretStore
 
-    for name in SecretStore.from_config(_settings(config).secrets).names():
+    for name in SecretStore.from_config(read_settings(config).secrets).names():
         print(name)
 
 
@@ -157,17 +143,17 @@ def run(
     once: Annotated[bool, typer.Option(help="producers: poll each stream once, then exit")] = False,
 ) -> None:
     """Run the pipeline: one component, or all of them under a restarting supervisor."""
-    from ml_connector import pipeline
-    from ml_connector.supervisor import Supervisor
+    from app import pipeline
+    from app.supervisor import Supervisor
 
     _setup_logging()
-    settings = _settings(config)
+    settings = read_settings(config)
     if component is None:
         Supervisor(config, pipeline.components(settings)).run_forever()
         return
     bootstrap = settings.kafka.bootstrap_servers
     if not bootstrap:
-        raise _fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
+        raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
     if component == "producers":
         pipeline.run_producers(settings, bootstrap, once=once)
     elif component == "processors":
@@ -180,7 +166,7 @@ def run(
     elif component == "webhooks":
         pipeline.run_webhooks(settings, bootstrap)
     else:
-        raise _fail(f"unknown component {component!r}; expected one of {pipeline.COMPONENTS}")
+        raise fail(f"unknown component {component!r}; expected one of {pipeline.COMPONENTS}")
 
 
 @app.command("demo")
@@ -201,12 +187,12 @@ def demo(
     workdir: Annotated[Path | None, typer.Option(help="keep config and logs here")] = None,
 ) -> None:
     """Run the embedded default: Kafka, simulators, every flow; print a summary and stop."""
-    from ml_connector.demo import INTEGRATIONS, Scenario, run_demo
+    from app.demo import INTEGRATIONS, Scenario, run_demo
 
     if flow is not None and flow not in INTEGRATIONS:
         console.print(f"--flow: unknown integration {flow!r}; known: {', '.join(INTEGRATIONS)}")
         raise typer.Exit(2)
-    from ml_connector.kafka.runtime import acquire_kafka, acquire_registry
+    from devkit.runtime import acquire_kafka, acquire_registry
 
     logging.basicConfig(level=logging.WARNING)
     # The summary has a column per flow and entity; below 130 columns it wraps its labels.
@@ -279,23 +265,23 @@ def _simulator_options(system: str, given: dict[str, Any]) -> tuple[ModuleType, 
     import importlib
 
     if system not in _SIMULATORS:
-        raise _fail(f"unknown system {system!r}; expected one of {', '.join(_SIMULATORS)}")
+        raise fail(f"unknown system {system!r}; expected one of {', '.join(_SIMULATORS)}")
     module_name, class_name, mapping = _SIMULATORS[system]
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise _fail(f"the {system} simulator is not available ({exc.name} is missing)") from None
+        raise fail(f"the {system} simulator is not available ({exc.name} is missing)") from None
     special = {"latency_ms", "error_rate", "drop_rate", "webhook_url", "hmac_key"}
     values: dict[str, object] = {}
     for name, value in given.items():
         if value is None or name in special:
             continue
         if name not in mapping:
-            raise _fail(f"--{name.replace('_', '-')} does not apply to the {system} simulator")
+            raise fail(f"--{name.replace('_', '-')} does not apply to the {system} simulator")
         values[mapping[name]] = value
     hook_given = given["webhook_url"] is not None or given["hmac_key"] is not None
     if hook_given and (system != "servicetitan" or given["webhook_url"] is None):
-        raise _fail("--webhook-url (and --hmac-key) apply to the servicetitan simulator only")
+        raise fail("--webhook-url (and --hmac-key) apply to the servicetitan simulator only")
     faults = {k: given[k] for k in special - {"webhook_url", "hmac_key"} if given[k] is not None}
     try:
         if faults:
@@ -307,7 +293,7 @@ def _simulator_options(system: str, given: dict[str, Any]) -> tuple[ModuleType, 
             values["webhook_subscriptions"] = (hook,)
         return module, getattr(module, class_name)(**values)
     except (TypeError, ValueError) as exc:
-        raise _fail(f"bad options for the {system} simulator: {exc}") from None
+        raise fail(f"bad options for the {system} simulator: {exc}") from None
 
 
 @app.command("simulate")

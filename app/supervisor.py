@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.watchdog import ProgressWatch
 from ml_connector.children import die_with_parent
 from ml_connector.config import Settings, load_settings
-from ml_connector.watchdog import ProgressWatch
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Supervisor:
     _watched_at: float = 0.0
 
     def __post_init__(self) -> None:
-        exe = [sys.executable, "-m", "ml_connector"]
+        exe = [sys.executable, "-m", "app"]
         self.children = [
             Child(c, [*exe, "run", c, "--config", str(self.config)]) for c in self.components
         ]

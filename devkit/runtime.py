@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ml_connector.kafka.embedded import EmbeddedBroker
+from devkit.embedded import EmbeddedBroker
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,12 @@ def acquire_kafka(configured: str | None) -> KafkaRuntime:
     if configured:
         return KafkaRuntime(configured, "configured")
     if docker_engine_answers():
-        log.info("a Docker engine answered; starting Kafka with testcontainers")
-        return _testcontainers()
+        if importlib.util.find_spec("testcontainers") is None:
+            # testcontainers is the 'docker' extra; without it the embedded broker serves.
+            log.info("a Docker engine answered but testcontainers is not installed")
+        else:
+            log.info("a Docker engine answered; starting Kafka with testcontainers")
+            return _testcontainers()
     broker = EmbeddedBroker().start()
     return KafkaRuntime(broker.bootstrap_servers, "embedded", broker.stop, embedded=broker)
 
@@ -74,8 +79,8 @@ def acquire_registry(configured: str | None) -> RegistryRuntime:
     """A configured registry, else Apicurio from Maven Central, else none (single-object)."""
     if configured:
         return RegistryRuntime(configured, "configured")
-    from ml_connector.kafka.java import JavaServiceError
-    from ml_connector.kafka.registry import EmbeddedRegistry
+    from devkit.java import JavaServiceError
+    from devkit.registry import EmbeddedRegistry
 
     try:
         registry = EmbeddedRegistry().start()

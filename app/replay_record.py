@@ -11,9 +11,9 @@ import uuid
 
 from confluent_kafka import TopicPartition
 
+from app.audit_index import AuditIndex
 from ml_connector import headers as h
 from ml_connector.audit import AuditLog
-from ml_connector.audit_index import AuditIndex
 from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer
 from ml_connector.topics import Topics
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from devkit.java import free_port
 from ml_connector.config import Settings, load_settings
-from ml_connector.kafka.java import free_port
 from ml_connector.secrets import SecretStore, generate_key
 
 BC_CLIENT = ("mlc-client", "mlc-secret")

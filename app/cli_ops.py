@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.cli_common import fail, read_settings
+from app.dlq import DeadFilter, DeadLetters
 from ml_connector.config import Settings
-from ml_connector.dlq import DeadFilter, DeadLetters
 
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter topics: list, show, redrive.")
 out = Console()
@@ -23,11 +24,10 @@ ConfigOption = Annotated[
 
 
 def _settings(path: Path) -> tuple[Settings, str]:
-    from ml_connector.cli import _fail, _settings
 
-    settings = _settings(path)
+    settings = read_settings(path)
     if not settings.kafka.bootstrap_servers:
-        raise _fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
+        raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
     return settings, settings.kafka.bootstrap_servers
 
 
@@ -42,7 +42,7 @@ def audit(
     record_id: Annotated[str, typer.Argument(help="the source record's id")],
 ) -> None:
     """Print a record's full trail, from poll to target, after catching up the index."""
-    from ml_connector.audit_index import AuditIndex
+    from app.audit_index import AuditIndex
 
     settings, bootstrap = _settings(config)
     index = AuditIndex(settings.audit.database)
@@ -169,21 +169,20 @@ def replay(
         help="replay one record: CONNECTION:ENTITY:ID (its last sink event is sent again)")] = None,
 ) -> None:  # fmt: skip
     """Replay history: reset a stopped consumer group, or send one record again."""
-    from ml_connector.cli import _fail
-    from ml_connector.offsets import ReplayRefused, reset_group
+    from app.offsets import ReplayRefused, reset_group
 
     settings, bootstrap = _settings(config)
     if record is not None:
         _replay_record(settings, bootstrap, record)
         return
     if group is None:
-        raise _fail("give --group (with --to-earliest, --to-datetime or --to-offset) or --record")
+        raise fail("give --group (with --to-earliest, --to-datetime or --to-offset) or --record")
     when = to_datetime.astimezone() if to_datetime else None
     try:
         moved = reset_group(bootstrap, group, topics=topic, to_earliest=to_earliest,
                             to_datetime=when, to_offset=to_offset)  # fmt: skip
     except ReplayRefused as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     table = Table(title=f"group {group} moved")
     for column in ("topic", "partition", "from", "to"):
         table.add_column(column)
@@ -194,20 +193,19 @@ def replay(
 
 
 def _replay_record(settings: Settings, bootstrap: str, spec: str) -> None:
-    from ml_connector.audit_index import AuditIndex
-    from ml_connector.cli import _fail
-    from ml_connector.replay_record import replay_record
+    from app.audit_index import AuditIndex
+    from app.replay_record import replay_record
 
     connection, _, rest = spec.partition(":")
     entity, _, record_id = rest.partition(":")
     if not (connection and entity and record_id):
-        raise _fail("--record takes CONNECTION:ENTITY:ID, e.g. bc:vendor:7f0c...")
+        raise fail("--record takes CONNECTION:ENTITY:ID, e.g. bc:vendor:7f0c...")
     topics = settings.kafka.topics
     index = AuditIndex(settings.audit.database)
     index.sync(bootstrap, topics.audit, topics.audit_cli_group)
     where = replay_record(bootstrap, index, topics, connection, entity, record_id)
     if where is None:
-        raise _fail(f"{spec}: no event of this record ever reached a sink topic")
+        raise fail(f"{spec}: no event of this record ever reached a sink topic")
     out.print(f"sent again to {where}")
 
 
@@ -219,13 +217,12 @@ def reconcile(
     """Compare both systems of a flow entity by entity; exit 1 when they differ."""
     import asyncio
 
-    from ml_connector.cli import _fail
-    from ml_connector.reconcile import reconcile as run_reconcile
+    from app.reconcile import reconcile as run_reconcile
     from ml_connector.secrets import SecretStore
 
     settings, _ = _settings(config)
     if flow not in settings.flows:
-        raise _fail(f"no flow named {flow!r} (known: {', '.join(sorted(settings.flows))})")
+        raise fail(f"no flow named {flow!r} (known: {', '.join(sorted(settings.flows))})")
     secrets = SecretStore.from_config(settings.secrets)
     reports = asyncio.run(run_reconcile(settings, flow, secrets))
     table = Table(title=f"reconcile {flow}")

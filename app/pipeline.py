@@ -232,7 +232,7 @@ def run_sinks(settings: Settings, bootstrap: str) -> None:
 
 def run_audit_indexer(settings: Settings, bootstrap: str) -> None:
     """Fold ``mlc.audit`` into the audit database, continuously."""
-    from ml_connector.audit_index import AuditIndex
+    from app.audit_index import AuditIndex
 
     prepare(settings, bootstrap)
     index = AuditIndex(settings.audit.database)

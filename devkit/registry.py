@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from ml_connector.kafka.java import (
+from devkit.java import (
     JavaProcess,
     JavaServiceError,
     cache_root,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from ml_connector.config import Settings
+from ml_connector.flows import returned_documents
 from ml_connector.secrets import SecretStore
+from ml_connector.values import comparable
 from ml_connector.xref import CODE_FIELDS, DOCUMENTS
-from processors.resolve import Resolver, returned_documents
+from processors.resolve import Resolver
 from producers.registry import build_source
 
 
@@ -40,18 +41,6 @@ class Snapshotter(Protocol):
     async def snapshot(self, entity: str) -> dict[str, dict[str, str]]: ...
 
     async def aclose(self) -> None: ...
-
-
-def comparable(value: Any) -> str:
-    """A value as reconciliation compares it: text trimmed, numbers exact without trailing
-    zeros. Targets render their rows with it too, so both sides speak the same way."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal | float | int):
-        return format(Decimal(str(value)).normalize(), "f")
-    return str(value).strip()
 
 
 def compare(

@@ -1,3 +1,0 @@
-from ml_connector.cli import app
-
-app()

@@ -1,0 +1,25 @@
+"""What the configured flows imply beyond what each one says: which way documents travel."""
+
+from __future__ import annotations
+
+from ml_connector.config import Settings
+from ml_connector.xref import CODE_FIELDS, DOCUMENTS
+
+
+def returned_documents(settings: Settings, flow_name: str) -> frozenset[str]:
+    """Documents a flow carries back to the system they were entered in.
+
+    The system that sends the masters is the system of record: documents are entered on the
+    other side and created there (ServiceNow orders and invoices, posted in BC). When a flow
+    from the system of record also carries a document kind the other side sends it, those
+    documents go back as their status (posted, paid), and name nothing to resolve.
+    """
+    flow = settings.flows[flow_name]
+
+    def carried(source: str, target: str) -> set[str]:
+        return {e for f in settings.flows.values() if (f.source, f.target) == (source, target)
+                for e in f.entities}  # fmt: skip
+
+    if not CODE_FIELDS.keys() & carried(flow.source, flow.target):
+        return frozenset()
+    return frozenset(DOCUMENTS & carried(flow.target, flow.source) & set(flow.entities))
