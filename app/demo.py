@@ -21,7 +21,8 @@ from app.reconcile import EntityReport, reconcile
 from app.supervisor import Supervisor
 from devkit.sandbox import Sandbox
 from ml_connector import xref
-from ml_connector.config import ServiceNowConnection, Settings, StagingTable
+from ml_connector.config import Settings
+from ml_connector.connections.servicenow import ServiceNowConnection, StagingTable
 from ml_connector.flows import returned_documents
 from ml_connector.kafka.clients import watermarks
 from ml_connector.secrets import SecretStore

@@ -101,39 +101,18 @@ async def _follow_hints(settings: Settings, bootstrap: str, connection: str, sou
 
 
 def run_webhooks(settings: Settings, bootstrap: str) -> None:
-    """The receiver BC notifies, and the subscriptions that make it notify."""
+    """The receiver sources notify, and what keeps them notifying (subscriptions)."""
     import uvicorn
 
-    from ml_connector.clients.business_central import BusinessCentralClient
-    from ml_connector.config import BusinessCentralConnection, ServiceNowConnection
     from ml_connector.kafka.clients import DeliveryTracker
-    from producers.business_central import NOTIFIED
-    from producers.subscriptions import ClientStates, SubscriptionManager
-    from producers.webhooks import WEBHOOK_PATH, Hint, receiver_app
+    from producers.hint import Hint
+    from producers.receiver import receiver_app
+    from producers.registry import build_notifiers
 
     prepare(settings, bootstrap)
     topics, hooks = settings.kafka.topics, settings.webhooks
     secrets = SecretStore.from_config(settings.secrets)
-    state = StateStore(bootstrap, topics.state)
-    client_states = ClientStates()
-    managers = []
-    pushes: dict[str, tuple[str, str]] = {}
-    for name in settings.webhook_connections():
-        conn = settings.connections[name]
-        if isinstance(conn, ServiceNowConnection) and conn.push is not None:
-            pushes[name] = (conn.push.header, secrets.get(conn.push.secret).get_secret_value())
-        if not isinstance(conn, BusinessCentralConnection):
-            continue
-        carried = {e for f in settings.flows.values() if f.source == name for e in f.entities}
-        sets = sorted(s for s, e in NOTIFIED.items() if e in carried)
-        url = (hooks.public_url or "").rstrip("/") + WEBHOOK_PATH.format(connection=name)
-        manager = SubscriptionManager(
-            BusinessCentralClient(conn, secrets), connection=name, entity_sets=sets,
-            notification_url=url, state=state, secrets_store=secrets,
-            client_states=client_states, renew_before=hooks.renew_before,
-        )  # fmt: skip
-        manager.load_known()
-        managers.append(manager)
+    notifiers = build_notifiers(settings, secrets, StateStore(bootstrap, topics.state))
     kafka = producer(bootstrap)
 
     def write_hints(hints: list[Hint]) -> None:
@@ -146,7 +125,7 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
         if tracker.acked != len(hints):
             raise RuntimeError(f"{len(hints) - tracker.acked} hints not acknowledged in time")
 
-    app = receiver_app(client_states, write_hints, push_secrets=pushes)
+    app = receiver_app(notifiers, write_hints)
 
     async def main(stop: asyncio.Event) -> None:
         config = uvicorn.Config(app, host=hooks.listen_host, port=hooks.listen_port,
@@ -157,8 +136,8 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
             await asyncio.sleep(0.05)
         # Subscriptions only after the receiver answers: BC's handshake calls it first.
         while not stop.is_set() and not serving.done():
-            for manager in managers:
-                await manager.ensure()
+            for notifier in notifiers.values():
+                await notifier.maintain()
             await _sleep_or_stop(stop, hooks.check_interval.total_seconds())
         server.should_exit = True
         await serving

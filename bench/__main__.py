@@ -26,7 +26,7 @@ from devkit.embedded import EmbeddedBroker
 from devkit.registry import EmbeddedRegistry
 from ml_connector.avro import AvroCodec, RegistryCatalog
 from ml_connector.clients.business_central import BusinessCentralClient
-from ml_connector.config import BusinessCentralConnection
+from ml_connector.connections.business_central import BusinessCentralConnection
 from ml_connector.kafka.admin import COMPACTED, TopicSpec, ensure_topics
 from ml_connector.kafka.clients import producer
 from ml_connector.secrets import SecretStore, generate_key

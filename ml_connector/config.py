@@ -2,6 +2,8 @@
 
 Models are strict (unknown keys are errors) because a misspelt key silently ignored is the
 most expensive kind of configuration bug: the flow runs, just not as the operator meant.
+Connection models belong to their systems (``ml_connector.connections``); the union of them
+here is built from the registrations in ``ml_connector.systems``.
 """
 
 from __future__ import annotations
@@ -9,26 +11,20 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from ml_connector.connections.base import ConnectionBase
+from ml_connector.connections.base import Model as _Model
+from ml_connector.secrets import SecretsConfig
+from ml_connector.systems import SYSTEMS
 from ml_connector.topics import Topics
 
 
 class ConfigError(Exception):
     """A configuration file that cannot be used; the message names every bad key."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(_Model):
-    """A pointer into the encrypted secret store; secrets never sit in the YAML file."""
-
-    secret: str = Field(min_length=1, description="name of the secret in the store")
 
 
 class KafkaConfig(_Model):
@@ -47,324 +43,14 @@ class KafkaConfig(_Model):
         return Topics(self.topic_prefix)
 
 
-class SecretsConfig(_Model):
-    store: Path = Field(default=Path(".mlc/secrets.json"), description="encrypted secret file")
-    key_file: Path | None = Field(
-        default=None, description="Fernet key file; MLC_SECRET_KEY overrides it"
-    )
-
-
-class EntraClientCredentials(_Model):
-    kind: Literal["entra_client_credentials"]
-    token_url: str = Field(
-        description="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
-    )
-    client_id: str
-    client_secret: SecretRef
-    scope: str = "https://api.businesscentral.dynamics.com/.default"
-
-
-class ServiceNowAuth(_Model):
-    """OAuth client credentials, falling back to basic auth where the grant is disabled."""
-
-    kind: Literal["servicenow"]
-    client_id: str | None = None
-    client_secret: SecretRef | None = None
-    username: str | None = None
-    password: SecretRef | None = None
-    grant: Literal["client_credentials", "password", "basic"] = Field(
-        default="client_credentials",
-        description="OAuth grant; password brings a refresh token; basic skips OAuth",
-    )
-
-    @model_validator(mode="after")
-    def _one_way_in(self) -> ServiceNowAuth:
-        oauth = self.client_id is not None and self.client_secret is not None
-        basic = self.username is not None and self.password is not None
-        if not (oauth or basic):
-            raise ValueError("give client_id + client_secret, or username + password, or both")
-        if self.grant == "password" and not (oauth and basic):
-            raise ValueError("grant 'password' needs client_id, client_secret, username, password")
-        return self
-
-
-class RateLimit(_Model):
-    """A connection's client-side budget: ``requests`` per moving ``per_seconds``, and at most
-    ``concurrency`` at once (None: no cap of that kind)."""
-
-    requests: int | None = Field(default=None, ge=1)
-    per_seconds: float = Field(default=1.0, gt=0)
-    concurrency: int | None = Field(default=None, ge=1)
-
-
-# The vendors' documented ceilings; where none is documented, a modest concurrency cap.
-DEFAULT_RATE_LIMITS: dict[str, RateLimit] = {
-    "business_central": RateLimit(requests=6000, per_seconds=300, concurrency=5),
-    "nav": RateLimit(concurrency=5),
-    "finance_operations": RateLimit(requests=6000, per_seconds=300, concurrency=52),
-    "servicenow": RateLimit(concurrency=8),
-    "servicetitan": RateLimit(requests=60, per_seconds=1, concurrency=10),
-    "acumatica": RateLimit(concurrency=5),
-}
-
-
-class _Connection(_Model):
-    """What every connection has besides its system's own keys."""
-
-    verify: bool | str = Field(
-        default=True, description="verify TLS: true, false, or the path of a CA bundle"
-    )
-    timeout_seconds: float = Field(default=100.0, gt=0)
-    rate_limit: RateLimit | None = Field(
-        default=None, description="client-side budget; defaults to the system's documented one"
-    )
-
-    @property
-    def rate(self) -> RateLimit:
-        system: str = getattr(self, "system", "")
-        return self.rate_limit or DEFAULT_RATE_LIMITS.get(system, RateLimit())
-
-
-class BusinessCentralConnection(_Connection):
-    system: Literal["business_central"]
-    base_url: str = "https://api.businesscentral.dynamics.com"
-    tenant: str | None = Field(default=None, description="optional tenant segment of the URL")
-    environment: str
-    company_id: str | None = Field(default=None, description="defaults to the first company")
-    api_version: str = "v2.0"
-    page_size: int = Field(default=1000, ge=1, le=20000)
-    auth: EntraClientCredentials
-    webhooks: bool = Field(
-        default=False,
-        description="subscribe to change notifications (see the top-level 'webhooks' section)",
-    )
-
-
-class StagingTable(_Model):
-    """Where one canonical entity lands in ServiceNow: an Import Set staging table."""
-
-    staging: str
-    target: str
-    coalesce: str = Field(description="staging column the transform map coalesces on")
-    target_key: str = Field(description="the target table's column that column lands in")
-
-
-def _default_sn_tables() -> dict[str, StagingTable]:
-    """The Source-to-Pay staging tables the documentation names; override per instance."""
-    return {
-        "vendor": StagingTable(
-            staging="sn_fcms_intg_imp_supplier", target="core_company",
-            coalesce="u_vendor_number", target_key="u_vendor_number",
-        ),
-        "gl_account": StagingTable(
-            staging="sn_fcms_intg_gl_account_stage", target="sn_fin_gl_account",
-            coalesce="u_account_number", target_key="account_number",
-        ),
-        "cost_center": StagingTable(
-            staging="sn_fcms_intg_imp_cost_center", target="cmn_cost_center",
-            coalesce="u_code", target_key="code",
-        ),
-        # No item staging table is documented: an admin creates this one and its transform
-        # map into the product catalog (see the README), or names their own here.
-        "item": StagingTable(
-            staging="u_mlc_imp_item", target="pc_product_cat",
-            coalesce="u_item_number", target_key="u_erp_item_number",
-        ),
-        # ERP invoices go back only as what the ERP did with them (posted, paid), onto the
-        # ServiceNow invoice they came from: the invoice payment detail import.
-        "purchase_invoice": StagingTable(
-            staging="sn_spend_intg_imp_invoice_payment_detail", target="sn_shop_invoice",
-            coalesce="u_number", target_key="number",
-        ),
-    }  # fmt: skip
-
-
-class SourceTable(_Model):
-    """Where ServiceNow keeps one kind of document read as a source: header and line tables.
-
-    Known tables (sn_shop_purchase_order, proc_po, sn_shop_invoice, sn_apo_invoice) bring their
-    line table, parent reference and column names; other tables need them spelt out.
-    """
-
-    table: str
-    line_table: str | None = Field(default=None, description="default: the known table's")
-    line_parent: str | None = Field(
-        default=None, description="the line table's reference to its header"
-    )
-    query: str | None = Field(
-        default=None,
-        description="encoded query ANDed to every read; default: approved invoices only",
-    )
-    columns: dict[str, str] = Field(
-        default_factory=dict,
-        description="canonical header field -> column or dot-walked path, over the defaults",
-    )
-    line_columns: dict[str, str] = Field(
-        default_factory=dict, description="canonical line field -> column, over the defaults"
-    )
-
-
-# Only approved orders and AP invoices may reach the books; an override that names another
-# table keeps this filter unless it says otherwise (query: "" reads every document).
-_DEFAULT_SOURCE_QUERIES = {
-    "purchase_order": "approval=approved",
-    "purchase_invoice": "approval=approved",
-}
-
-
-def _default_sn_sources() -> dict[str, SourceTable]:
-    return {
-        "purchase_order": SourceTable(
-            table="sn_shop_purchase_order", query=_DEFAULT_SOURCE_QUERIES["purchase_order"]
-        ),
-        "purchase_invoice": SourceTable(
-            table="sn_shop_invoice", query=_DEFAULT_SOURCE_QUERIES["purchase_invoice"]
-        ),
-    }
-
-
-class ServiceNowPush(_Model):
-    """An admin's Business Rule + Outbound REST Message posting changes to the connector:
-    an optional accelerator beside polling, authenticated by a shared-secret header."""
-
-    header: str = Field(default="X-MLC-Push-Secret", description="header carrying the secret")
-    secret: SecretRef
-
-
-class ServiceNowConnection(_Connection):
-    system: Literal["servicenow"]
-    instance_url: str = Field(description="https://<instance>.service-now.com")
-    auth: ServiceNowAuth
-    tables: dict[str, StagingTable] = Field(
-        default_factory=_default_sn_tables,
-        description="per entity; entries given here replace the defaults of those entities only",
-    )
-    push: ServiceNowPush | None = Field(
-        default=None, description="accept Business Rule pushes at the webhook receiver"
-    )
-    source_tables: dict[str, SourceTable] = Field(
-        default_factory=_default_sn_sources,
-        description="documents read when this connection is a flow's source, per entity",
-    )
-    page_size: int = Field(default=1000, ge=1, le=10000)
-
-    @field_validator("tables", mode="after")
-    @classmethod
-    def _over_defaults(cls, value: dict[str, StagingTable]) -> dict[str, StagingTable]:
-        return {**_default_sn_tables(), **value}
-
-    @field_validator("source_tables", mode="after")
-    @classmethod
-    def _sources_over_defaults(cls, value: dict[str, SourceTable]) -> dict[str, SourceTable]:
-        merged = {**_default_sn_sources(), **value}
-        return {
-            entity: t if t.query is not None else
-            t.model_copy(update={"query": _DEFAULT_SOURCE_QUERIES.get(entity, "")})
-            for entity, t in merged.items()
-        }  # fmt: skip
-
-
-class NavBasicAuth(_Model):
-    """NAV / BC on-premises: a user name and its web service access key as the password."""
-
-    kind: Literal["nav_basic"]
-    username: str
-    access_key: SecretRef
-
-
-class NavConnection(_Connection):
-    system: Literal["nav"]
-    base_url: str = Field(description="https://<host>:7048 (the OData port)")
-    server_instance: str = Field(description="e.g. BC240 or DynamicsNAV110")
-    company_id: str | None = Field(default=None, description="API v2.0; defaults to the first")
-    company_name: str | None = Field(
-        default=None, description="legacy ODataV4 pages address the company by name"
-    )
-    api_version: str = "v2.0"
-    page_size: int = Field(default=1000, ge=1, le=20000)
-    auth: Annotated[NavBasicAuth | EntraClientCredentials, Field(discriminator="kind")]
-
-
-class FinanceOperationsConnection(_Connection):
-    system: Literal["finance_operations"]
-    base_url: str = Field(description="https://<env>.operations.dynamics.com")
-    company: str | None = Field(
-        default=None, description="dataAreaId (legal entity); none reads across companies"
-    )
-    page_size: int = Field(default=1000, ge=1, le=10000)
-    auth: EntraClientCredentials
-
-    @model_validator(mode="before")
-    @classmethod
-    def _scope_of_environment(cls, data: Any) -> Any:
-        # The Entra scope is the environment's own URL, not BC's default.
-        if isinstance(data, dict) and isinstance(data.get("auth"), dict):
-            auth = data["auth"]
-            if "scope" not in auth and isinstance(data.get("base_url"), str):
-                scope = data["base_url"].rstrip("/") + "/.default"
-                data = {**data, "auth": {**auth, "scope": scope}}
-        return data
-
-
-class AcumaticaOAuth(_Model):
-    kind: Literal["acumatica_oauth"]
-    client_id: str = Field(description="{client guid}@{tenant}")
-    client_secret: SecretRef
-    username: str
-    password: SecretRef
-    scope: str = "api offline_access"
-
-
-class AcumaticaLogin(_Model):
-    """Legacy cookie session; each one holds an API-user licence seat until logout."""
-
-    kind: Literal["acumatica_login"]
-    username: str
-    password: SecretRef
-    tenant: str | None = None
-    branch: str | None = None
-
-
-class AcumaticaConnection(_Connection):
-    system: Literal["acumatica"]
-    instance_url: str = Field(description="https://<host>/<instance>")
-    endpoint: str = "Default"
-    version: str = Field(description="pinned endpoint version, e.g. 24.200.001")
-    page_size: int = Field(default=500, ge=1)
-    auth: Annotated[AcumaticaOAuth | AcumaticaLogin, Field(discriminator="kind")]
-
-
-class ServiceTitanAuth(_Model):
-    kind: Literal["servicetitan"]
-    token_url: str = "https://auth.servicetitan.io/connect/token"
-    client_id: str
-    client_secret: SecretRef
-    app_key: SecretRef = Field(description="sent as ST-App-Key on every call")
-
-
-class ServiceTitanConnection(_Connection):
-    system: Literal["servicetitan"]
-    api_url: str = "https://api.servicetitan.io"
-    tenant_id: str
-    page_size: int = Field(default=500, ge=1, le=5000)
-    auth: ServiceTitanAuth
-
-
-Connection = Annotated[
-    BusinessCentralConnection
-    | ServiceNowConnection
-    | NavConnection
-    | FinanceOperationsConnection
-    | AcumaticaConnection
-    | ServiceTitanConnection,
-    Field(discriminator="system"),
-]
-
-# Tags pydantic puts into error paths of discriminated unions; they say nothing to an operator.
-_UNION_TAGS = {
-    "business_central", "servicenow", "nav", "finance_operations", "acumatica", "servicetitan",
-    "nav_basic", "entra_client_credentials", "acumatica_oauth", "acumatica_login",
-}  # fmt: skip
+if TYPE_CHECKING:
+    Connection = ConnectionBase
+else:
+    # One member per registered system, told apart by its ``system`` key.
+    Connection = Annotated[
+        Union[tuple(s.connection for s in SYSTEMS)],  # noqa: UP007 - built at runtime
+        Field(discriminator="system"),
+    ]
 
 
 class MappingRules(_Model):
@@ -484,16 +170,12 @@ class Settings(_Model):
     flows: dict[str, FlowConfig] = Field(default_factory=dict)
 
     def webhook_connections(self) -> list[str]:
-        """Connections whose changes also arrive at the receiver: BC notifications, SN pushes."""
-        return [
-            n for n, c in self.connections.items()
-            if getattr(c, "webhooks", False) is True or getattr(c, "push", None) is not None
-        ]  # fmt: skip
+        """Connections whose changes also arrive at the receiver (notifications, pushes)."""
+        return [n for n, c in self.connections.items() if c.notifies]
 
     @model_validator(mode="after")
     def _webhooks_need_an_address(self) -> Settings:
-        # Only Business Central subscriptions need an address BC can call back.
-        wanted = [n for n, c in self.connections.items() if getattr(c, "webhooks", False) is True]
+        wanted = [n for n, c in self.connections.items() if c.needs_callback_url]
         if wanted and not self.webhooks.public_url:
             users = ", ".join(wanted)
             raise ValueError(f"webhooks.public_url is required when connections use them ({users})")
@@ -523,12 +205,31 @@ class Settings(_Model):
         return self.model_copy(update={"kafka": self.kafka.model_copy(update=updates)})
 
 
-def _describe(error: Any) -> str:
-    loc = [str(p) for p in error["loc"] if not str(p).startswith("function-")]
-    # Discriminated unions put the tag into the path (a connection may be named like one).
-    where = ".".join(
-        p for i, p in enumerate(loc) if not (p in _UNION_TAGS and i and loc[i - 1] != "connections")
-    )
+def _path(loc: tuple[Any, ...], data: Any) -> str:
+    """The keys of ``loc`` as the operator wrote them: discriminated unions (``system``,
+    ``kind``) put their tag into the path, which says nothing to an operator. A tag is told
+    apart by walking the input: it is a value of the mapping it appears in, not one of its keys
+    (so a connection named like a system keeps its name)."""
+    keys: list[str] = []
+    node = data
+    for p in loc:
+        if isinstance(p, str) and p.startswith("function-"):
+            continue
+        if isinstance(node, dict) and p not in node and p in node.values():
+            continue
+        keys.append(str(p))
+        node = node.get(p) if isinstance(node, dict) else _item(node, p)
+    return ".".join(keys)
+
+
+def _item(node: Any, index: Any) -> Any:
+    if isinstance(node, list) and isinstance(index, int) and -len(node) <= index < len(node):
+        return node[index]
+    return None
+
+
+def _describe(error: Any, data: Any) -> str:
+    where = _path(tuple(error["loc"]), data)
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key (check its spelling and where it is nested)"
@@ -557,7 +258,7 @@ def parse_settings(data: Any, *, origin: str = "<config>") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        lines = [_describe(e) for e in exc.errors(include_url=False)]
+        lines = [_describe(e, data) for e in exc.errors(include_url=False)]
         # Secrets never appear in these messages: they are references, not values.
         raise ConfigError(f"{origin} is not valid:\n  " + "\n  ".join(lines)) from None
 

@@ -12,11 +12,20 @@ import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
-from ml_connector.config import SecretRef, SecretsConfig
+from ml_connector.connections.base import Model, SecretRef
 
 KEY_ENV = "MLC_SECRET_KEY"
+
+
+class SecretsConfig(Model):
+    """The config file's ``secrets`` section."""
+
+    store: Path = Field(default=Path(".mlc/secrets.json"), description="encrypted secret file")
+    key_file: Path | None = Field(
+        default=None, description="Fernet key file; MLC_SECRET_KEY overrides it"
+    )
 
 
 class SecretError(Exception):

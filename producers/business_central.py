@@ -10,9 +10,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from ml_connector.api.errors import NotFound
 from ml_connector.clients.business_central import BusinessCentralClient
+from ml_connector.config import FlowConfig
+from ml_connector.connections.business_central import BusinessCentralConnection
+from ml_connector.secrets import SecretStore
 from producers.events import day, money, parse_timestamp, text
+from producers.hint import Hint
 from producers.stream import Stream
-from producers.webhooks import Hint
 
 SYSTEM = "business_central"
 
@@ -213,3 +216,16 @@ def _filter_since(resource: str) -> datetime | None:
     query = parse_qs(urlsplit(resource).query).get("$filter", [""])[0]
     _, sep, value = query.partition(" gt ")
     return parse_timestamp(value.strip()) if sep else None
+
+
+ENTITIES = tuple(streams(2))
+
+
+def source(
+    connection: BusinessCentralConnection, flow: FlowConfig, secrets: SecretStore
+) -> BusinessCentralSource:
+    return BusinessCentralSource(
+        BusinessCentralClient(connection, secrets),
+        cost_center_dimension=flow.cost_center_dimension,
+        cost_center_shortcut=flow.cost_center_shortcut,
+    )

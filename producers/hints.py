@@ -19,8 +19,8 @@ from confluent_kafka import Consumer
 
 from ml_connector.kafka.clients import Consumed
 from producers.events import parse_timestamp
+from producers.hint import Hint
 from producers.poller import Poller
-from producers.webhooks import Hint
 
 log = logging.getLogger(__name__)
 

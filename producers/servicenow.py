@@ -19,10 +19,16 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ml_connector.clients.servicenow import ServiceNowClient
-from ml_connector.config import SourceTable
+from ml_connector.config import FlowConfig
+from ml_connector.connections.servicenow import (
+    ServiceNowConnection,
+    SourceTable,
+    default_source_tables,
+)
+from ml_connector.secrets import SecretStore
 from producers.events import day, money, text
+from producers.hint import Hint
 from producers.stream import Stream
-from producers.webhooks import Hint
 
 SYSTEM = "servicenow"
 LINES = "@lines"  # where a header carries its line rows; '@' is never in a column name
@@ -302,3 +308,12 @@ class ServiceNowSource:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def source(
+    connection: ServiceNowConnection, flow: FlowConfig, secrets: SecretStore
+) -> ServiceNowSource:
+    return ServiceNowSource(ServiceNowClient(connection, secrets))
+
+
+ENTITIES = tuple(e for e in default_source_tables() if e in MAPPERS)

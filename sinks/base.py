@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ml_connector.api.client import RetryPolicy
+from ml_connector.config import Settings
+from ml_connector.secrets import SecretStore
+
 
 @dataclass(frozen=True)
 class SinkRecord:
@@ -36,3 +40,19 @@ class Target(Protocol):
     async def write(self, record: SinkRecord) -> Outcome: ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TargetContext:
+    """What a target is built from besides its connection: its name in the config, the whole
+    configuration (flows into it may shape it) and the shared services."""
+
+    name: str
+    settings: Settings
+    secrets: SecretStore
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """In-process retries of one write; the delivery tiers take over after these."""
+        d = self.settings.delivery
+        return RetryPolicy(attempts=d.attempts, max_total=d.max_backpressure_wait.total_seconds())

@@ -22,8 +22,10 @@ from typing import Any
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
 from ml_connector.api.odata import odata_literal
 from ml_connector.clients.business_central import BusinessCentralClient
+from ml_connector.connections.business_central import BusinessCentralConnection
+from ml_connector.records import Record
 from ml_connector.values import comparable
-from sinks.base import Outcome, SinkRecord
+from sinks.base import Outcome, SinkRecord, TargetContext
 from sinks.business_central_documents import (
     KINDS,
     DocumentKind,
@@ -33,8 +35,6 @@ from sinks.business_central_documents import (
     differences,
     render,
 )
-
-Record = dict[str, Any]
 
 
 class Lookups:
@@ -198,3 +198,27 @@ class BusinessCentralTarget:
                     row["posted"] = "false" if doc.get("status") in (None, "Draft") else "true"
                 held[key] = row
         return held
+
+
+ENTITIES = tuple(KINDS)
+
+
+def cost_center_rules(ctx: TargetContext) -> tuple[str, int]:
+    """(dimension, shortcut number) of the flows writing into the connection: one target has
+    one chart of dimensions, so flows that disagree about it are a configuration error."""
+    flows = ctx.settings.flows.values()
+    rules = {(f.cost_center_dimension, f.cost_center_shortcut)
+             for f in flows if f.target == ctx.name}  # fmt: skip
+    if len(rules) > 1:
+        raise ValueError(
+            f"flows into {ctx.name} disagree on cost_center_dimension / cost_center_shortcut"
+        )
+    return rules.pop() if rules else ("COSTCENTER", 2)
+
+
+def target(connection: BusinessCentralConnection, ctx: TargetContext) -> BusinessCentralTarget:
+    client = BusinessCentralClient(connection, ctx.secrets, retry=ctx.retry)
+    dimension, shortcut = cost_center_rules(ctx)
+    return BusinessCentralTarget(
+        client, cost_center_dimension=dimension, cost_center_shortcut=shortcut
+    )

@@ -1,43 +1,43 @@
-"""Target adapters by system name."""
+"""The systems that can be a target, registered once each in the sinks layer.
+
+A registration names the system (as in ``ml_connector.systems``), how its target is built from
+a connection, and the canonical entities it writes. Adding a target system adds one line here.
+"""
 
 from __future__ import annotations
 
-from ml_connector.api.client import RetryPolicy
-from ml_connector.clients.business_central import BusinessCentralClient
-from ml_connector.clients.servicenow import ServiceNowClient
-from ml_connector.config import BusinessCentralConnection, ServiceNowConnection, Settings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ml_connector.config import Settings
 from ml_connector.secrets import SecretStore
-from sinks.base import Target
-from sinks.business_central import BusinessCentralTarget
-from sinks.servicenow import ServiceNowTarget
+from sinks import business_central, servicenow
+from sinks.base import Target, TargetContext
+
+TargetFactory = Callable[[Any, TargetContext], Target]
 
 
-def retry_policy(settings: Settings) -> RetryPolicy:
-    """In-process retries of one write; the delivery tiers take over after these."""
-    d = settings.delivery
-    return RetryPolicy(attempts=d.attempts, max_total=d.max_backpressure_wait.total_seconds())
+@dataclass(frozen=True)
+class TargetSystem:
+    name: str
+    target: TargetFactory
+    entities: tuple[str, ...]  # the canonical entities it writes
 
 
-def cost_center_rules(settings: Settings, connection: str) -> tuple[str, int]:
-    """(dimension, shortcut number) of the flows writing into ``connection``: one target has
-    one chart of dimensions, so flows that disagree about it are a configuration error."""
-    rules = {(f.cost_center_dimension, f.cost_center_shortcut)
-             for f in settings.flows.values() if f.target == connection}  # fmt: skip
-    if len(rules) > 1:
-        raise ValueError(
-            f"flows into {connection} disagree on cost_center_dimension / cost_center_shortcut"
-        )
-    return rules.pop() if rules else ("COSTCENTER", 2)
+TARGETS: tuple[TargetSystem, ...] = (
+    TargetSystem("business_central", business_central.target, business_central.ENTITIES),
+    TargetSystem("servicenow", servicenow.target, servicenow.ENTITIES),
+)
+
+
+def target_system(system: str) -> TargetSystem | None:
+    return next((t for t in TARGETS if t.name == system), None)
 
 
 def build_target(settings: Settings, connection: str, secrets: SecretStore) -> Target:
     conn = settings.connections[connection]
-    if isinstance(conn, ServiceNowConnection):
-        return ServiceNowTarget(ServiceNowClient(conn, secrets, retry=retry_policy(settings)))
-    if isinstance(conn, BusinessCentralConnection):
-        bc = BusinessCentralClient(conn, secrets, retry=retry_policy(settings))
-        dimension, shortcut = cost_center_rules(settings, connection)
-        return BusinessCentralTarget(
-            bc, cost_center_dimension=dimension, cost_center_shortcut=shortcut
-        )
-    raise ValueError(f"connections.{connection}: {conn.system} cannot be a target yet")
+    registered = target_system(conn.system)
+    if registered is None:
+        raise ValueError(f"connections.{connection}: {conn.system} cannot be a target yet")
+    return registered.target(conn, TargetContext(connection, settings, secrets))

@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from ml_connector.clients.servicenow import ServiceNowClient
-from sinks.base import Outcome, SinkRecord
+from ml_connector.connections.servicenow import ServiceNowConnection
+from sinks.base import Outcome, SinkRecord, TargetContext
 
 # Staging column <- canonical field. ServiceNow's docs give labels, not column names, so these
 # defaults follow the u_ convention of custom columns.
@@ -189,3 +190,10 @@ class ServiceNowTarget:
             }
             for row in rows
         }
+
+
+ENTITIES = tuple(RENDERERS)
+
+
+def target(connection: ServiceNowConnection, ctx: TargetContext) -> ServiceNowTarget:
+    return ServiceNowTarget(ServiceNowClient(connection, ctx.secrets, retry=ctx.retry))

@@ -16,8 +16,7 @@ from typing import Any, Protocol
 import httpx
 
 from ml_connector.api.client import ApiClient
-
-Record = dict[str, Any]
+from ml_connector.records import Record
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,9 @@ from ml_connector.api.paging import PageRequest, TopSkip, pages
 from ml_connector.api.session_auth import CookieSessionAuth
 from ml_connector.clients.acumatica_values import unwrap, wrap
 from ml_connector.clients.base import api_client
-from ml_connector.config import AcumaticaConnection, AcumaticaLogin
+from ml_connector.connections.acumatica import AcumaticaConnection, AcumaticaLogin
+from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
-
-Record = dict[str, Any]
 
 
 class EndpointVersionNotFound(NotFound):

@@ -7,11 +7,9 @@ that knows the wrapping. Detail lines (lists of records) are wrapped and unwrapp
 
 from __future__ import annotations
 
-from typing import Any
+from ml_connector.records import Record
 
 ENVELOPE = frozenset({"id", "rowNumber", "custom", "note", "_links", "files", "delete"})
-
-Record = dict[str, Any]
 
 
 def wrap(record: Record) -> Record:

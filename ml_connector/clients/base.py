@@ -6,11 +6,11 @@ from typing import Protocol
 
 import httpx
 
-from ml_connector import config
 from ml_connector.api.auth import EntraClientCredentials
 from ml_connector.api.budget import Rate, RateBudget
 from ml_connector.api.client import ApiClient, RetryPolicy
-from ml_connector.config import RateLimit
+from ml_connector.connections.base import EntraClientCredentials as EntraSettings
+from ml_connector.connections.base import RateLimit
 from ml_connector.secrets import SecretStore
 
 
@@ -56,7 +56,7 @@ def api_client(
     )
 
 
-def entra_auth(auth: config.EntraClientCredentials, secrets: SecretStore) -> EntraClientCredentials:
+def entra_auth(auth: EntraSettings, secrets: SecretStore) -> EntraClientCredentials:
     """The Entra client-credentials authenticator (BC, NAV with Entra, F&O)."""
     return EntraClientCredentials(
         auth.token_url, auth.client_id, secrets.get(auth.client_secret), auth.scope

@@ -19,10 +19,10 @@ from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFoun
 from ml_connector.api.odata import odata_datetime, odata_literal, odata_query
 from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
-from ml_connector.config import BusinessCentralConnection
+from ml_connector.connections.business_central import BusinessCentralConnection
+from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
 
-Record = dict[str, Any]
 MAX_BATCH = 100  # BC refuses a $batch with more operations
 
 

@@ -19,10 +19,10 @@ from ml_connector.api.errors import AlreadyExists
 from ml_connector.api.odata import odata_datetime, odata_key, odata_query, odata_string
 from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
-from ml_connector.config import FinanceOperationsConnection
+from ml_connector.connections.finance_operations import FinanceOperationsConnection
+from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
 
-Record = dict[str, Any]
 Key = Mapping[str, Any]
 
 

@@ -22,7 +22,7 @@ from ml_connector.api.odata import odata_key, odata_query, odata_string
 from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
 from ml_connector.clients.business_central import BusinessCentralClient, Record
-from ml_connector.config import NavBasicAuth, NavConnection
+from ml_connector.connections.nav import NavBasicAuth, NavConnection
 from ml_connector.secrets import SecretStore
 
 

@@ -10,17 +10,16 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from ml_connector.api.auth import ServiceNowAuth
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
 from ml_connector.api.paging import EncodedQueryKeyset, LinkHeader, PageRequest, pages
 from ml_connector.clients.base import api_client
-from ml_connector.config import ServiceNowConnection
+from ml_connector.connections.servicenow import ServiceNowConnection
+from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
 
-Record = dict[str, Any]
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # sys_updated_on, UTC for the integration user
 
 

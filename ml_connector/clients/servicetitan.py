@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from ml_connector.api.auth import ServiceTitanAuth
 from ml_connector.api.batch import chunks
@@ -20,10 +19,9 @@ from ml_connector.api.errors import AlreadyExists
 from ml_connector.api.odata import odata_datetime as iso_utc
 from ml_connector.api.paging import ContinuationToken, Page, PageNumber, PageRequest, pages
 from ml_connector.clients.base import api_client
-from ml_connector.config import ServiceTitanConnection
+from ml_connector.connections.servicetitan import ServiceTitanConnection
+from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
-
-Record = dict[str, Any]
 
 # resource -> module, as the API reference groups them.
 MODULES: Mapping[str, str] = {

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml_connector.config import (
-    AcumaticaConnection,
-    BusinessCentralConnection,
-    FinanceOperationsConnection,
-    NavConnection,
-    ServiceNowConnection,
-    ServiceTitanConnection,
-)
+from ml_connector.connections.acumatica import AcumaticaConnection
+from ml_connector.connections.business_central import BusinessCentralConnection
+from ml_connector.connections.finance_operations import FinanceOperationsConnection
+from ml_connector.connections.nav import NavConnection
+from ml_connector.connections.servicenow import ServiceNowConnection
+from ml_connector.connections.servicetitan import ServiceTitanConnection
 
 
 def bc_connection(url: str, secret: str = "secret", **extra: Any) -> BusinessCentralConnection:

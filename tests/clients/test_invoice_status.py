@@ -12,7 +12,7 @@ from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.clients.servicenow import ServiceNowClient
 from ml_connector.secrets import SecretStore
 from producers.business_central import BusinessCentralSource
-from producers.webhooks import Hint
+from producers.hint import Hint
 from simulators import business_central, servicenow
 from sinks.base import SinkRecord
 from sinks.servicenow import ServiceNowTarget

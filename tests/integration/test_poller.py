@@ -13,7 +13,7 @@ from confluent_kafka import Consumer
 
 from ml_connector.avro import make_codec
 from ml_connector.clients.business_central import BusinessCentralClient
-from ml_connector.config import BusinessCentralConnection
+from ml_connector.connections.business_central import BusinessCentralConnection
 from ml_connector.kafka.admin import COMPACTED, TopicSpec, ensure_topics
 from ml_connector.kafka.clients import producer
 from ml_connector.secrets import SecretStore, generate_key

@@ -10,7 +10,7 @@ import fastavro
 import pytest
 
 import schemas
-from ml_connector.config import ServiceNowConnection, SourceTable
+from ml_connector.connections.servicenow import ServiceNowConnection, SourceTable
 from producers.events import SourceInfo, envelope, parse_timestamp
 from producers.servicenow import LINES, PROC_PO, SN_SHOP_INVOICE, SN_SHOP_ORDER, Plan
 

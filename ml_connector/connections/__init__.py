@@ -1,0 +1,1 @@
+"""Connection models, one module per system (see ``ml_connector.systems``)."""

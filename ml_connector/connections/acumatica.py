@@ -1,0 +1,37 @@
+"""Acumatica: OAuth or the legacy cookie login."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from ml_connector.connections.base import ConnectionBase, Model, SecretRef
+
+
+class AcumaticaOAuth(Model):
+    kind: Literal["acumatica_oauth"]
+    client_id: str = Field(description="{client guid}@{tenant}")
+    client_secret: SecretRef
+    username: str
+    password: SecretRef
+    scope: str = "api offline_access"
+
+
+class AcumaticaLogin(Model):
+    """Legacy cookie session; each one holds an API-user licence seat until logout."""
+
+    kind: Literal["acumatica_login"]
+    username: str
+    password: SecretRef
+    tenant: str | None = None
+    branch: str | None = None
+
+
+class AcumaticaConnection(ConnectionBase):
+    system: Literal["acumatica"]
+    instance_url: str = Field(description="https://<host>/<instance>")
+    endpoint: str = "Default"
+    version: str = Field(description="pinned endpoint version, e.g. 24.200.001")
+    page_size: int = Field(default=500, ge=1)
+    auth: Annotated[AcumaticaOAuth | AcumaticaLogin, Field(discriminator="kind")]
