@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
@@ -18,17 +19,56 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from ml_connector.api.errors import RETRYABLE_STATUS, FatalError, raise_for_status
+from ml_connector.api.errors import (
+    RETRYABLE_STATUS,
+    SHOWN_BODY,
+    CredentialsRejected,
+    FatalError,
+    UnreadableAnswer,
+    peer_text,
+    raise_for_status,
+    redact,
+)
 
 log = logging.getLogger(__name__)
 
 RENEW_MARGIN = 60.0  # seconds before expiry; ServiceTitan's 15 min tokens still get 14 min
+# Requests an authenticator makes itself do not inherit the client's timeout: without one,
+# a token endpoint that accepts and never answers would freeze every call of the connection.
+AUTH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def bounded(request: httpx.Request) -> httpx.Request:
+    request.extensions["timeout"] = AUTH_TIMEOUT.as_dict()
+    return request
+
 
 FormValue = str | SecretStr
 
 
 def _reveal(form: Mapping[str, FormValue]) -> dict[str, str]:
     return {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in form.items()}
+
+
+def _token_answer(response: httpx.Response) -> dict[str, Any]:
+    """A token answer's JSON, or UnreadableAnswer (retried) when it is junk: a proxy's HTML
+    page, an empty or truncated body, an object without an access token."""
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        payload = None
+    token = payload.get("access_token") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict) or not isinstance(token, str) or not token:
+        kind = response.headers.get("Content-Type", "no content type")
+        raise UnreadableAnswer(
+            f"token endpoint {response.request.url.copy_with(query=None)} answered "
+            f"{response.status_code} without an access token ({kind})"
+        )
+    try:
+        float(payload.get("expires_in", 3600))
+    except (TypeError, ValueError):
+        raise UnreadableAnswer("token answer with an expires_in that is not a number") from None
+    return payload
 
 
 class BasicAuth(httpx.Auth):
@@ -93,12 +133,12 @@ class TokenAuth(httpx.Auth):
 
     def token_request(self) -> httpx.Request:
         form = self.refresh_form(self._refresh) if self._refresh is not None else self._form
-        return httpx.Request(
+        return bounded(httpx.Request(
             "POST",
             self.token_url,
             data=_reveal(form),
             headers={"Accept": "application/json"},
-        )
+        ))  # fmt: skip
 
     def accept_token(self, response: httpx.Response) -> None:
         """Keep the token from a token answer; raise FatalError when no retry can help.
@@ -107,19 +147,21 @@ class TokenAuth(httpx.Auth):
         asks again with the login form.
         """
         if response.status_code in RETRYABLE_STATUS:
-            raise_for_status(response)  # throttled or down: the caller's retry loop waits
+            # Throttled or down: the caller's retry loop waits.
+            raise_for_status(response, secrets=self._secrets())
         if response.status_code >= 400 and self._refresh is not None:
             log.info("refresh token refused by %s; logging in again", self.token_url)
             self._refresh = None
             return
         if response.status_code >= 400:
             # Token endpoints echo no secrets; the body names the reason (invalid_client ...).
-            raise FatalError(
+            refused = CredentialsRejected if response.status_code in (400, 401, 403) else FatalError
+            raise refused(
                 f"token request to {self.token_url} failed: "
-                f"{response.status_code} {response.text[:300]}",
+                f"{response.status_code} {self.shown(response)}",
                 status=response.status_code,
             )
-        payload: dict[str, Any] = response.json()
+        payload = _token_answer(response)
         if self._refresh is not None:
             self.refreshes += 1
         else:
@@ -133,6 +175,16 @@ class TokenAuth(httpx.Auth):
         # Short-lived tokens (tests, odd servers) still get most of their life.
         self._renew_at = self._expires_at - min(RENEW_MARGIN, lifetime / 4)
         self.tokens_issued += 1
+
+    def _secrets(self) -> list[str]:
+        secrets = [v.get_secret_value() for v in self._form.values() if isinstance(v, SecretStr)]
+        if self._refresh is not None:
+            secrets.append(self._refresh.get_secret_value())
+        return secrets
+
+    def shown(self, response: httpx.Response) -> str:
+        """What a token answer may show of itself: a peer echoing the form shows no secret."""
+        return redact(peer_text(response), self._secrets())[:SHOWN_BODY]
 
     def expire_now(self) -> None:
         """Forget the access token (the refresh token, if any, is kept for the renewal)."""

@@ -43,6 +43,11 @@ class Rate:
     concurrency: int | None = None
 
 
+# The longest a server's own word (Retry-After, X-RateLimit-Reset) pauses a connection: a
+# server asking for a day is either wrong or down, and the next answer will say so again.
+MAX_SERVER_PAUSE = 600.0
+
+
 class _Slot:
     __slots__ = ("finished_at",)
 
@@ -53,8 +58,15 @@ class _Slot:
 class RateBudget:
     """Shared by every request of one connection; safe for any number of concurrent tasks."""
 
-    def __init__(self, rate: Rate, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: Rate,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_pause: float = MAX_SERVER_PAUSE,
+    ) -> None:
         self.rate = rate
+        self.max_pause = max_pause
         self._clock = clock
         self._window: list[_Slot] = []
         self._paused_until = 0.0
@@ -138,12 +150,14 @@ class RateBudget:
         if remaining is not None and reset is not None:
             try:
                 # Reset is Unix time (ServiceNow); turn it into our monotonic clock.
-                self._server_reset = now + max(0.0, float(reset) - time.time())
+                until = min(max(0.0, float(reset) - time.time()), self.max_pause)
+                self._server_reset = now + until
                 self._server_remaining = int(remaining)
             except ValueError:
                 pass
         if response.status_code == 429:
-            wait = retry_after_seconds(response)
+            asked = retry_after_seconds(response)
+            wait = None if asked is None else min(asked, self.max_pause)
             if wait is not None and now + wait > self._paused_until:
                 self._paused_until = now + wait
                 self.pauses += 1

@@ -17,7 +17,7 @@ import httpx
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
     wait_random_exponential,
@@ -27,6 +27,8 @@ from ml_connector.api.budget import BudgetedTransport, Rate, RateBudget
 from ml_connector.api.errors import (
     BackpressureError,
     RetryableError,
+    UnreadableAnswer,
+    check_json_answer,
     from_transport_error,
     raise_for_status,
 )
@@ -54,6 +56,16 @@ class _ServerAwareWait:
         if isinstance(exc, BackpressureError):
             return min(exc.retry_after, self._max)
         return float(self._jitter(state))
+
+
+# Methods whose repetition does no harm even when the first attempt did land.
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+def _retry_in_place(method: str, exc: BaseException) -> bool:
+    if isinstance(exc, UnreadableAnswer):
+        return method.upper() in IDEMPOTENT
+    return isinstance(exc, RetryableError)
 
 
 class ApiClient:
@@ -91,12 +103,15 @@ class ApiClient:
             response = await self.http.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             raise from_transport_error(exc) from exc
+        except httpx.DecodingError as exc:  # a body its Content-Encoding does not decode
+            raise UnreadableAnswer(f"{method} {url}: undecodable answer ({exc})") from exc
         raise_for_status(response)
+        check_json_answer(response)
         return response
 
     async def request(self, method: str, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(RetryableError),
+            retry=retry_if_exception(lambda e: _retry_in_place(method, e)),
             wait=_ServerAwareWait(self.retry),
             stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.max_total),
             reraise=True,

@@ -14,7 +14,9 @@ ApiError
 from __future__ import annotations
 
 import email.utils
+import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -39,8 +41,19 @@ class BackpressureError(RetryableError):
         self.retry_after = retry_after
 
 
+class UnreadableAnswer(RetryableError):
+    """A success status with a body that is not JSON (an HTML error page from a proxy, a
+    truncated or empty answer): transient junk. After a write it is unknown whether the write
+    happened, so only the whole write (which looks up before it creates) may be tried again."""
+
+
 class FatalError(ApiError):
     """The request itself is wrong for the server; it goes to the dead-letter topic."""
+
+
+class CredentialsRejected(FatalError):
+    """The system refused the connection's credentials: no record is at fault, and none will
+    get through until someone fixes the secret or the grant."""
 
 
 class NotFound(FatalError):
@@ -98,13 +111,45 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return None
 
 
-def _summary(response: httpx.Response) -> str:
+# Request headers that carry credentials; a peer that echoes the request (a misconfigured
+# proxy, a debug endpoint) must not put them into an error, a log line or a DLQ header.
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie", "st-app-key", "x-api-key")
+SHOWN_BODY = 300  # characters of a peer's answer kept in an error message
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (and each part of a ``scheme value`` or ``a=b; c=d``) out."""
+    parts: set[str] = set()
+    for secret in secrets:
+        parts.add(secret)
+        parts.update(secret.split(" ", 1)[1:])
+        parts.update(p.split("=", 1)[-1] for p in secret.split(";"))
+    for part in sorted((p.strip() for p in parts), key=len, reverse=True):
+        if len(part) >= 4:  # shorter is no secret, and replacing it would mangle the text
+            text = text.replace(part, "[redacted]")
+    return text
+
+
+def request_credentials(response: httpx.Response) -> list[str]:
+    try:
+        headers = response.request.headers
+    except RuntimeError:  # a response built without a request
+        return []
+    return [headers[h] for h in CREDENTIAL_HEADERS if h in headers]
+
+
+def peer_text(response: httpx.Response) -> str:
+    """The answer's body, with whatever credentials the request carried taken out."""
+    text = response.text if response.content else ""
+    return redact(text, request_credentials(response))
+
+
+def _summary(response: httpx.Response, text: str) -> str:
     # Bodies of error answers carry the vendor's message; request bodies (which may hold
     # credentials) are never part of an error, and neither is the query string (filters may
     # name customers, and some legacy APIs take keys there).
-    text = response.text[:500] if response.content else ""
     url = response.request.url.copy_with(query=None)
-    return f"{response.request.method} {url} -> {response.status_code} {text}"
+    return f"{response.request.method} {url} -> {response.status_code} {text[:SHOWN_BODY]}"
 
 
 def _json(response: httpx.Response) -> Any:
@@ -145,12 +190,14 @@ def field_errors(body: Any) -> dict[str, list[str]]:
     return found
 
 
-def raise_for_status(response: httpx.Response) -> None:
+def raise_for_status(response: httpx.Response, *, secrets: Iterable[str] = ()) -> None:
+    """Raise the error class the status means; ``secrets`` (besides the request's own
+    credential headers) are taken out of what the answer echoes."""
     status = response.status_code
     if status < 400:
         return
-    message = _summary(response)
-    text = response.text
+    text = redact(peer_text(response), secrets)
+    message = _summary(response, text)
     # Before the retryable check: F&O reports a duplicate key as a 500, and retrying a
     # create whose key exists can never succeed.
     if status in (400, 409, 422, 500) and any(
@@ -162,6 +209,8 @@ def raise_for_status(response: httpx.Response) -> None:
         if wait is not None:
             raise BackpressureError(message, retry_after=wait, status=status)
         raise RetryableError(message, status=status, body=text)
+    if status in (401, 403):
+        raise CredentialsRejected(message, status=status, body=text)
     if status == 404:
         raise NotFound(message, status=status, body=text)
     if status == 412:
@@ -172,6 +221,24 @@ def raise_for_status(response: httpx.Response) -> None:
             listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items())
             raise InvalidFields(f"{message} [{listed}]", fields=fields, status=status, body=text)
     raise FatalError(message, status=status, body=text)
+
+
+def check_json_answer(response: httpx.Response) -> None:
+    """Raise UnreadableAnswer unless a successful answer's body is a JSON object or array
+    (a write's answer may be empty)."""
+    if response.status_code == 204 or response.status_code >= 300:
+        return
+    if not response.content:
+        if response.request.method == "GET":
+            raise UnreadableAnswer(_summary(response, "(an empty body where JSON was expected)"))
+        return
+    try:
+        body = json.loads(response.content)
+    except ValueError:  # not JSON, or not UTF-8
+        kind = response.headers.get("Content-Type", "no content type")
+        raise UnreadableAnswer(_summary(response, f"(not JSON: {kind})")) from None
+    if not isinstance(body, dict | list):
+        raise UnreadableAnswer(_summary(response, f"(JSON {type(body).__name__}, not an object)"))
 
 
 def from_transport_error(exc: httpx.TransportError) -> RetryableError:

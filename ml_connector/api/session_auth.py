@@ -15,7 +15,15 @@ from collections.abc import AsyncGenerator, Mapping
 import httpx
 from pydantic import SecretStr
 
-from ml_connector.api.errors import RETRYABLE_STATUS, FatalError, raise_for_status
+from ml_connector.api.auth import bounded
+from ml_connector.api.errors import (
+    RETRYABLE_STATUS,
+    SHOWN_BODY,
+    FatalError,
+    peer_text,
+    raise_for_status,
+    redact,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +51,17 @@ class CookieSessionAuth(httpx.Auth):
             k: v.get_secret_value() if isinstance(v, SecretStr) else v
             for k, v in self._credentials.items()
         }
-        return httpx.Request("POST", self.login_url, json=body)
+        return bounded(httpx.Request("POST", self.login_url, json=body))
 
     def accept_login(self, response: httpx.Response) -> None:
         # Acumatica answers wrong credentials and a full licence ("API Login Limit") with
         # 500, so only statuses that mean "later" are retried at login.
         if response.status_code in RETRYABLE_STATUS - {500}:
-            raise_for_status(response)  # throttled or down: the caller's retry loop waits
+            # Throttled or down: the caller's retry loop waits.
+            raise_for_status(response, secrets=self._secrets())
         if response.status_code >= 400:
             raise FatalError(
-                f"login at {self.login_url} failed: {response.status_code} {response.text[:300]}",
+                f"login at {self.login_url} failed: {response.status_code} {self._shown(response)}",
                 status=response.status_code,
             )
         cookies = {c.name: SecretStr(c.value or "") for c in httpx.Cookies(response.cookies).jar}
@@ -60,6 +69,13 @@ class CookieSessionAuth(httpx.Auth):
             raise FatalError(f"login at {self.login_url} set no session cookie")
         self._cookies = cookies
         self.logins += 1
+
+    def _secrets(self) -> list[str]:
+        return [v.get_secret_value() for v in self._credentials.values()
+                if isinstance(v, SecretStr)]  # fmt: skip
+
+    def _shown(self, response: httpx.Response) -> str:
+        return redact(peer_text(response), self._secrets())[:SHOWN_BODY]
 
     def _authorize(self, request: httpx.Request) -> None:
         request.headers["Cookie"] = "; ".join(
@@ -70,7 +86,7 @@ class CookieSessionAuth(httpx.Auth):
         """The request ending this session, or None when there is none to end."""
         if not self._cookies:
             return None
-        request = httpx.Request("POST", self.logout_url)
+        request = bounded(httpx.Request("POST", self.logout_url))
         self._authorize(request)
         self._cookies = {}
         return request
