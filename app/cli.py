@@ -90,8 +90,16 @@ def kafka_up(
 
 @config_app.command("check")
 def config_check(config: ConfigOption) -> None:
-    """Validate the configuration file and name any key that is wrong."""
+    """Validate the configuration file and name any key that is wrong: the schema, CA files,
+    the secrets it names, and whether each flow's systems can carry its entities."""
+    from app.config_check import problems
+
     settings = read_settings(config)
+    found, notes = problems(settings)
+    for note in notes:
+        console.print(f"note: {note}")
+    if found:
+        raise fail(f"{config} is not ready:\n  " + "\n  ".join(found))
     console.print(
         f"{config}: valid ({len(settings.connections)} connections, {len(settings.flows)} flows)"
     )
@@ -116,20 +124,34 @@ def secrets_set(
 @secrets_app.command("list")
 def secrets_list(config: ConfigOption) -> None:
     """Names of the stored secrets (never their values)."""
-    from ml_connector.secrets import SecretStore
+    from ml_connector.secrets import SecretError, SecretStore
 
-    for name in SecretStore.from_config(read_settings(config).secrets).names():
+    try:
+        store = SecretStore.from_config(read_settings(config).secrets)
+        store.check_key()
+        names = store.names()
+    except SecretError as exc:
+        raise fail(str(exc)) from None
+    for name in names:
         print(name)
 
 
 @secrets_app.command("new-key")
-def secrets_new_key(key_file: Path) -> None:
+def secrets_new_key(
+    key_file: Path,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace an existing key (its secrets are lost)")
+    ] = False,
+) -> None:
     """Write a new encryption key to a file readable only by its owner."""
-    from ml_connector.secrets import generate_key
+    from ml_connector.secrets import generate_key, write_private
 
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key_file.write_text(generate_key())
-    key_file.chmod(0o600)
+    if key_file.exists() and not force:
+        raise fail(
+            f"{key_file} already holds a key; every secret stored with it would become "
+            "unreadable. Use another file, or --force to replace it."
+        )
+    write_private(key_file, generate_key())
     console.print(f"wrote a new key to {key_file}")
 
 
@@ -144,10 +166,14 @@ def run(
 ) -> None:
     """Run the pipeline: one component, or all of them under a restarting supervisor."""
     from app import pipeline
+    from app.config_check import problems
     from app.supervisor import Supervisor
 
     _setup_logging()
     settings = read_settings(config)
+    found, _ = problems(settings)
+    if found:  # refused before anything starts, rather than a crash loop under the supervisor
+        raise fail(f"{config} is not ready:\n  " + "\n  ".join(found))
     if component is None:
         Supervisor(config, pipeline.components(settings)).run_forever()
         return

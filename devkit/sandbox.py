@@ -21,7 +21,7 @@ from ml_connector.secrets import SecretStore, generate_key
 BC_CLIENT = ("mlc-client", "mlc-secret")
 SN_CLIENT = ("mlc-client", "mlc-secret")
 SN_USER = ("mlc.integration", "mlc-password")
-SN_PUSH_SECRET = "mlc-push-secret"
+SN_PUSH_SECRET = "mlc-push-secret-sandbox"  # 16+ characters, as the receiver requires
 
 
 @dataclass

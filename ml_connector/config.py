@@ -9,6 +9,7 @@ here is built from the registrations in ``ml_connector.systems``.
 from __future__ import annotations
 
 import os
+import reprlib
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -21,6 +22,8 @@ from ml_connector.connections.base import Model as _Model
 from ml_connector.secrets import SecretsConfig
 from ml_connector.systems import SYSTEMS
 from ml_connector.topics import Topics
+
+ZERO = timedelta(0)
 
 
 class ConfigError(Exception):
@@ -71,8 +74,9 @@ class FlowConfig(_Model):
     source: str = Field(description="name of a connection under 'connections'")
     target: str = Field(description="name of a connection under 'connections'")
     entities: list[str] = Field(min_length=1)
-    poll_interval: timedelta = Field(default=timedelta(seconds=60))
+    poll_interval: timedelta = Field(default=timedelta(seconds=60), gt=ZERO)
     overlap: timedelta = Field(
+        ge=ZERO,
         default=timedelta(seconds=5),
         description="window re-read before the cursor so late or tied records are not skipped",
     )
@@ -86,6 +90,7 @@ class FlowConfig(_Model):
     )
     mappings: MappingRules = Field(default_factory=MappingRules)
     park_timeout: timedelta = Field(
+        gt=ZERO,
         default=timedelta(hours=1),
         description="how long a document waits for a master it names (vendor, account, cost "
         "center) to arrive before the target is asked anyway; the target's refusal then goes "
@@ -114,6 +119,7 @@ class DeliveryConfig(_Model):
     )
     attempts: int = Field(default=5, ge=1, description="in-process tries of one write")
     max_backpressure_wait: timedelta = Field(
+        ge=ZERO,
         default=timedelta(minutes=10),
         description="how long a sink waits out 429s in place before using the retry tiers",
     )
@@ -147,16 +153,24 @@ class AuditConfig(_Model):
 class WebhookConfig(_Model):
     """The endpoint sources notify; polling always runs beside it."""
 
-    listen_host: str = "0.0.0.0"  # a receiver must be reachable by the source
+    listen_host: str = Field(
+        default="127.0.0.1",
+        description="address to bind; loopback behind a reverse proxy (the usual way to give "
+        "it https), 0.0.0.0 to take calls directly or inside a container",
+    )
     listen_port: int = Field(default=8088, ge=1, le=65535)
     public_url: str | None = Field(
         default=None, description="base URL the source reaches the receiver at (https)"
     )
     renew_before: timedelta = Field(
-        default=timedelta(hours=24), description="renew a subscription this long before expiry"
+        gt=ZERO,
+        default=timedelta(hours=24),
+        description="renew a subscription this long before expiry",
     )
     check_interval: timedelta = Field(
-        default=timedelta(minutes=5), description="how often subscriptions are checked"
+        gt=ZERO,
+        default=timedelta(minutes=5),
+        description="how often subscriptions are checked",
     )
 
 
@@ -228,6 +242,39 @@ def _item(node: Any, index: Any) -> Any:
     return None
 
 
+# Keys whose values may be credentials: an error about them never repeats what was written.
+_SECRET_WORDS = ("secret", "password", "key", "token", "credential")
+
+
+def _secret_path(where: str) -> bool:
+    return any(w in where.lower() for w in _SECRET_WORDS)
+
+
+# Bounded: repr of a huge (or alias-expanded) value would take as long as the value is big.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 2, 60, 60
+
+
+def _clip(value: Any) -> str:
+    return _SHOWN.repr(value)
+
+
+def _count_nodes(data: Any, limit: int) -> None:
+    """Raise ConfigError past ``limit`` nodes, counting aliases as often as they are used: a
+    few lines of YAML anchors can stand for billions of nodes."""
+    stack, seen = [data], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > limit:
+            raise ConfigError(f"the configuration has more than {limit} values (YAML aliases?)")
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def _describe(error: Any, data: Any) -> str:
     where = _path(tuple(error["loc"]), data)
     message = error["msg"]
@@ -246,7 +293,10 @@ def _describe(error: Any, data: Any) -> str:
                 f"unknown value {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
             )
     value = error.get("input")
-    shown = "" if error["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+    hidden = error["type"] == "missing" or isinstance(value, dict) or _secret_path(where)
+    shown = "" if hidden else f" (got {_clip(value)})"
+    if _secret_path(where) and isinstance(value, str):
+        message += "; secrets are given as {secret: NAME} of the encrypted store, never inline"
     return f"{where or '<top level>'}: {message}{shown}"
 
 
@@ -256,6 +306,10 @@ def parse_settings(data: Any, *, origin: str = "<config>") -> Settings:
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of kafka/connections/flows")
     try:
+        _count_nodes(data, MAX_CONFIG_NODES)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         lines = [_describe(e, data) for e in exc.errors(include_url=False)]
@@ -263,12 +317,20 @@ def parse_settings(data: Any, *, origin: str = "<config>") -> Settings:
         raise ConfigError(f"{origin} is not valid:\n  " + "\n  ".join(lines)) from None
 
 
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_NODES = 100_000
+
+
 def load_settings(path: Path | str) -> Settings:
     path = Path(path)
     try:
-        text = path.read_text()
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes: not a config")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file (not UTF-8)") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

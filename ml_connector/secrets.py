@@ -32,6 +32,18 @@ class SecretError(Exception):
     """A secret that cannot be read; the message names the secret, never its value."""
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, from its first byte (never umask-readable),
+    replacing the old one in a single step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    tmp.replace(path)
+
+
 def generate_key() -> str:
     return Fernet.generate_key().decode()
 
@@ -61,20 +73,39 @@ class SecretStore:
     def _load(self) -> dict[str, str]:
         if not self.path.exists():
             return {}
-        data: dict[str, str] = json.loads(self.path.read_text())
+        try:
+            data = json.loads(self.path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SecretError(f"the secret store {self.path} cannot be read: {exc}") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise SecretError(f"the secret store {self.path} is not a store of secrets")
         return data
 
     def names(self) -> list[str]:
         return sorted(self._load())
 
+    def check_key(self) -> None:
+        """Raise SecretError unless the configured key opens what the store holds (a store
+        written with another key would otherwise be mixed with this one's entries)."""
+        data = self._load()
+        for name, token in data.items():
+            try:
+                self._fernet.decrypt(token.encode())
+            except InvalidToken:
+                raise SecretError(
+                    f"the configured key does not open the store {self.path} (secret {name!r} "
+                    "was written with another key)"
+                ) from None
+
     def set(self, name: str, value: str) -> None:
+        if not name.strip():
+            raise SecretError("a secret needs a name")
+        if not value:
+            raise SecretError(f"secret {name!r}: an empty value is not a secret")
+        self.check_key()
         data = self._load()
         data[name] = self._fernet.encrypt(value.encode()).decode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-        tmp.chmod(0o600)
-        tmp.replace(self.path)
+        write_private(self.path, json.dumps(data, indent=2, sort_keys=True))
 
     def seal(self, value: str) -> str:
         """Encrypt a small secret that must live elsewhere (a webhook's clientState kept in the

@@ -63,7 +63,10 @@ class BusinessCentralNotifier:
     async def handle(self, request: Request, intake: Intake) -> Response:
         token = request.query_params.get("validationToken")
         if token is not None:
-            return PlainTextResponse(token)
+            if len(token) > 1024:
+                return intake.malformed("validationToken is longer than 1024 characters")
+            # Echoed as given: nosniff keeps a browser from running it as a page.
+            return PlainTextResponse(token, headers={"X-Content-Type-Options": "nosniff"})
         try:
             entries = parse(intake.connection, await json_body(request))
         except BadNotification as exc:

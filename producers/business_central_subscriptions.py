@@ -33,7 +33,9 @@ class ClientStates:
 
     def check(self, subscription_id: str, client_state: str) -> bool:
         expected = self.by_subscription.get(subscription_id)
-        return expected is not None and secrets.compare_digest(expected, client_state)
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a sender may send any.
+        given = client_state.encode("utf-8", "surrogatepass")
+        return expected is not None and secrets.compare_digest(expected.encode(), given)
 
 
 @dataclass

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 NOTIFY_PATH = "/webhooks/{system}/{connection}"
 # A notification names a few records; anything much larger is not one (and is not buffered).
 MAX_BODY = 1 << 20
+BODY_SECONDS = 10.0
 
 
 def notify_path(system: str, connection: str) -> str:
@@ -77,16 +78,27 @@ class Intake:
 
 
 async def json_body(request: Request) -> Any:
-    """The body as JSON (None when empty); BadNotification when it is not JSON or too big."""
+    """The body as JSON (None when empty); BadNotification when it is not JSON, too big, too
+    deeply nested, or trickles in slower than a sender that means it."""
+    try:
+        body = await asyncio.wait_for(_read(request), BODY_SECONDS)
+    except TimeoutError:
+        raise BadNotification(f"the body did not arrive within {BODY_SECONDS:.0f} s") from None
+    try:
+        return json.loads(body or b"null")
+    except RecursionError:
+        raise BadNotification("the JSON is nested too deeply") from None
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise BadNotification(str(exc)) from None
+
+
+async def _read(request: Request) -> bytes:
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY:
             raise BadNotification(f"the body is larger than {MAX_BODY} bytes")
-    try:
-        return json.loads(body or b"null")
-    except ValueError as exc:
-        raise BadNotification(str(exc)) from None
+    return body
 
 
 class Notifier(Protocol):
@@ -118,6 +130,14 @@ def receiver_app(
             )
         return await notifier.handle(request, Intake(connection, write_hints, counts))
 
-    app = Starlette(routes=[Route(NOTIFY_PATH, endpoint, methods=["GET", "POST"])])
+    async def refused(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        reason = "no such endpoint" if status == 404 else f"{request.method} is not accepted here"
+        return JSONResponse({"error": reason}, status)
+
+    app = Starlette(
+        routes=[Route(NOTIFY_PATH, endpoint, methods=["GET", "POST"])],
+        exception_handlers={404: refused, 405: refused},
+    )
     app.state.stats = counts
     return app

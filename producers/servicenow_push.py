@@ -6,6 +6,7 @@ the shared secret (401 without it). The document is read back from the instance,
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -17,6 +18,12 @@ from producers.hint import Hint
 from producers.notifications import NotifierContext
 from producers.receiver import BadNotification, Intake, json_body
 
+# What ServiceNow's identifiers look like; anything else could smuggle encoded-query syntax
+# (``^NQ``: OR a new condition) into the read-back and widen it past the source's filter.
+SYS_ID = re.compile(r"[0-9a-f]{32}")
+TABLE = re.compile(r"[a-z][a-z0-9_]{0,79}")
+OPERATIONS = {"insert": "updated", "update": "updated", "delete": "deleted"}
+
 
 def parse_push(connection: str, body: Any) -> Hint:
     """A ServiceNow push: the admin's payload must at least name the table and the record."""
@@ -25,8 +32,14 @@ def parse_push(connection: str, body: Any) -> Hint:
     missing = [k for k in ("table", "sys_id") if not isinstance(body.get(k), str) or not body[k]]
     if missing:
         raise BadNotification(f"lacks {', '.join(missing)}")
-    operation = str(body.get("operation") or "update")
-    change = "deleted" if operation.lower() == "delete" else "updated"
+    if not SYS_ID.fullmatch(body["sys_id"]):
+        raise BadNotification("sys_id is not a ServiceNow sys_id (32 hexadecimal characters)")
+    if not TABLE.fullmatch(body["table"]):
+        raise BadNotification("table is not a ServiceNow table name")
+    operation = body.get("operation") or "update"
+    if not isinstance(operation, str) or operation.lower() not in OPERATIONS:
+        raise BadNotification(f"operation must be one of {', '.join(OPERATIONS)}")
+    change = OPERATIONS[operation.lower()]
     return Hint(connection, body["table"], change, body["sys_id"], body["table"], None)
 
 
@@ -38,8 +51,8 @@ class ServiceNowPushNotifier:
     async def handle(self, request: Request, intake: Intake) -> Response:
         if request.method != "POST":
             return JSONResponse({"error": "pushes are POSTed"}, 405)
-        given = request.headers.get(self.header, "")
-        if not secrets.compare_digest(given.encode(), self._secret.encode()):
+        given = request.headers.get(self.header, "").encode("latin-1", "replace")
+        if not given or not secrets.compare_digest(given, self._secret.encode()):
             return intake.refused(1, 401, f"missing or wrong {self.header} header")
         try:
             hint = parse_push(intake.connection, await json_body(request))
@@ -56,4 +69,10 @@ def notifier(ctx: NotifierContext) -> ServiceNowPushNotifier | None:
     if not isinstance(conn, ServiceNowConnection) or conn.push is None:
         return None
     secret = ctx.secrets.get(conn.push.secret).get_secret_value()
+    if len(secret) < 16:
+        # An empty or short shared secret would let anyone who finds the URL push.
+        raise ValueError(
+            f"connections.{ctx.name}.push.secret: the secret {conn.push.secret.secret!r} must "
+            "be at least 16 characters"
+        )
     return ServiceNowPushNotifier(conn.push.header, secret)

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devkit.sandbox import SN_PUSH_SECRET
+
 pytestmark = pytest.mark.kafka
 
 FLOWS = {"servicenow-bc": {"source": "sn", "target": "bc",
@@ -40,5 +42,5 @@ def test_a_pushed_approval_is_posted_without_a_poll(pipeline_factory: Callable[.
     wrong = httpx.post(url, json=body, headers={"X-MLC-Push-Secret": "guess"})
     assert wrong.status_code == 401
     bad = httpx.post(url, json={"table": "sn_shop_invoice"},
-                     headers={"X-MLC-Push-Secret": "mlc-push-secret"})  # fmt: skip
+                     headers={"X-MLC-Push-Secret": SN_PUSH_SECRET})  # fmt: skip
     assert bad.status_code == 400 and "sys_id" in bad.text

@@ -29,6 +29,7 @@ from tests.clients.connections import (
 )
 
 URL = "http://127.0.0.1:9"
+PUSH_SECRET = "value-push-secret-long-enough"
 # One connection per system, as a user's config declares it (keyed by the tag it must carry).
 EXAMPLES: dict[str, Callable[..., ConnectionBase]] = {
     c(URL).system: c
@@ -55,8 +56,9 @@ def settings_with(
 @pytest.fixture
 def secrets(tmp_path: Any) -> SecretStore:
     store = SecretStore(tmp_path / "secrets.json", Fernet.generate_key())
-    for name in ("secret", "push-secret", "password", "nav-key", "st-secret", "st-app-key"):
+    for name in ("secret", "password", "nav-key", "st-secret", "st-app-key"):
         store.set(name, "value-" + name)
+    store.set("push-secret", PUSH_SECRET)
     return store
 
 
@@ -148,12 +150,12 @@ def test_webhook_routes_come_from_the_registrations(secrets: SecretStore, bootst
                            params={"validationToken": "t0k"})  # fmt: skip
     assert (handshake.status_code, handshake.text) == (200, "t0k")
     push = client.post("/webhooks/servicenow/servicenow-conn",
-                       json={"table": "sn_shop_invoice", "sys_id": "abc"},
-                       headers={"X-MLC-Push-Secret": "value-push-secret"})  # fmt: skip
-    assert push.status_code == 202 and written[0].record_id == "abc"
+                       json={"table": "sn_shop_invoice", "sys_id": "a" * 32},
+                       headers={"X-MLC-Push-Secret": PUSH_SECRET})  # fmt: skip
+    assert push.status_code == 202 and written[0].record_id == "a" * 32
     # A connection that does not notify, or a system without notifications, has no route.
     assert client.get("/webhooks/business_central/quiet").status_code == 404
     assert client.post("/webhooks/acumatica/x", json={}).status_code == 404
     too_big = client.post("/webhooks/servicenow/servicenow-conn", content=b"x" * (2 << 20),
-                          headers={"X-MLC-Push-Secret": "value-push-secret"})  # fmt: skip
+                          headers={"X-MLC-Push-Secret": PUSH_SECRET})  # fmt: skip
     assert too_big.status_code == 400 and "larger than" in too_big.text
