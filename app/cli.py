@@ -155,6 +155,36 @@ def secrets_new_key(
     console.print(f"wrote a new key to {key_file}")
 
 
+@app.command("ping")
+def ping(
+    config: ConfigOption,
+    connections: Annotated[
+        list[str] | None, typer.Argument(help="connections to check; default: every one")
+    ] = None,
+    kafka: Annotated[bool, typer.Option(help="check Kafka and the schema registry too")] = True,
+) -> None:
+    """Reach each connection, get a token, make one cheap read and check the permissions its
+    flows need; one line per check, with what to fix. Exits 1 when any check fails."""
+    from app.ping import ping_all
+
+    settings = read_settings(config)
+    names = connections or list(settings.connections)
+    unknown = [n for n in names if n not in settings.connections]
+    if unknown:
+        known = ", ".join(settings.connections) or "none"
+        raise fail(f"no connection named {', '.join(unknown)} (known: {known})")
+    results = ping_all(settings, names, kafka=kafka and not connections)
+    for name, check in results:
+        mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {name:<14} {check.check:<8} {check.detail}", highlight=False,
+                      markup=True, soft_wrap=True)  # fmt: skip
+        if not check.ok and check.fix:
+            console.print(f"     {'':<14} {'':<8} fix: {check.fix}", highlight=False,
+                          soft_wrap=True)  # fmt: skip
+    if not all(c.ok for _, c in results):
+        raise typer.Exit(1)
+
+
 @app.command("run")
 def run(
     config: ConfigOption,

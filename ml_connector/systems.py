@@ -8,17 +8,20 @@ application shell puts them together. Adding a system adds one line here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
-from ml_connector.clients.acumatica import AcumaticaClient
-from ml_connector.clients.business_central import BusinessCentralClient
-from ml_connector.clients.finance_operations import FinanceOperationsClient
-from ml_connector.clients.nav import NavClient
-from ml_connector.clients.servicenow import ServiceNowClient
-from ml_connector.clients.servicetitan import ServiceTitanClient
+from ml_connector.clients import (
+    acumatica,
+    business_central,
+    finance_operations,
+    nav,
+    servicenow,
+    servicetitan,
+)
 from ml_connector.connections.acumatica import AcumaticaConnection
 from ml_connector.connections.base import ConnectionBase, RateLimit
 from ml_connector.connections.business_central import BusinessCentralConnection
@@ -26,6 +29,7 @@ from ml_connector.connections.finance_operations import FinanceOperationsConnect
 from ml_connector.connections.nav import NavConnection
 from ml_connector.connections.servicenow import ServiceNowConnection
 from ml_connector.connections.servicetitan import ServiceTitanConnection
+from ml_connector.ping import Needs, Step
 from ml_connector.secrets import SecretStore
 
 
@@ -40,12 +44,16 @@ class ClientFactory(Protocol):
     ) -> Any: ...
 
 
+Probe = Callable[[Any, Needs], list[Step]]
+
+
 @dataclass(frozen=True)
 class System:
     name: str
     title: str
     connection: type[ConnectionBase]
     client: ClientFactory
+    probe: Probe  # the system's own ping steps (see ml_connector.ping)
 
     @property
     def rate_limit(self) -> RateLimit:
@@ -54,13 +62,18 @@ class System:
 
 SYSTEMS: tuple[System, ...] = (
     System("business_central", "Dynamics 365 Business Central", BusinessCentralConnection,
-           BusinessCentralClient),
-    System("nav", "Dynamics NAV / Business Central on-premises", NavConnection, NavClient),
+           business_central.BusinessCentralClient, business_central.probe),
+    System("nav", "Dynamics NAV / Business Central on-premises", NavConnection,
+           nav.NavClient, nav.probe),
     System("finance_operations", "Dynamics 365 Finance & Operations",
-           FinanceOperationsConnection, FinanceOperationsClient),
-    System("acumatica", "Acumatica", AcumaticaConnection, AcumaticaClient),
-    System("servicenow", "ServiceNow Source-to-Pay", ServiceNowConnection, ServiceNowClient),
-    System("servicetitan", "ServiceTitan", ServiceTitanConnection, ServiceTitanClient),
+           FinanceOperationsConnection, finance_operations.FinanceOperationsClient,
+           finance_operations.probe),
+    System("acumatica", "Acumatica", AcumaticaConnection, acumatica.AcumaticaClient,
+           acumatica.probe),
+    System("servicenow", "ServiceNow Source-to-Pay", ServiceNowConnection,
+           servicenow.ServiceNowClient, servicenow.probe),
+    System("servicetitan", "ServiceTitan", ServiceTitanConnection,
+           servicetitan.ServiceTitanClient, servicetitan.probe),
 )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from ml_connector.api.session_auth import CookieSessionAuth
 from ml_connector.clients.acumatica_values import unwrap, wrap
 from ml_connector.clients.base import api_client
 from ml_connector.connections.acumatica import AcumaticaConnection, AcumaticaLogin
+from ml_connector.ping import Missing, Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
 
@@ -214,3 +215,21 @@ class AcumaticaClient:
                 with contextlib.suppress(httpx.HTTPError):  # else it times out in the end
                     await self.client.http.send(logout, auth=None)
         await self.client.aclose()
+
+
+def probe(client: AcumaticaClient, needs: Needs) -> list[Step]:
+    pinned = f"{client.connection.endpoint}/{client.connection.version}"
+
+    async def version() -> str:
+        served = await client.served_versions()
+        if pinned not in served:
+            raise Missing(f"endpoint {pinned} is not served; the instance serves "
+                          f"{', '.join(served) or 'none'}")  # fmt: skip
+        return f"endpoint {pinned} is served"
+
+    async def read() -> str:
+        body = await client.client.get_json(client._url("Vendor"), params={"$top": "1"})
+        return f"read {len(body) if isinstance(body, list) else 1} vendor (credentials accepted)"
+
+    return [Step("version", version, "pin a version the instance serves (connection version)"),
+            Step("read", read, "check the user, its password and the OAuth client")]  # fmt: skip

@@ -20,6 +20,7 @@ from ml_connector.api.odata import odata_datetime, odata_literal, odata_query
 from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
 from ml_connector.connections.business_central import BusinessCentralConnection
+from ml_connector.ping import Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
 
@@ -276,3 +277,13 @@ class BusinessCentralClient:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def probe(client: BusinessCentralClient, needs: Needs) -> list[Step]:
+    """The company the connection names (or the first), which needs a token first."""
+
+    async def company() -> str:
+        return f"company {await client.company_id()} in environment {client.connection.environment}"
+
+    return [Step("company", company, "check the environment and company_id, and that the "
+                 "Entra application is granted access in Business Central")]  # fmt: skip

@@ -20,6 +20,7 @@ from ml_connector.api.odata import odata_datetime, odata_key, odata_query, odata
 from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
 from ml_connector.connections.finance_operations import FinanceOperationsConnection
+from ml_connector.ping import Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
 
@@ -141,3 +142,15 @@ class FinanceOperationsClient:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def probe(client: FinanceOperationsClient, needs: Needs) -> list[Step]:
+    async def read() -> str:
+        # One row of a standard entity: proves the token and the application's F&O user.
+        params = {"$top": "1", "cross-company": "true"}
+        body = await client.client.get_json(client.url("VendorsV2"), params=params)
+        where = f" (company {client.company})" if client.company else ""
+        return f"read {len(body.get('value', []))} vendor{where}"
+
+    return [Step("read", read, "check that the Entra application is registered in F&O "
+                 "(System administration > Microsoft Entra applications) with a user")]  # fmt: skip

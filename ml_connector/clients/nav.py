@@ -23,6 +23,7 @@ from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
 from ml_connector.clients.business_central import BusinessCentralClient, Record
 from ml_connector.connections.nav import NavBasicAuth, NavConnection
+from ml_connector.ping import Needs, Step
 from ml_connector.secrets import SecretStore
 
 
@@ -97,3 +98,11 @@ class NavClient(BusinessCentralClient):
     async def page_delete(self, service: str, key: Mapping[str, Any], *, etag: str = "*") -> None:
         url = await self.page_url(service, key)
         await self.client.request("DELETE", url, headers={"If-Match": etag})
+
+
+def probe(client: NavClient, needs: Needs) -> list[Step]:
+    async def company() -> str:
+        return f"company {await client.company_id()} on {client.nav_connection.server_instance}"
+
+    return [Step("company", company, "check server_instance, the user and its web service "
+                 "access key, and company_id / company_name")]  # fmt: skip

@@ -17,6 +17,7 @@ from ml_connector.api.client import RetryPolicy
 from ml_connector.api.paging import EncodedQueryKeyset, LinkHeader, PageRequest, pages
 from ml_connector.clients.base import api_client
 from ml_connector.connections.servicenow import ServiceNowConnection
+from ml_connector.ping import Missing, Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
 
@@ -227,3 +228,41 @@ class ServiceNowClient:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+# Import Set writes run their transform maps as the integration user.
+IMPORT_ROLES = ("import_transformer", "import_admin", "import_set_loader")
+
+
+def probe(client: ServiceNowClient, needs: Needs) -> list[Step]:
+    conn = client.connection
+    user = conn.auth.username
+
+    async def auth() -> str:
+        await client.table("sys_user_role", fields=["sys_id"], limit=1)
+        if client.auth.use_basic and conn.auth.grant != "basic" and conn.auth.client_id:
+            raise Missing("the OAuth grant was refused; calls fall back to basic auth")
+        return "basic auth" if client.auth.use_basic else f"OAuth ({conn.auth.grant})"
+
+    async def roles() -> str:
+        if user is None:
+            return "roles not checked (no user name in the connection)"
+        have = await client.roles_of(user)
+        if "admin" not in have and not have & set(IMPORT_ROLES):
+            raise Missing(f"{user} has none of the roles {', '.join(IMPORT_ROLES)} that Import "
+                          "Set writes need")  # fmt: skip
+        return f"{user} may load import sets"
+
+    async def tables() -> str:
+        read = [t.table for e, t in conn.source_tables.items() if e in needs.reads]
+        for table in read:  # a 403 names the table the user may not read
+            await client.table(table, fields=["sys_id"], limit=1)
+        return f"reads {', '.join(read)}" if read else "no source tables to read"
+
+    steps = [Step("auth", auth, "check client_id / client_secret, or set grant: basic")]
+    if needs.writes:
+        steps.append(Step("roles", roles, "grant the integration user import_transformer"))
+    if needs.reads:
+        steps.append(Step("tables", tables, "grant the integration user read access to "
+                          "that table (an Accounts Payable or procurement role)"))  # fmt: skip
+    return steps

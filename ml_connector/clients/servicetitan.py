@@ -20,6 +20,7 @@ from ml_connector.api.odata import odata_datetime as iso_utc
 from ml_connector.api.paging import ContinuationToken, Page, PageNumber, PageRequest, pages
 from ml_connector.clients.base import api_client
 from ml_connector.connections.servicetitan import ServiceTitanConnection
+from ml_connector.ping import Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
 
@@ -157,3 +158,15 @@ class ServiceTitanClient:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def probe(client: ServiceTitanClient, needs: Needs) -> list[Step]:
+    async def read() -> str:
+        params = {"page": "1", "pageSize": "1"}
+        body = await client.client.get_json(client.url("business-units"), params=params)
+        return (
+            f"tenant {client.connection.tenant_id}: read {len(body.get('data', []))} business unit"
+        )
+
+    return [Step("read", read, "check tenant_id, the app key and that the tenant granted "
+                 "the app access")]  # fmt: skip

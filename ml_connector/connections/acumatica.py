@@ -35,3 +35,7 @@ class AcumaticaConnection(ConnectionBase):
     version: str = Field(description="pinned endpoint version, e.g. 24.200.001")
     page_size: int = Field(default=500, ge=1)
     auth: Annotated[AcumaticaOAuth | AcumaticaLogin, Field(discriminator="kind")]
+
+    @property
+    def url(self) -> str:
+        return self.instance_url

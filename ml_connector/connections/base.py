@@ -63,6 +63,11 @@ class ConnectionBase(Model):
         return self.rate_limit or self.default_rate_limit
 
     @property
+    def url(self) -> str:
+        """Where the system's API is (what ``ping`` reaches first)."""
+        raise NotImplementedError
+
+    @property
     def notifies(self) -> bool:
         """Whether this connection's changes also arrive at the webhook receiver."""
         return False

@@ -35,3 +35,7 @@ class BusinessCentralConnection(ConnectionBase):
     def needs_callback_url(self) -> bool:
         # BC calls the receiver back to validate each subscription.
         return self.webhooks
+
+    @property
+    def url(self) -> str:
+        return self.base_url

@@ -32,3 +32,7 @@ class FinanceOperationsConnection(ConnectionBase):
                 scope = data["base_url"].rstrip("/") + "/.default"
                 data = {**data, "auth": {**auth, "scope": scope}}
         return data
+
+    @property
+    def url(self) -> str:
+        return self.base_url

@@ -28,3 +28,7 @@ class NavConnection(ConnectionBase):
     api_version: str = "v2.0"
     page_size: int = Field(default=1000, ge=1, le=20000)
     auth: Annotated[NavBasicAuth | EntraClientCredentials, Field(discriminator="kind")]
+
+    @property
+    def url(self) -> str:
+        return self.base_url

@@ -161,3 +161,7 @@ class ServiceNowConnection(ConnectionBase):
     @property
     def notifies(self) -> bool:
         return self.push is not None
+
+    @property
+    def url(self) -> str:
+        return self.instance_url

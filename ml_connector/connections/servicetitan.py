@@ -25,3 +25,7 @@ class ServiceTitanConnection(ConnectionBase):
     tenant_id: str
     page_size: int = Field(default=500, ge=1, le=5000)
     auth: ServiceTitanAuth
+
+    @property
+    def url(self) -> str:
+        return self.api_url
