@@ -41,13 +41,33 @@ ConfigOption = Annotated[
 ]
 
 
-def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # One line per HTTP call drowns what matters; errors surface through our own logging.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def _setup_logging(level: str = "info", component: str = "cli") -> None:
+    from app import logs
+
+    logs.setup(level, component=component)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"ml-connector {version('ml-connector')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    """Keeps ERPs and ServiceNow / ServiceTitan in agreement over Kafka."""
+
+
+LogLevel = Annotated[
+    str,
+    typer.Option("--log-level", envvar="MLC_LOG_LEVEL", help="debug | info | warning | error"),
+]
 
 
 def _stop_on_signal() -> threading.Event:
@@ -86,6 +106,16 @@ def kafka_up(
         if registry is not None:
             registry.close()
         runtime.close()
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """The configuration file's JSON Schema: every key, its type, default and description."""
+    import json
+
+    from ml_connector.config import Settings
+
+    print(json.dumps(Settings.model_json_schema(), indent=2))
 
 
 @config_app.command("check")
@@ -193,13 +223,18 @@ def run(
         typer.Argument(help="producers | processors | sinks | audit | webhooks; all when omitted"),
     ] = None,
     once: Annotated[bool, typer.Option(help="producers: poll each stream once, then exit")] = False,
+    log_level: LogLevel = "info",
 ) -> None:
     """Run the pipeline: one component, or all of them under a restarting supervisor."""
     from app import pipeline
     from app.config_check import problems
+    from app.logs import LEVELS
     from app.supervisor import Supervisor
 
-    _setup_logging()
+    if log_level.lower() not in LEVELS:
+        raise fail(f"--log-level {log_level!r}: expected one of {', '.join(LEVELS)}")
+    _setup_logging(log_level, component or "supervisor")
+    os.environ["MLC_LOG_LEVEL"] = log_level  # the supervisor's children log alike
     settings = read_settings(config)
     found, _ = problems(settings)
     if found:  # refused before anything starts, rather than a crash loop under the supervisor
