@@ -233,12 +233,12 @@ def run(
 
     if log_level.lower() not in LEVELS:
         raise fail(f"--log-level {log_level!r}: expected one of {', '.join(LEVELS)}")
-    _setup_logging(log_level, component or "supervisor")
-    os.environ["MLC_LOG_LEVEL"] = log_level  # the supervisor's children log alike
     settings = read_settings(config)
-    found, _ = problems(settings)
+    found, _ = problems(settings, strict=True)
     if found:  # refused before anything starts, rather than a crash loop under the supervisor
         raise fail(f"{config} is not ready:\n  " + "\n  ".join(found))
+    _setup_logging(log_level, component or "supervisor")
+    os.environ["MLC_LOG_LEVEL"] = log_level  # the supervisor's children log alike
     if component is None:
         Supervisor(config, pipeline.components(settings)).run_forever()
         return

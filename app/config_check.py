@@ -13,22 +13,24 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ml_connector.config import Settings
-from ml_connector.connections.base import SecretRef
+from ml_connector.connections.base import EnvSecret, FileSecret, StoredSecret
 from ml_connector.secrets import SecretError, SecretStore
 from producers.registry import build_source, source_system
 from sinks.registry import target_system
 
+Ref = StoredSecret | EnvSecret | FileSecret
 
-def secret_refs(model: BaseModel, where: str) -> Iterator[tuple[str, SecretRef]]:
+
+def secret_refs(model: BaseModel, where: str) -> Iterator[tuple[str, Ref]]:
     """(key path, reference) of every secret a connection names."""
     for name, value in model:
-        if isinstance(value, SecretRef):
+        if isinstance(value, Ref):
             yield f"{where}.{name}", value
         elif isinstance(value, BaseModel):
             yield from secret_refs(value, f"{where}.{name}")
 
 
-def problems(settings: Settings) -> tuple[list[str], list[str]]:
+def problems(settings: Settings, *, strict: bool = False) -> tuple[list[str], list[str]]:
     """(problems, notes): problems name a key to fix; notes say what could not be checked."""
     found: list[str] = []
     notes: list[str] = []
@@ -38,27 +40,42 @@ def problems(settings: Settings) -> tuple[list[str], list[str]]:
     store: SecretStore | None = None
     try:
         store = SecretStore.from_config(settings.secrets)
+        store.check_key()
     except SecretError as exc:
-        notes.append(f"secrets not checked: {exc}")
+        found.append(f"secrets: {exc}")
+        store = None
     if store is not None:
-        try:
-            store.check_key()
-            stored = set(store.names())
-        except SecretError as exc:
-            found.append(f"secrets: {exc}")
-            store = None
-    if store is not None:
-        for name, conn in settings.connections.items():
-            for where, ref in secret_refs(conn, f"connections.{name}"):
-                if ref.secret not in stored:
-                    found.append(
-                        f"{where}: secret {ref.secret!r} is not in the store (ml-connector "
-                        f"secrets set {ref.secret})"
-                    )
-    usable = store if store is not None and not found else None
+        found += _secret_problems(settings, store, notes, strict=strict)
+    usable = store if store is not None and not found and not notes else None
     for flow_name in settings.flows:
         found += _flow_problems(settings, flow_name, usable)
     return found, notes
+
+
+def _secret_problems(
+    settings: Settings, store: SecretStore, notes: list[str], *, strict: bool
+) -> list[str]:
+    """Every secret the connections name, resolved (values are dropped at once). Without a
+    key, stored secrets cannot be checked: a note for ``config check``, a problem for
+    ``run`` (``strict``), which would need them."""
+    found: list[str] = []
+    unchecked = []
+    for name, conn in settings.connections.items():
+        for where, ref in secret_refs(conn, f"connections.{name}"):
+            if isinstance(ref, StoredSecret) and not store.has_key:
+                unchecked.append(where)
+                continue
+            try:
+                store.get(ref)
+            except SecretError as exc:
+                hint = f" (ml-connector secrets set {ref.secret})" if isinstance(
+                    ref, StoredSecret) else ""  # fmt: skip
+                found.append(f"{where}: {exc}{hint}")
+    if unchecked:
+        message = "no secret key to read the stored secrets with (set MLC_SECRET_KEY or " \
+                  f"secrets.key_file): {', '.join(unchecked)}"  # fmt: skip
+        (found if strict else notes).append(message)
+    return found
 
 
 def _flow_problems(settings: Settings, flow_name: str, store: SecretStore | None) -> list[str]:

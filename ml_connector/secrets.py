@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import Field, SecretStr
 
-from ml_connector.connections.base import Model, SecretRef
+from ml_connector.connections.base import EnvSecret, FileSecret, Model, SecretRef, StoredSecret
 
 KEY_ENV = "MLC_SECRET_KEY"
 
@@ -44,19 +44,56 @@ def write_private(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+MAX_SECRET_FILE = 64 * 1024
+
+
+def _read_secret_file(path: Path) -> str:
+    """A mounted secret (a Kubernetes Secret volume): the file's text without its final
+    newline, which editors and ``echo`` add."""
+    try:
+        if path.stat().st_size > MAX_SECRET_FILE:
+            raise SecretError(f"secret file {path} is larger than {MAX_SECRET_FILE} bytes")
+        value = path.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+    except OSError as exc:
+        raise SecretError(f"secret file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SecretError(f"secret file {path} is not UTF-8 text") from None
+    if not value:
+        raise SecretError(f"secret file {path} is empty")
+    return value
+
+
 def generate_key() -> str:
     return Fernet.generate_key().decode()
 
 
 class SecretStore:
-    def __init__(self, path: Path, key: str | bytes) -> None:
+    """The encrypted store, and the one place any secret reference is turned into a value.
+
+    Without a key the store still resolves ``{env: ...}`` and ``{file: ...}`` references (what
+    container platforms mount); only stored secrets and sealing need it.
+    """
+
+    def __init__(self, path: Path, key: str | bytes | None) -> None:
         self.path = path
-        try:
-            self._fernet = Fernet(key)
-        except (ValueError, TypeError):
-            raise SecretError(
-                "the secret key is not a valid Fernet key (32 url-safe base64 bytes)"
-            ) from None
+        self._key: Fernet | None = None
+        if key:
+            try:
+                self._key = Fernet(key)
+            except (ValueError, TypeError):
+                raise SecretError(
+                    "the secret key is not a valid Fernet key (32 url-safe base64 bytes)"
+                ) from None
+
+    @property
+    def has_key(self) -> bool:
+        return self._key is not None
+
+    @property
+    def _fernet(self) -> Fernet:
+        if self._key is None:
+            raise SecretError(f"no secret key: set {KEY_ENV} or secrets.key_file in the config")
+        return self._key
 
     @classmethod
     def from_config(cls, config: SecretsConfig) -> SecretStore:
@@ -66,9 +103,7 @@ class SecretStore:
                 key = config.key_file.read_text().strip()
             except OSError as exc:
                 raise SecretError(f"secrets.key_file {config.key_file}: {exc.strerror}") from None
-        if not key:
-            raise SecretError(f"no secret key: set {KEY_ENV} or secrets.key_file in the config")
-        return cls(config.store, key)
+        return cls(config.store, key or None)
 
     def _load(self) -> dict[str, str]:
         if not self.path.exists():
@@ -88,6 +123,8 @@ class SecretStore:
         """Raise SecretError unless the configured key opens what the store holds (a store
         written with another key would otherwise be mixed with this one's entries)."""
         data = self._load()
+        if data and self._key is None:
+            raise SecretError(f"no secret key: set {KEY_ENV} or secrets.key_file in the config")
         for name, token in data.items():
             try:
                 self._fernet.decrypt(token.encode())
@@ -121,12 +158,20 @@ class SecretStore:
             ) from None
 
     def get(self, ref: SecretRef | str) -> SecretStr:
-        name = ref.secret if isinstance(ref, SecretRef) else ref
+        if isinstance(ref, EnvSecret):
+            value = os.environ.get(ref.env, "")
+            if not value:
+                raise SecretError(f"environment variable {ref.env} (a secret reference) is not set")
+            return SecretStr(value)
+        if isinstance(ref, FileSecret):
+            return SecretStr(_read_secret_file(ref.file))
+        name = ref.secret if isinstance(ref, StoredSecret) else ref
+        fernet = self._fernet  # no key: say so, rather than that the secret is missing
         token = self._load().get(name)
         if token is None:
             raise SecretError(f"secret {name!r} is not in the store {self.path}")
         try:
-            return SecretStr(self._fernet.decrypt(token.encode()).decode())
+            return SecretStr(fernet.decrypt(token.encode()).decode())
         except InvalidToken:
             raise SecretError(
                 f"secret {name!r} cannot be decrypted with the configured key"

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ml_connector.connections.base import describe_secret
 from ml_connector.connections.servicenow import ServiceNowConnection
 from producers.hint import Hint
 from producers.notifications import NotifierContext
@@ -72,7 +73,7 @@ def notifier(ctx: NotifierContext) -> ServiceNowPushNotifier | None:
     if len(secret) < 16:
         # An empty or short shared secret would let anyone who finds the URL push.
         raise ValueError(
-            f"connections.{ctx.name}.push.secret: the secret {conn.push.secret.secret!r} must "
+            f"connections.{ctx.name}.push.secret: the {describe_secret(conn.push.secret)} must "
             "be at least 16 characters"
         )
     return ServiceNowPushNotifier(conn.push.header, secret)

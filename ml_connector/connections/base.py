@@ -6,9 +6,10 @@ once in ``ml_connector.systems``; the configuration's union of connections is bu
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 
 class Model(BaseModel):
@@ -18,10 +19,55 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SecretRef(Model):
-    """A pointer into the encrypted secret store; secrets never sit in the YAML file."""
+class StoredSecret(Model):
+    """A secret in the encrypted store, by name."""
 
     secret: str = Field(min_length=1, description="name of the secret in the store")
+
+
+class EnvSecret(Model):
+    """A secret in an environment variable (what container platforms inject)."""
+
+    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="variable name")
+
+
+class FileSecret(Model):
+    """A secret in a file (a mounted Kubernetes Secret); its final newline is dropped."""
+
+    file: Path = Field(description="path of the file holding the secret")
+
+
+def _secret_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return next((k for k in ("secret", "env", "file") if k in value), None)
+    if isinstance(value, StoredSecret):
+        return "secret"
+    if isinstance(value, EnvSecret):
+        return "env"
+    return "file" if isinstance(value, FileSecret) else None
+
+
+def describe_secret(ref: StoredSecret | EnvSecret | FileSecret) -> str:
+    """Where a secret is, for messages (never what it is)."""
+    if isinstance(ref, EnvSecret):
+        return f"environment variable {ref.env}"
+    if isinstance(ref, FileSecret):
+        return f"secret file {ref.file}"
+    return f"secret {ref.secret!r}"
+
+
+# Where a secret comes from; secret values never sit in the YAML file.
+SecretRef = Annotated[
+    Annotated[StoredSecret, Tag("secret")]
+    | Annotated[EnvSecret, Tag("env")]
+    | Annotated[FileSecret, Tag("file")],
+    Discriminator(
+        _secret_kind,
+        custom_error_type="secret_reference",
+        custom_error_message="give {secret: NAME} (the encrypted store), {env: VARIABLE} "
+        "or {file: PATH}, never the secret itself",
+    ),
+]
 
 
 class EntraClientCredentials(Model):
