@@ -13,6 +13,7 @@ from rich.table import Table
 
 from app.cli_common import fail, read_settings
 from app.dlq import DeadFilter, DeadLetters
+from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
 
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead-letter topics: list, show, redrive.")
@@ -108,14 +109,21 @@ def dlq_list(
     out.print(f"{count} record(s)")
 
 
+def _codec(settings: Settings, bootstrap: str) -> AvroCodec:
+    from ml_connector.avro import MissingRegistry, codec_for
+
+    try:
+        return codec_for(settings.kafka, bootstrap)
+    except MissingRegistry as exc:
+        raise fail(str(exc)) from None
+
+
 @dlq_app.command("show")
 def dlq_show(
     config: ConfigOption, target: TargetArg,
     position: Annotated[str, typer.Argument(help="partition:offset in the DLQ, from `dlq list`")],
 ) -> None:  # fmt: skip
     """One dead record in full: headers (reason, origin, stack) and its decoded value."""
-    from ml_connector.avro import make_codec
-
     settings, bootstrap = _settings(config)
     record = _dead_letters(settings, bootstrap, target).get(position)
     if record is None:
@@ -124,9 +132,7 @@ def dlq_show(
     out.print_json(json.dumps({"position": record.position, "key": record.key,
                                "redriven": record.replayed, "headers": record.info}))  # fmt: skip
     if record.message.value is not None:
-        codec = make_codec(
-            settings.kafka.schema_registry_url, bootstrap, settings.kafka.topics.schemas
-        )
+        codec = _codec(settings, bootstrap)
         try:
             value = codec.decode(record.entity, record.message.value)
         except Exception as exc:  # noqa: BLE001 - show what is there even if it cannot be read
@@ -143,10 +149,8 @@ def dlq_replay(
     force: Annotated[bool, typer.Option(help="redrive past delivery.max_replays too")] = False,
 ) -> None:  # fmt: skip
     """Redrive dead records to their original topic, throttled, with a loop guard."""
-    from ml_connector.avro import make_codec
-
     settings, bootstrap = _settings(config)
-    codec = make_codec(settings.kafka.schema_registry_url, bootstrap, settings.kafka.topics.schemas)
+    codec = _codec(settings, bootstrap)
     done, refused = _dead_letters(settings, bootstrap, target).replay(
         _filter(entity, error_class, key, since, until), rate=rate,
         max_replays=settings.delivery.max_replays, force=force, codec=codec,

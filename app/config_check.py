@@ -47,6 +47,12 @@ def problems(settings: Settings, *, strict: bool = False) -> tuple[list[str], li
     if store is not None:
         found += _secret_problems(settings, store, notes, strict=strict)
     usable = store if store is not None and not found and not notes else None
+    k = settings.kafka
+    if k.encoding == "confluent" and not k.schema_registry_url:
+        # Config files often leave the registry to SCHEMA_REGISTRY_URL: only run insists.
+        message = ("kafka.schema_registry_url (or SCHEMA_REGISTRY_URL) is required; set "
+                   "kafka.encoding: single-object to run without a registry")  # fmt: skip
+        (found if strict else notes).append(message)
     for flow_name in settings.flows:
         found += _flow_problems(settings, flow_name, usable)
     return found, notes

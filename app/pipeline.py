@@ -11,9 +11,9 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from ml_connector.avro import AvroCodec, make_codec
+from ml_connector.avro import AvroCodec, codec_for
 from ml_connector.config import Settings
-from ml_connector.kafka.admin import ensure_topics, pipeline_topics
+from ml_connector.kafka.admin import ensure_topics, pipeline_topics, topic_differences
 from ml_connector.kafka.clients import consumer, producer
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
@@ -29,8 +29,23 @@ def components(settings: Settings) -> tuple[str, ...]:
 
 
 def prepare(settings: Settings, bootstrap: str) -> AvroCodec:
-    ensure_topics(bootstrap, pipeline_topics(settings), settings.kafka.replication_factor)
-    return make_codec(settings.kafka.schema_registry_url, bootstrap, settings.kafka.topics.schemas)
+    k = settings.kafka
+    specs = pipeline_topics(settings)
+    if k.manage_topics:
+        ensure_topics(bootstrap, specs, k.replication_factor)
+    different = topic_differences(bootstrap, specs, k.replication_factor)
+    if different and not k.manage_topics:
+        raise TopicsNotReady(
+            "kafka.manage_topics is false and these topics are not as the pipeline needs "
+            "them:\n  " + "\n  ".join(different)
+        )
+    for line in different:  # created earlier by someone else: work, but say so
+        log.warning("topic %s", line)
+    return codec_for(k, bootstrap)
+
+
+class TopicsNotReady(RuntimeError):
+    """Kafka is not set up as the configuration says; the message names what differs."""
 
 
 async def _until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

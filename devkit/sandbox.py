@@ -99,6 +99,8 @@ class Sandbox:
             "kafka": {
                 "bootstrap_servers": self.bootstrap,
                 "schema_registry_url": self.registry_url,
+                # Without a registry the sandbox says so, rather than failing to start.
+                "encoding": "confluent" if self.registry_url else "single-object",
                 "topic_prefix": self.topic_prefix,
             },
             "secrets": {

@@ -20,6 +20,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 import schemas
+from ml_connector.config import KafkaConfig
 from ml_connector.state import CompactedTopic
 from ml_connector.topics import value_subject
 
@@ -147,3 +148,20 @@ def make_codec(registry_url: str | None, bootstrap: str, schemas_topic: str) -> 
     if registry_url:
         return AvroCodec(RegistryCatalog(registry_url))
     return AvroCodec(SingleObjectCatalog(CompactedTopic(bootstrap, schemas_topic)))
+
+
+class MissingRegistry(ValueError):
+    """The Confluent wire format needs a registry, and none is configured."""
+
+
+def codec_for(kafka: KafkaConfig, bootstrap: str) -> AvroCodec:
+    """The codec the configuration asks for; never a silent switch of encoding, which
+    subscribers' stock deserializers could not read."""
+    if kafka.encoding == "single-object":
+        return make_codec(None, bootstrap, kafka.topics.schemas)
+    if not kafka.schema_registry_url:
+        raise MissingRegistry(
+            "kafka.schema_registry_url (or SCHEMA_REGISTRY_URL) is required; set "
+            "kafka.encoding: single-object to run without a registry"
+        )
+    return make_codec(kafka.schema_registry_url, bootstrap, kafka.topics.schemas)

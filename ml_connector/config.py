@@ -40,6 +40,16 @@ class KafkaConfig(_Model):
     topic_prefix: str = Field(default="mlc", pattern=r"^[A-Za-z0-9_-]+$")
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
+    manage_topics: bool = Field(
+        default=True,
+        description="create missing topics; false where a platform team creates them: "
+        "then topics are only checked, and any missing or different one is named",
+    )
+    encoding: Literal["confluent", "single-object"] = Field(
+        default="confluent",
+        description="confluent: Confluent wire format through schema_registry_url (what stock "
+        "deserializers read); single-object: Avro single-object encoding, no registry",
+    )
 
     @property
     def topics(self) -> Topics:

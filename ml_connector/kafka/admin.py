@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec
 
 from ml_connector.config import Settings
 from ml_connector.flows import returned_documents
@@ -42,6 +42,34 @@ def ensure_topics(
             # Another process may have created it between list and create.
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise RuntimeError(f"cannot create topic {name}: {exc}") from exc
+
+
+def topic_differences(
+    bootstrap: str, specs: Iterable[TopicSpec], replication_factor: int, timeout: float = 30
+) -> list[str]:
+    """One line per topic that is missing, or whose partitions, replication or cleanup policy
+    differ from what the design needs (a compacted topic that deletes loses state)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    metadata = admin.list_topics(timeout=timeout).topics
+    specs = list(specs)
+    found = [f"{s.name}: missing" for s in specs if s.name not in metadata]
+    present = [s for s in specs if s.name in metadata]
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, s.name) for s in present]
+    configs = admin.describe_configs(resources, request_timeout=timeout) if resources else {}
+    by_name = {r.name: future.result() for r, future in configs.items()}
+    for s in present:
+        topic = metadata[s.name]
+        partitions = len(topic.partitions)
+        if partitions != s.partitions:
+            found.append(f"{s.name}: {partitions} partitions, {s.partitions} needed")
+        replicas = min((len(p.replicas) for p in topic.partitions.values()), default=0)
+        if replicas < replication_factor:
+            found.append(f"{s.name}: replication {replicas}, {replication_factor} configured")
+        wanted = s.config.get("cleanup.policy", "delete")
+        actual = by_name[s.name]["cleanup.policy"].value
+        if actual != wanted:
+            found.append(f"{s.name}: cleanup.policy {actual}, {wanted} needed")
+    return found
 
 
 def pipeline_topics(settings: Settings) -> list[TopicSpec]:
