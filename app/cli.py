@@ -215,6 +215,47 @@ def ping(
         raise typer.Exit(1)
 
 
+@app.command("status")
+def status(
+    config: ConfigOption,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Per flow and entity: cursor and totals; per consumer group: members and lag; per
+    target: records waiting to retry and in the dead-letter topic; subscriptions."""
+    import json
+
+    from rich.table import Table
+
+    from app.status import status as read_status
+
+    settings = read_settings(config)
+    bootstrap = settings.kafka.bootstrap_servers
+    if not bootstrap:
+        raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
+    try:
+        found = read_status(settings, bootstrap)
+    except Exception as exc:  # noqa: BLE001 - Kafka unreachable or refusing: say so, briefly
+        raise fail(f"cannot read the status from Kafka at {bootstrap}: {exc}") from None
+    if as_json:
+        print(json.dumps(found.to_json(), indent=2))
+        return
+    out = Console()
+    streams = Table("flow", "connection", "entity", "cursor", "polls", "read", "produced")
+    for s in found.streams:
+        streams.add_row(s.flow, s.connection, s.entity, s.cursor or "-", str(s.polls),
+                        str(s.records_read), str(s.events_produced))  # fmt: skip
+    groups = Table("consumer group", "members", "lag")
+    for g in found.groups:
+        groups.add_row(g.group, str(g.members), str(g.lag))
+    targets = Table("target", "waiting to retry", "dead letters")
+    for t in found.targets:
+        targets.add_row(t.target, str(t.retry_waiting), str(t.dead))
+    for table in (streams, groups, targets):
+        out.print(table)
+    for sub in found.subscriptions:
+        out.print(f"subscription {sub['connection']}/{sub['entity_set']} until {sub['expires']}")
+
+
 @app.command("run")
 def run(
     config: ConfigOption,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +83,12 @@ def test_poison_records_go_to_the_dlq_and_are_redriven_after_the_fix(
     p.settle()
     assert len(p.sn_vendor_counts()) == 250  # nothing blocked behind the poison
     assert p.dead_letters() == 50
+    shown = json.loads(p.cli("status", "--json").stdout)
+    assert {t["target"]: t["dead"] for t in shown["targets"]} == {"sn": 50}
+    sink_group = next(g for g in shown["groups"] if g["group"] == p.topics.sink_group("sn"))
+    assert sink_group["lag"] == 0 and sink_group["members"] >= 1
+    vendors = next(s for s in shown["streams"] if s["entity"] == "vendor")
+    assert vendors["records_read"] >= 300 and vendors["cursor"]
 
     dlq = _dead_letters(p)
     dead = list(dlq.records())

@@ -1,0 +1,136 @@
+"""``ml-connector status``: what the pipeline has done and what waits, read from Kafka itself.
+
+Everything here comes from the topics the workers already write (cursors and subscriptions
+on the state topic, committed offsets of the consumer groups, the DLQ topics), so it shows
+the truth of a running deployment from any machine that reaches the brokers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from ml_connector.config import Settings
+from ml_connector.state import StateStore
+
+TIMEOUT = 10.0
+
+
+@dataclass
+class StreamStatus:
+    flow: str
+    connection: str
+    entity: str
+    cursor: str | None = None  # modified time of the newest record read
+    polls: int = 0
+    records_read: int = 0
+    events_produced: int = 0
+
+
+@dataclass
+class GroupStatus:
+    group: str
+    members: int
+    lag: int  # records on its topics it has not committed past
+    lag_by_topic: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class TargetStatus:
+    target: str
+    retry_waiting: int  # records on the retry topics not yet taken back
+    dead: int  # records in the dead-letter topic
+
+
+@dataclass
+class Status:
+    streams: list[StreamStatus]
+    groups: list[GroupStatus]
+    targets: list[TargetStatus]
+    subscriptions: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Offsets:
+    """Committed offsets and ends of topics, through one admin client."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        self.meta = self.admin.list_topics(timeout=TIMEOUT).topics
+
+    def partitions(self, topics: list[str]) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for t in topics if t in self.meta
+                for p in self.meta[t].partitions]  # fmt: skip
+
+    def ends(self, partitions: list[TopicPartition], spec: OffsetSpec) -> dict[Any, int]:
+        if not partitions:
+            return {}
+        answers = self.admin.list_offsets({tp: spec for tp in partitions})
+        return {(tp.topic, tp.partition): f.result(timeout=TIMEOUT).offset
+                for tp, f in answers.items()}  # fmt: skip
+
+    def size(self, topics: list[str]) -> int:
+        parts = self.partitions(topics)
+        latest, earliest = (
+            self.ends(parts, OffsetSpec.latest()),
+            self.ends(parts, OffsetSpec.earliest()),
+        )
+        return sum(latest[k] - earliest[k] for k in latest)
+
+    def group(self, group: str, topics: list[str]) -> GroupStatus:
+        parts = self.partitions(topics)
+        described = self.admin.describe_consumer_groups([group])[group].result(timeout=TIMEOUT)
+        members = len(described.members or [])
+        if not parts:
+            return GroupStatus(group, members, 0)
+        request = [ConsumerGroupTopicPartitions(group, parts)]
+        answer = self.admin.list_consumer_group_offsets(request)[group].result(timeout=TIMEOUT)
+        committed = {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions or []}
+        # Nothing committed yet: everything since the earliest offset is still to do.
+        earliest = self.ends(parts, OffsetSpec.earliest())
+        by_topic: dict[str, int] = {}
+        for key, end in self.ends(parts, OffsetSpec.latest()).items():
+            done = committed.get(key, -1)
+            behind = end - (done if done >= 0 else earliest[key])
+            by_topic[key[0]] = by_topic.get(key[0], 0) + max(0, behind)
+        return GroupStatus(group, members, sum(by_topic.values()), by_topic)
+
+
+def status(settings: Settings, bootstrap: str) -> Status:
+    topics = settings.kafka.topics
+    state = StateStore(bootstrap, topics.state).load_all()
+    streams = []
+    for name, flow in settings.flows.items():
+        for entity in flow.entities:
+            saved = state.get(f"cursor|{flow.source}|{entity}") or {}
+            totals = saved.get("totals", {})
+            streams.append(StreamStatus(
+                name, flow.source, entity, (saved.get("cursor") or {}).get("modified_at"),
+                totals.get("polls", 0), totals.get("records_read", 0),
+                totals.get("events_produced", 0),
+            ))  # fmt: skip
+    offsets = Offsets(bootstrap)
+    flows = settings.flows.values()
+    changes = sorted({topics.change(f.source, e) for f in flows for e in f.entities})
+    groups = [offsets.group(topics.processor_app(), changes)]
+    targets = []
+    for target in sorted({f.target for f in flows}):
+        retries = [topics.retry(target, t) for t in settings.delivery.tier_names]
+        sinks = sorted({topics.sink(target, e) for f in flows if f.target == target
+                        for e in f.entities})  # fmt: skip
+        group = offsets.group(topics.sink_group(target), sinks + retries)
+        groups.append(group)
+        waiting = sum(group.lag_by_topic.get(t, 0) for t in retries)
+        targets.append(TargetStatus(target, waiting, offsets.size([topics.dlq(target)])))
+    groups.append(offsets.group(topics.audit_group, [topics.audit]))
+    subscriptions = [
+        {"connection": key.split("|")[1], "entity_set": key.split("|")[2],
+         "id": value.get("id"), "expires": value.get("expires")}
+        for key, value in sorted(state.items()) if key.startswith("subscription|")
+    ]  # fmt: skip
+    return Status(streams, groups, targets, subscriptions)
