@@ -118,6 +118,14 @@ def config_schema() -> None:
     print(json.dumps(Settings.model_json_schema(), indent=2))
 
 
+@config_app.command("reference")
+def config_reference() -> None:
+    """Every key of the configuration as Markdown (docs/configuration.md is this)."""
+    from app.config_reference import render
+
+    print(render(), end="")
+
+
 @config_app.command("check")
 def config_check(config: ConfigOption) -> None:
     """Validate the configuration file and name any key that is wrong: the schema, CA files,

@@ -53,3 +53,13 @@ def test_log_lines_are_json_naming_their_component(capsys: pytest.CaptureFixture
 def test_a_bad_log_level_is_a_usage_error() -> None:
     result = runner.invoke(app, ["run", "-c", "nosuch.yaml", "--log-level", "loud"])
     assert result.exit_code == 2 and "--log-level" in result.output
+
+
+def test_the_configuration_reference_is_current() -> None:
+    from pathlib import Path
+
+    from app.config_reference import render
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    assert doc.read_text() == render(), "regenerate: ml-connector config reference > " + str(doc)
+    assert "`overlap`" in doc.read_text() and "## ServiceTitanConnection" in doc.read_text()
