@@ -47,7 +47,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from simulators.base import SimClock
+    from simulators.clock import SimClock
 
 FAULTS_PATH = "/_sim/faults"
 # The server's own ``send`` callable, stored by ``base.SimulatorApp`` before any middleware
