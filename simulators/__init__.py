@@ -3,7 +3,8 @@
 One package per system (``business_central``, ``nav``, ``servicenow``, ``finance_operations``,
 ``acumatica``, ``servicetitan``), each exporting its options dataclass and
 ``create_app(options)``. Inside a package, ``options`` and ``store`` never import ``app``:
-``app`` assembles the pieces.
+``app`` assembles the pieces. Each package's ``registration`` declares its ``Simulator``
+(``simulator``) and ``registry.SIMULATORS`` lists them all.
 
 Shared pieces: ``base`` (simulator state, request log, inspection routes, app wiring),
 ``clock``, ``credentials`` (tokens and Authorization headers), ``faults``, ``limits``, ``tls``,
