@@ -7,15 +7,19 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperArgument, TyperCommand
 
 from app import cli_ops
 from app.cli_common import fail, read_settings
+
+if TYPE_CHECKING:
+    from simulators.simulator import Simulator
 
 app = typer.Typer(
     no_args_is_help=True, help="Keeps ERPs and ServiceNow / ServiceTitan in agreement over Kafka."
@@ -356,95 +360,67 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
-# Simulators the `simulate` command serves: system -> (module, options class, CLI option ->
-# options field). Modules load lazily, so a missing one is reported only when asked for.
-_SIM_COUNTS = {"seed": "seed", "vendors": "vendor_count", "purchase_orders": "purchase_order_count"}
-_SIM_CLIENT = {"client_id": "client_id", "client_secret": "client_secret"}
-_SIMULATORS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "business_central": (
-        "simulators.business_central",
-        "BusinessCentralOptions",
-        {**_SIM_COUNTS, **_SIM_CLIENT, "customers": "customer_count", "items": "item_count",
-         "invoices": "purchase_invoice_count"},
-    ),
-    "nav": (
-        "simulators.nav",
-        "NavOptions",
-        {**_SIM_COUNTS, **_SIM_CLIENT, "customers": "customer_count", "items": "item_count",
-         "invoices": "purchase_invoice_count", "user": "user", "access_key": "access_key"},
-    ),
-    "servicenow": (
-        "simulators.servicenow",
-        "ServiceNowOptions",
-        {**_SIM_COUNTS, **_SIM_CLIENT, "vendors": "supplier_count", "invoices": "invoice_count",
-         "user": "username", "password": "password"},
-    ),
-    "finance_operations": (
-        "simulators.finance_operations",
-        "FinanceOperationsOptions",
-        {**_SIM_COUNTS, **_SIM_CLIENT, "invoices": "invoice_count"},
-    ),
-    "acumatica": (
-        "simulators.acumatica",
-        "AcumaticaOptions",
-        {**_SIM_COUNTS, **_SIM_CLIENT, "invoices": "bill_count", "user": "username",
-         "password": "password"},
-    ),
-    "servicetitan": (
-        "simulators.servicetitan",
-        "ServiceTitanOptions",
-        {"seed": "seed", **_SIM_CLIENT, "customers": "customer_count",
-         "invoices": "invoice_count", "purchase_orders": "purchase_order_count",
-         "app_key": "app_key"},
-    ),
-}  # fmt: skip
+def _registered() -> tuple[Simulator[Any], ...]:
+    """The registered simulators, imported only now so that other commands never load them."""
+    from simulators.registry import SIMULATORS
+
+    return SIMULATORS
 
 
-def _simulator_options(system: str, given: dict[str, Any]) -> tuple[ModuleType, Any]:
-    """(module, options) for ``system`` from the CLI values that were given (not None)."""
-    import importlib
-
-    if system not in _SIMULATORS:
-        raise fail(f"unknown system {system!r}; expected one of {', '.join(_SIMULATORS)}")
-    module_name, class_name, mapping = _SIMULATORS[system]
+def _simulator_options(system: str, given: dict[str, Any]) -> tuple[Callable[[Any], Any], Any]:
+    """(app factory, options) for ``system`` from the CLI values that were given (not None)."""
     try:
-        module = importlib.import_module(module_name)
+        registered = _registered()
     except ModuleNotFoundError as exc:
         raise fail(f"the {system} simulator is not available ({exc.name} is missing)") from None
+    by_name = {s.name: s for s in registered}
+    if system not in by_name:
+        raise fail(f"unknown system {system!r}; expected one of {', '.join(by_name)}")
+    simulator = by_name[system]
     special = {"latency_ms", "error_rate", "drop_rate", "webhook_url", "hmac_key"}
     values: dict[str, object] = {}
     for name, value in given.items():
         if value is None or name in special:
             continue
-        if name not in mapping:
+        if name not in simulator.cli_options:
             raise fail(f"--{name.replace('_', '-')} does not apply to the {system} simulator")
-        values[mapping[name]] = value
+        values[simulator.cli_options[name]] = value
     hook_given = given["webhook_url"] is not None or given["hmac_key"] is not None
-    if hook_given and (system != "servicetitan" or given["webhook_url"] is None):
-        raise fail("--webhook-url (and --hmac-key) apply to the servicetitan simulator only")
+    if hook_given and (simulator.subscribe is None or given["webhook_url"] is None):
+        takers = [s.name for s in registered if s.accepts_webhooks]
+        which = f"the {' and '.join(takers)} simulator{'s' if len(takers) > 1 else ''}"
+        raise fail(f"--webhook-url (and --hmac-key) apply to {which} only")
     faults = {k: given[k] for k in special - {"webhook_url", "hmac_key"} if given[k] is not None}
     try:
         if faults:
             from simulators.faults import FaultSettings
 
             values["faults"] = FaultSettings(**faults)
-        if given["webhook_url"] is not None:
-            hook = module.WebhookSubscription(given["webhook_url"], hmac_key=given["hmac_key"])
-            values["webhook_subscriptions"] = (hook,)
-        return module, getattr(module, class_name)(**values)
+        if simulator.subscribe is not None and given["webhook_url"] is not None:
+            values.update(simulator.subscribe(given["webhook_url"], given["hmac_key"]))
+        return simulator.create_app, simulator.options(**values)
     except (TypeError, ValueError) as exc:
         raise fail(f"bad options for the {system} simulator: {exc}") from None
 
 
-@app.command("simulate")
+class _SimulateCommand(TyperCommand):
+    """Lists the registered systems in the help of ``simulate``'s argument, read only when the
+    help is shown: the shell imports no simulator until one is asked for."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        try:
+            names = " | ".join(s.name for s in _registered())
+        except ModuleNotFoundError:
+            names = ""  # simulate itself says what is missing; the help still shows
+        for param in self.params:
+            if names and isinstance(param, TyperArgument) and param.name == "system":
+                param.help = names
+        super().format_help(ctx, formatter)
+
+
+@app.command("simulate", cls=_SimulateCommand)
 def simulate(
-    system: Annotated[
-        str,
-        typer.Argument(
-            help="business_central | nav | servicenow | finance_operations | acumatica | "
-            "servicetitan"
-        ),
-    ],
+    system: Annotated[str, typer.Argument(help="the system to simulate")],
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     tls: Annotated[
@@ -479,7 +455,7 @@ def simulate(
     """Serve a local simulator of one system's HTTP API (inspection under /_sim/)."""
     given = {k: v for k, v in locals().items() if k not in ("system", "port", "host", "tls")}
     name = system.replace("-", "_")
-    module, options = _simulator_options(name, given)
+    create_app, options = _simulator_options(name, given)
     from simulators.server import run as serve
 
     def ready(url: str, cert_path: str | None) -> None:
@@ -488,7 +464,7 @@ def simulate(
         if cert_path:
             typer.echo(f"TLS certificate (trust it as the client's CA): {cert_path}", err=True)
 
-    serve(module.create_app(options), host=host, port=port, tls=tls, on_ready=ready)
+    serve(create_app(options), host=host, port=port, tls=tls, on_ready=ready)
 
 
 _register_operations()

@@ -56,12 +56,12 @@ class Sandbox:
 
     @classmethod
     def start(cls, bootstrap: str, workdir: Path | None = None, **options: Any) -> Sandbox:
-        from simulators import business_central, servicenow, servicenow_push
+        from simulators import business_central, servicenow
         from simulators.server import serve_in_thread
 
         box = cls(workdir or Path(tempfile.mkdtemp(prefix="mlc-sandbox-")), bootstrap, **options)
         box.receiver_port = free_port() if (box.webhooks or box.sn_push) else 0
-        push = servicenow_push.PushRule(
+        push = servicenow.PushRule(
             url=f"http://127.0.0.1:{box.receiver_port}/webhooks/servicenow/sn",
             tables=("sn_shop_invoice", "sn_shop_purchase_order"), secret=SN_PUSH_SECRET,
             retry_delays=(1, 2, 4),

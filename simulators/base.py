@@ -1,4 +1,4 @@
-"""What every simulator shares: clock, tokens, request log, inspection routes, app wiring.
+"""What every simulator shares: its state, request log, inspection routes and app wiring.
 
 The simulators stand in for systems users cannot hand us, so the pieces here exist for tests
 and demos to observe and steer them (advance the clock to expire tokens, count calls per route)
@@ -15,14 +15,12 @@ routes of ``faults`` and ``limits``.
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -33,6 +31,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from simulators.clock import SimClock
+from simulators.credentials import TokenStore
 from simulators.faults import (
     SERVER_SEND_KEY,
     ConnectionDropped,
@@ -45,89 +45,6 @@ from simulators.faults import (
 from simulators.limits import LimitMiddleware, RateLimiter, limit_routes
 
 INSPECTION_PREFIX = "/_sim"
-
-
-class SimClock:
-    """Wall-clock UTC plus an adjustable offset, so tests expire tokens without sleeping."""
-
-    def __init__(self) -> None:
-        self._offset = timedelta(0)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return datetime.now(UTC) + self._offset
-
-    def advance(self, seconds: float) -> datetime:
-        with self._lock:
-            self._offset += timedelta(seconds=seconds)
-        return self.now()
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    value: str
-    kind: str  # "access" or "refresh"
-    subject: str  # client id or user name the token acts for
-    issued_at: datetime
-    expires_at: datetime
-    claims: Mapping[str, str] = field(default_factory=dict)
-
-
-class TokenStore:
-    """Issued bearer/refresh tokens with expiry judged by the simulator's clock."""
-
-    def __init__(self, clock: SimClock) -> None:
-        self._clock = clock
-        self._tokens: dict[str, IssuedToken] = {}
-        self._lock = threading.Lock()
-
-    def issue(
-        self,
-        *,
-        subject: str,
-        lifetime_seconds: float,
-        kind: str = "access",
-        claims: Mapping[str, str] | None = None,
-        render: Callable[[datetime, datetime], str] | None = None,
-    ) -> IssuedToken:
-        """``render`` lets a simulator shape the token (BC hands out JWTs, ServiceNow opaque)."""
-        issued = self._clock.now()
-        expires = issued + timedelta(seconds=lifetime_seconds)
-        value = render(issued, expires) if render else secrets.token_urlsafe(64)
-        token = IssuedToken(value, kind, subject, issued, expires, dict(claims or {}))
-        with self._lock:
-            self._tokens[value] = token
-        return token
-
-    def validate(self, value: str, kind: str = "access") -> IssuedToken | None:
-        """The token if known, of ``kind`` and unexpired; None otherwise (caller answers 401)."""
-        with self._lock:
-            token = self._tokens.get(value)
-        if token is None or token.kind != kind or self._clock.now() >= token.expires_at:
-            return None
-        return token
-
-    def revoke(self, value: str) -> None:
-        with self._lock:
-            self._tokens.pop(value, None)
-
-    def revoke_all(self) -> int:
-        with self._lock:
-            count = len(self._tokens)
-            self._tokens.clear()
-        return count
-
-
-def jwt_shaped(claims: Mapping[str, Any]) -> str:
-    """An unsigned-in-spirit JWT: clients that peek at ``exp`` work; nobody can verify it."""
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    header = {"typ": "JWT", "alg": "RS256", "kid": "sim"}
-    parts = [json.dumps(header).encode(), json.dumps(dict(claims)).encode()]
-    return ".".join([*(b64(p) for p in parts), b64(secrets.token_bytes(32))])
 
 
 @dataclass(frozen=True)
@@ -235,29 +152,6 @@ async def read_json(request: Request) -> Any:
         return json.loads(await request.body() or b"null")
     except ValueError as exc:
         raise BadJson(str(exc)) from exc
-
-
-def basic_credentials(request: Request) -> tuple[str, str] | None:
-    return basic_credentials_from(request.headers.get("authorization", ""))
-
-
-def basic_credentials_from(authorization: str) -> tuple[str, str] | None:
-    """(user, password) from an ``Authorization: Basic ...`` header value, or None."""
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, sep, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
-    except ValueError:
-        return None
-    return (user, password) if sep else None
-
-
-def bearer_token(request: Request) -> str | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return value.strip() or None
 
 
 def _since(request: Request) -> datetime | None:

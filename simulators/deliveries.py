@@ -26,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulators.base import INSPECTION_PREFIX, SimClock
+from simulators.base import INSPECTION_PREFIX
+from simulators.clock import SimClock
 from simulators.pump import Pump
 
 State = Literal["pending", "delivered", "failed"]

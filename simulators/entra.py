@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from simulators.base import TokenStore, jwt_shaped, read_form
+from simulators.base import read_form
+from simulators.credentials import TokenStore, jwt_shaped
 
 
 def entra_error(status: int, error: str, description: str) -> JSONResponse:

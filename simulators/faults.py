@@ -20,9 +20,10 @@ API for simulator modules (``base.build_app`` wires all of it; a simulator only 
   n seconds of the simulator clock (0 ends it); ``POST /_sim/faults/expire-tokens`` revokes
   every issued token ("token expiry now").
 
-A dropped connection closes the socket without a response, so an HTTP client sees a transport
-error (httpx: ``RemoteProtocolError: Server disconnected without sending a response``). Uvicorn
-answers 500 when an app raises before its headers, so the socket is closed directly instead.
+A dropped connection reads the request to its end, then closes the socket without a response,
+so an HTTP client sees a transport error (httpx: ``RemoteProtocolError: Server disconnected
+without sending a response``). Uvicorn answers 500 when an app raises before its headers, so the
+socket is closed directly instead.
 In-process (``httpx.ASGITransport``) there is no socket: the same request raises
 ``ConnectionDropped``, which *is* an ``httpx.RemoteProtocolError`` for that reason.
 """
@@ -46,7 +47,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from simulators.base import SimClock
+    from simulators.clock import SimClock
 
 FAULTS_PATH = "/_sim/faults"
 # The server's own ``send`` callable, stored by ``base.SimulatorApp`` before any middleware
@@ -205,8 +206,13 @@ class FaultInjector:
                 "targeted": targeted}  # fmt: skip
 
 
-async def drop_connection(scope: Scope) -> None:
+async def drop_connection(scope: Scope, receive: Receive) -> None:
     """Close the client's socket without a response (see the module docstring for why)."""
+    # The request is read first: a socket closed with request bytes unread, or still on their
+    # way, is answered by the kernel with a reset, which clients report as "connection reset"
+    # (httpx.ReadError) rather than a server that disconnected without answering. Handlers run
+    # as soon as the headers are in, so a body sent in its own segment may not have arrived.
+    await _read_body(receive)
     server_send = scope.get(SERVER_SEND_KEY)
     cycle = getattr(server_send, "__self__", None)  # uvicorn's RequestResponseCycle
     transport = getattr(cycle, "transport", None)
@@ -243,7 +249,7 @@ class FaultMiddleware:
             await response(scope, receive, send)
             return
         if decision.drop:
-            await drop_connection(scope)
+            await drop_connection(scope, receive)
             return
         if decision.error_status is not None:
             status = decision.error_status
@@ -260,15 +266,20 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
-    """Read the whole request body, and a ``receive`` that hands it to the app again."""
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body (empty after a disconnect)."""
     chunks: list[bytes] = []
     more = True
     while more:
         message = await receive()
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the whole request body, and a ``receive`` that hands it to the app again."""
+    body = await _read_body(receive)
     sent = False
 
     async def replay() -> Message:

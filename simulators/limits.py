@@ -41,8 +41,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from simulators.credentials import TokenStore, basic_credentials_from
+
 if TYPE_CHECKING:
-    from simulators.base import SimClock, TokenStore
+    from simulators.clock import SimClock
 
 LIMITS_PATH = "/_sim/limits"
 
@@ -93,7 +95,6 @@ def generic_reject(rejection: Rejection) -> Response:
 
 def credential_key(tokens: TokenStore) -> KeyFunction:
     """The token's subject (client id or user) for Bearer calls, the user name for Basic."""
-    from simulators.base import basic_credentials_from
 
     def key_of(scope: Scope) -> str | None:
         authorization = Headers(scope=scope).get("authorization", "")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from simulators.base import SimClock
+from simulators.clock import SimClock
 from simulators.odata import Kind, parse_datetime
 
 ChangeKind = Literal["created", "updated", "deleted"]

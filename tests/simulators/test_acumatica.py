@@ -17,10 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from simulators.acumatica import AcumaticaOptions, create_app
-from simulators.acumatica_limits import LicenceLimits
-from simulators.acumatica_push import PushNotification
-from simulators.acumatica_store import AcumaticaStore
+from simulators.acumatica import AcumaticaOptions, PushNotification, create_app
+from simulators.acumatica.limits import LicenceLimits
+from simulators.acumatica.store import AcumaticaStore
 from simulators.faults import FaultSettings
 from simulators.server import serve_in_thread
 from tests.simulators.receivers import Receiver

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from simulators.business_central import BusinessCentralOptions, create_app
-from simulators.business_central_store import BusinessCentralStore
+from simulators.business_central.store import BusinessCentralStore
 from simulators.server import serve_in_thread
 
 SCOPE = "https://api.businesscentral.dynamics.com/.default"

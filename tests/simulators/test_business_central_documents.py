@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from simulators.business_central import BusinessCentralOptions, create_app
-from simulators.business_central_entities import ENTITY_SETS
-from simulators.business_central_store import BusinessCentralStore
+from simulators.business_central.entities import ENTITY_SETS
+from simulators.business_central.store import BusinessCentralStore
 from tests.simulators.support import BC_ROOT, bc_headers, client_for
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"

@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from simulators.business_central import BusinessCentralOptions, create_app
-from simulators.business_central_store import BusinessCentralStore
+from simulators.business_central.store import BusinessCentralStore
 from simulators.server import serve_in_thread
 from tests.simulators.support import (
     BC_ROOT,

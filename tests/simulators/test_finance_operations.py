@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from simulators.finance_operations import FinanceOperationsOptions, create_app
-from simulators.finance_operations_events import BusinessEventEndpoint
-from simulators.finance_operations_store import FinanceOperationsStore
+from simulators.finance_operations.events import BusinessEventEndpoint
+from simulators.finance_operations.store import FinanceOperationsStore
 from simulators.server import serve_in_thread
 from tests.simulators.receivers import Receiver
 from tests.simulators.support import client_for

@@ -12,7 +12,7 @@ import pytest
 
 from simulators.server import serve_in_thread
 from simulators.servicenow import ServiceNowOptions, create_app
-from simulators.servicenow_store import ServiceNowStore
+from simulators.servicenow.store import ServiceNowStore
 
 USER, PASSWORD = "mlc.integration", "mlc-password"
 CLIENT = {"client_id": "mlc-client", "client_secret": "mlc-secret"}

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from simulators.servicenow import ServiceNowOptions, create_app
-from simulators.servicenow_catalog import S2P_TABLES
-from simulators.servicenow_push import PushRule
+from simulators.servicenow.catalog import S2P_TABLES
+from simulators.servicenow.push import PushRule
 from tests.simulators.receivers import Receiver
 from tests.simulators.support import SN_AUTH, client_for
 

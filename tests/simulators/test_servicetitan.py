@@ -18,9 +18,8 @@ import httpx
 import pytest
 
 from simulators.server import serve_in_thread
-from simulators.servicetitan import ServiceTitanOptions, create_app
-from simulators.servicetitan_store import ServiceTitanStore
-from simulators.servicetitan_webhooks import WebhookSubscription
+from simulators.servicetitan import ServiceTitanOptions, WebhookSubscription, create_app
+from simulators.servicetitan.store import ServiceTitanStore
 from tests.simulators.receivers import Receiver
 from tests.simulators.support import client_for
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import socket
 import ssl
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import typer
+from typer.testing import CliRunner
 
 from app import cli
 from tests.simulators.support import BC_TOKEN_FORM, BC_TOKEN_PATH
@@ -65,10 +67,38 @@ def test_mistakes_are_reported_plainly(
 def test_a_missing_simulator_module_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(cli._SIMULATORS, "acumatica", ("simulators.not_there", "X", {}))
+    # The registry is imported afresh and one system's registration cannot be imported.
+    monkeypatch.delitem(sys.modules, "simulators.registry", raising=False)
+    monkeypatch.setitem(sys.modules, "simulators.acumatica.registration", None)
     with pytest.raises(typer.Exit):
         options_for("acumatica")
-    assert "the acumatica simulator is not available" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the acumatica simulator is not available" in err
+    assert "simulators.acumatica.registration is missing" in err
+
+
+def test_every_registered_simulator_is_served_and_listed_in_the_help() -> None:
+    from simulators.registry import SIMULATORS
+
+    result = CliRunner().invoke(cli.app, ["simulate", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert " | ".join(s.name for s in SIMULATORS) in result.output
+    parameters = set(inspect.signature(cli.simulate).parameters)
+    for simulator in SIMULATORS:
+        assert set(simulator.cli_options) <= parameters, simulator.name
+        _, options = cli._simulator_options(simulator.name, NOTHING)
+        assert isinstance(options, simulator.options)
+
+
+def test_the_shell_imports_no_simulator_until_one_is_asked_for() -> None:
+    code = (
+        "import sys, app.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'simulators'))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"
 
 
 def free_port() -> int:

@@ -1,0 +1,13 @@
+"""ServiceNow instance simulator; ``create_app(ServiceNowOptions(...))``.
+
+``app`` serves the OAuth token endpoint, the Table API and the Import Set API over ``store``
+(tables from ``tables`` and ``catalog``, import sets and transform maps from ``import_sets``
+and ``maps``, rows from ``seed``); ``query`` parses encoded queries, ``push`` is the Business
+Rule push accelerator, ``inspection`` the ``/_sim/`` routes.
+"""
+
+from simulators.servicenow.app import create_app
+from simulators.servicenow.options import ServiceNowOptions
+from simulators.servicenow.push import PushRule
+
+__all__ = ["PushRule", "ServiceNowOptions", "create_app"]
