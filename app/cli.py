@@ -268,6 +268,22 @@ def status(
         out.print(f"subscription {sub['connection']}/{sub['entity_set']} until {sub['expires']}")
 
 
+@app.command("systems")
+def systems() -> None:
+    """The systems the connector speaks to, and what each can do: what it reads as a source,
+    how it notifies, what it writes as a target, whether it has a simulator."""
+    from rich.table import Table
+
+    from app.catalogue import capabilities
+
+    table = Table("system", "what it is", "reads (source)", "notifications", "writes (target)",
+                  "simulator")  # fmt: skip
+    for c in capabilities():
+        table.add_row(c.system, c.title, ", ".join(c.reads) or "-", c.notifies_by or "-",
+                      ", ".join(c.writes) or "-", "yes" if c.simulated else "-")  # fmt: skip
+    Console().print(table)
+
+
 @app.command("run")
 def run(
     config: ConfigOption,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from ml_connector.config import Settings, parse_settings
 from ml_connector.connections.base import ConnectionBase
@@ -159,3 +160,31 @@ def test_webhook_routes_come_from_the_registrations(secrets: SecretStore, bootst
     too_big = client.post("/webhooks/servicenow/servicenow-conn", content=b"x" * (2 << 20),
                           headers={"X-MLC-Push-Secret": PUSH_SECRET})  # fmt: skip
     assert too_big.status_code == 400 and "larger than" in too_big.text
+
+
+def test_simulate_offers_exactly_the_registered_systems() -> None:
+    from simulators.registry import SIMULATORS
+
+    assert {s.name for s in SIMULATORS} == set(NAMES)
+    assert len({s.name for s in SIMULATORS}) == len(SIMULATORS)
+    from app.cli import app
+
+    result = CliRunner().invoke(app, ["simulate", "--help"], env={"COLUMNS": "200"})
+    assert all(name in result.output for name in NAMES)
+    unknown = CliRunner().invoke(app, ["simulate", "sap"])
+    assert unknown.exit_code == 2 and all(name in unknown.output for name in NAMES)
+
+
+def test_the_docs_table_is_the_registrations() -> None:
+    from pathlib import Path
+
+    from app.catalogue import markdown_table
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "connectors.md").read_text()
+    start = doc.index("-->\n", doc.index("<!-- systems table")) + 4
+    shown = doc[start : doc.index("<!-- end of systems table -->")]
+    assert shown == markdown_table(), "docs/connectors.md's table differs; it should read:\n" + (
+        markdown_table()
+    )
+    for s in SYSTEMS:
+        assert f"`{s.name}`" in shown
