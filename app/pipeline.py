@@ -106,7 +106,7 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
 
     from ml_connector.clients.business_central import BusinessCentralClient
     from ml_connector.config import BusinessCentralConnection, ServiceNowConnection
-    from ml_connector.kafka.clients import DeliveryTracker
+    from ml_connector.kafka.clients import Outgoing, deliver
     from producers.business_central import NOTIFIED
     from producers.subscriptions import ClientStates, SubscriptionManager
     from producers.webhooks import WEBHOOK_PATH, Hint, receiver_app
@@ -137,14 +137,8 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
     kafka = producer(bootstrap)
 
     def write_hints(hints: list[Hint]) -> None:
-        tracker = DeliveryTracker()
-        for hint in hints:
-            kafka.produce(topics.hints(hint.connection), key=hint.connection.encode(),
-                          value=hint.to_json(), on_delivery=tracker)  # fmt: skip
-        kafka.flush(10)
-        tracker.raise_if_failed()
-        if tracker.acked != len(hints):
-            raise RuntimeError(f"{len(hints) - tracker.acked} hints not acknowledged in time")
+        deliver(kafka, [Outgoing(topics.hints(hint.connection), hint.connection.encode(),
+                                 hint.to_json()) for hint in hints], timeout=10)  # fmt: skip
 
     app = receiver_app(client_states, write_hints, push_secrets=pushes)
 

@@ -33,7 +33,7 @@ from ml_connector import headers as h
 from ml_connector.api.errors import RetryableError
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
-from ml_connector.kafka.clients import Consumed, DeliveryTracker
+from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing
 from ml_connector.xref import written_entry
 from sinks.base import Outcome, SinkRecord, Target
 from sinks.parking import ParkedKeys
@@ -177,8 +177,7 @@ class SinkRunner:
         async with asyncio.TaskGroup() as group:
             for records in by_key.values():
                 group.create_task(self._settle_key(records, tracker))
-        await asyncio.to_thread(self.producer.flush, 60)
-        tracker.raise_if_failed()
+        await asyncio.to_thread(tracker.wait, self.producer)
         await asyncio.to_thread(self._commit, ready)
 
     async def _settle_key(self, records: list[Consumed], tracker: DeliveryTracker) -> None:
@@ -291,8 +290,7 @@ class SinkRunner:
         headers = self._delivery_headers(c, origin, exc_class, message, stack, attempt, "retry")
         due = now_ms() + int(t.delay.total_seconds() * 1000)
         headers += [(h.DUE_MS, str(due)), (h.TIER, t.name)]
-        self.producer.produce(t.topic, key=c.key, value=c.value, headers=headers,
-                              on_delivery=tracker)  # fmt: skip
+        tracker.send(self.producer, Outgoing(t.topic, c.key, c.value, headers))
 
     def _dead(self, c: Consumed, origin: Origin, exc_class: str, message: str, stack: str,
               tracker: DeliveryTracker) -> None:  # fmt: skip
@@ -303,8 +301,7 @@ class SinkRunner:
                                          origin.attempt + 1, "sink")  # fmt: skip
         if replays is not None:
             headers.append((h.REPLAYS, replays))
-        self.producer.produce(self.dlq_topic, key=c.key, value=c.value, headers=headers,
-                              on_delivery=tracker)  # fmt: skip
+        tracker.send(self.producer, Outgoing(self.dlq_topic, c.key, c.value, headers))
         self.stats.dead += 1
         self._audit(c, origin, "dead", error_class=exc_class, error=message[:500])
 
