@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import traceback
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,13 +26,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 
 from ml_connector import headers as h
 from ml_connector.api.errors import RetryableError
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
 from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing
+from ml_connector.kafka.worker import Batch, Worker, now_ms
 from ml_connector.xref import written_entry
 from sinks.base import Outcome, SinkRecord, Target
 from sinks.parking import ParkedKeys
@@ -67,10 +67,6 @@ class Origin:
     offset: int
     attempt: int
     tier_index: int  # -1 for the sink topic itself
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class SinkRunner:
@@ -108,7 +104,6 @@ class SinkRunner:
         self.batch_size = batch_size
         self.xref_topic = xref_topic
         self._slots = asyncio.Semaphore(concurrency)
-        self._paused: dict[tuple[str, int], int] = {}  # partition -> due (epoch ms)
         self.stats = SinkStats()
         self._stopping = asyncio.Event()
 
@@ -117,73 +112,37 @@ class SinkRunner:
 
     # -- the loop ----------------------------------------------------------------------
     async def run(self) -> None:
-        subscribed = [*self.topics, *(t.topic for t in self.tiers)]
-        await asyncio.to_thread(
-            self.consumer.subscribe, subscribed, on_assign=self._on_assign,
-            on_revoke=self._on_revoke, on_lost=self._on_revoke,
+        worker = Worker(
+            self.consumer, self.handle, name=f"sink {self.target_name}",
+            topics=[*self.topics, *(t.topic for t in self.tiers)], producer=self.producer,
+            batch_size=self.batch_size, hold=self._due,
+            # Another member may have parked or settled keys of these partitions meanwhile.
+            on_assign=lambda partitions: self.parked.reload(),
         )  # fmt: skip
-        try:
-            while not self._stopping.is_set():
-                self._resume_due()
-                batch = await asyncio.to_thread(self.consumer.consume, self.batch_size, 0.5)
-                if batch:
-                    await self.handle(batch)
-        finally:
-            await asyncio.to_thread(self.consumer.close)
+        await worker.run(self._stopping.is_set)
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Another member may have parked or settled keys of these partitions meanwhile.
-        self.parked.reload()
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self._paused.pop((tp.topic or "", tp.partition), None)
-
-    def _resume_due(self) -> None:
-        due = [tp for tp, at in self._paused.items() if at <= now_ms()]
-        if due:
-            self.consumer.resume([TopicPartition(t, p) for t, p in due])
-            for tp in due:
-                del self._paused[tp]
-
-    def _pause_until(self, c: Consumed, due: int) -> None:
-        tp = TopicPartition(c.topic, c.partition, c.offset)
-        self.consumer.pause([tp])
-        self.consumer.seek(tp)
-        self._paused[(c.topic, c.partition)] = due
+    def _due(self, c: Consumed) -> int | None:
+        """A retry record waits in its tier's partition until its due time."""
+        if c.topic not in self._tier_by_topic:
+            return None
+        return int(h.as_dict(c.headers).get(h.DUE_MS, "0"))
 
     # -- a batch -----------------------------------------------------------------------
-    async def handle(self, batch: list[Message]) -> None:
-        ready: list[Consumed] = []
-        held: set[tuple[str, int]] = set()
-        for m in batch:
-            if m.error() is not None:
-                log.warning("consumer error: %s", m.error())
-                continue
-            c = Consumed.of(m)
-            tp = (c.topic, c.partition)
-            if tp in held:
-                continue  # behind a record that is not due yet
-            due = int(h.as_dict(c.headers).get(h.DUE_MS, "0"))
-            if c.topic in self._tier_by_topic and due > now_ms():
-                self._pause_until(c, due)
-                held.add(tp)
-                continue
-            ready.append(c)
+    async def handle(self, batch: Batch) -> None:
+        """Settles every record of the batch; the worker flushes what that sent (retry and
+        DLQ copies, parked-key state, audit, xref) before it commits the batch."""
         by_key: dict[tuple[str, bytes | None], list[Consumed]] = defaultdict(list)
-        for c in ready:
+        for c in batch.records:
             by_key[(self._origin(c).topic, c.key)].append(c)
-        tracker = DeliveryTracker()
         async with asyncio.TaskGroup() as group:
             for records in by_key.values():
-                group.create_task(self._settle_key(records, tracker))
-        await asyncio.to_thread(tracker.wait, self.producer)
-        await asyncio.to_thread(self._commit, ready)
+                group.create_task(self._settle_key(records, batch))
 
-    async def _settle_key(self, records: list[Consumed], tracker: DeliveryTracker) -> None:
+    async def _settle_key(self, records: list[Consumed], batch: Batch) -> None:
         async with self._slots:
             for c in records:
-                await self._settle(c, tracker)
+                with batch.handling(c):
+                    await self._settle(c, batch.tracker)
 
     def _origin(self, c: Consumed) -> Origin:
         if c.topic not in self._tier_by_topic:
@@ -322,17 +281,6 @@ class SinkRunner:
             topic=origin.topic, partition=origin.partition, offset=origin.offset,
             target=self.target_name, **detail,
         )  # fmt: skip
-
-    def _commit(self, records: list[Consumed]) -> None:
-        last: dict[tuple[str, int], int] = {}
-        for c in records:
-            tp = (c.topic, c.partition)
-            last[tp] = max(last.get(tp, -1), c.offset)
-        if last:
-            self.consumer.commit(
-                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
-                asynchronous=False,
-            )
 
 
 class TargetRejected(Exception):
