@@ -204,7 +204,7 @@ def run_processors(settings: Settings, bootstrap: str) -> None:
 
 def run_sinks(settings: Settings, bootstrap: str) -> None:
     from ml_connector.audit import AuditLog
-    from sinks.parking import ParkedKeys
+    from sinks.holding import HeldKeys
     from sinks.registry import build_target
     from sinks.runner import SinkRunner, Tier
 
@@ -233,7 +233,7 @@ def run_sinks(settings: Settings, bootstrap: str) -> None:
                    zip(settings.delivery.tier_names, settings.delivery.retry_tiers, strict=True)],
             dlq_topic=topics.dlq(target),
             group=group,
-            parked=ParkedKeys(StateStore(bootstrap, topics.state, kafka), target),
+            held=HeldKeys(StateStore(bootstrap, topics.state, kafka), target),
             audit=AuditLog(kafka, topics.audit, "sinks"),
             batch_size=settings.delivery.batch_size,
             concurrency=settings.delivery.concurrency,

@@ -17,7 +17,9 @@ from ml_connector.audit import AuditLog
 from ml_connector.kafka.clients import Consumed, Outgoing, consumer, deliver, producer
 from ml_connector.topics import Topics
 
-SINK_STAGES = ("routed", "written", "retried", "parked", "dead")
+# Stages that name a record's position in a sink topic. ``parked`` is how sinks wrote ``held``
+# before the rename: trails indexed from then still lead to their record.
+SINK_STAGES = ("routed", "written", "retried", "held", "parked", "dead")
 
 
 def replay_record(

@@ -10,9 +10,9 @@ record ends in exactly one of three places before its offset is committed:
 - the dead-letter topic: the target refused it (validation, unknown reference, permission),
   or the last tier failed too. Its key, value and headers are kept, the reason is added.
 
-Per-key order: while a key has a record in retry, later records with that key follow it (see
-``parking``). Sends, parked-key state and audit records are flushed before the commit, so a
-crash at any point re-delivers records whose effects are idempotent upserts.
+Per-key order: while a key has a record in retry, later records with that key are held: they
+follow it (see ``holding``). Sends, held-key state and audit records are flushed before the
+commit, so a crash at any point re-delivers records whose effects are idempotent upserts.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing
 from ml_connector.kafka.worker import Batch, Worker, now_ms
 from ml_connector.xref import written_entry
 from sinks.base import Outcome, SinkRecord, Target
-from sinks.parking import ParkedKeys
+from sinks.holding import HeldKeys
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class SinkStats:
     written: int = 0
     retried: int = 0
     dead: int = 0
-    parked: int = 0
+    held: int = 0
     stale: int = 0
     by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -82,7 +82,7 @@ class SinkRunner:
         tiers: Sequence[Tier],
         dlq_topic: str,
         group: str,
-        parked: ParkedKeys,
+        held: HeldKeys,
         audit: AuditLog,
         batch_size: int = 200,
         concurrency: int = 8,
@@ -99,7 +99,7 @@ class SinkRunner:
         self._tier_by_name = {t.name: i for i, t in enumerate(self.tiers)}
         self.dlq_topic = dlq_topic
         self.group = group
-        self.parked = parked
+        self.held = held
         self.audit = audit
         self.batch_size = batch_size
         self.xref_topic = xref_topic
@@ -116,8 +116,8 @@ class SinkRunner:
             self.consumer, self.handle, name=f"sink {self.target_name}",
             topics=[*self.topics, *(t.topic for t in self.tiers)], producer=self.producer,
             batch_size=self.batch_size, hold=self._due,
-            # Another member may have parked or settled keys of these partitions meanwhile.
-            on_assign=lambda partitions: self.parked.reload(),
+            # Another member may have held or settled keys of these partitions meanwhile.
+            on_assign=lambda partitions: self.held.reload(),
         )  # fmt: skip
         await worker.run(self._stopping.is_set)
 
@@ -130,7 +130,7 @@ class SinkRunner:
     # -- a batch -----------------------------------------------------------------------
     async def handle(self, batch: Batch) -> None:
         """Settles every record of the batch; the worker flushes what that sent (retry and
-        DLQ copies, parked-key state, audit, xref) before it commits the batch."""
+        DLQ copies, held-key state, audit, xref) before it commits the batch."""
         by_key: dict[tuple[str, bytes | None], list[Consumed]] = defaultdict(list)
         for c in batch.records:
             by_key[(self._origin(c).topic, c.key)].append(c)
@@ -155,19 +155,19 @@ class SinkRunner:
     async def _settle(self, c: Consumed, tracker: DeliveryTracker) -> None:
         origin = self._origin(c)
         key = (c.key or b"").decode(errors="replace")
-        state = self.parked.get(origin.topic, key)
+        state = self.held.get(origin.topic, key)
         if state is not None and origin.offset <= state.done:
             self.stats.stale += 1  # an older copy re-delivered after a crash: already settled
             return
         if state is not None and state.head is not None and state.head != origin.offset:
             # An earlier record of this key waits in retry: follow it, do not overtake it.
-            state.park(origin.offset)
+            state.hold(origin.offset)
             tier = self._tier_by_name.get(state.tier or "", 0)
             self._to_tier(c, origin, tier, "waiting behind an earlier record of the same key",
-                          "KeyParked", tracker, attempt=origin.attempt)  # fmt: skip
-            self.parked.save(origin.topic, key, tracker)
-            self.stats.parked += 1
-            self._audit(c, origin, "parked", tier=self.tiers[tier].name)
+                          "KeyHeld", tracker, attempt=origin.attempt)  # fmt: skip
+            self.held.save(origin.topic, key, tracker)
+            self.stats.held += 1
+            self._audit(c, origin, "held", tier=self.tiers[tier].name)
             return
         _record, failure = await self._write(c, origin)
         if failure is None:
@@ -177,12 +177,12 @@ class SinkRunner:
         exc, stack = failure
         if isinstance(exc, RetryableError) and origin.tier_index + 1 < len(self.tiers):
             tier = origin.tier_index + 1
-            state = self.parked.open(origin.topic, key)
-            state.park(origin.offset)
+            state = self.held.open(origin.topic, key)
+            state.hold(origin.offset)
             state.tier = self.tiers[tier].name
             self._to_tier(c, origin, tier, str(exc), type(exc).__name__, tracker,
                           attempt=origin.attempt + 1, stack=stack)  # fmt: skip
-            self.parked.save(origin.topic, key, tracker)
+            self.held.save(origin.topic, key, tracker)
             self.stats.retried += 1
             self._audit(c, origin, "retried", tier=self.tiers[tier].name,
                         attempt=origin.attempt + 1, error=str(exc)[:500])  # fmt: skip
@@ -222,10 +222,10 @@ class SinkRunner:
             self.producer.produce(self.xref_topic, key=entry.key.encode(), value=entry.to_json())
 
     def _settled(self, origin: Origin, key: str, tracker: DeliveryTracker) -> None:
-        state = self.parked.get(origin.topic, key)
+        state = self.held.get(origin.topic, key)
         if state is not None:
             state.settle(origin.offset)
-            self.parked.save(origin.topic, key, tracker)
+            self.held.save(origin.topic, key, tracker)
 
     # -- where records go --------------------------------------------------------------
     def _delivery_headers(self, c: Consumed, origin: Origin, exc_class: str, message: str,
