@@ -22,6 +22,8 @@ from ml_connector.kafka.clients import (
     read_to_end,
 )
 from ml_connector.kafka.worker import Batch, Worker, each, now_ms
+from ml_connector.xref import XrefEntry
+from ml_connector.xref_view import XrefView
 
 pytestmark = pytest.mark.kafka
 
@@ -229,3 +231,23 @@ async def test_a_set_stop_ends_the_run_after_the_batch_is_committed(bootstrap: s
                        topics=[topic])  # fmt: skip
     await restarted.run(_until(lambda: len(later) >= 3))
     assert _values(later) == [5, 6, 7]  # only what came after the stop
+
+
+def test_the_xref_view_stops_loudly_on_a_record_it_cannot_read(
+    bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = _topic(bootstrap)
+    good = XrefEntry("bc", "vendor", "id-1", "V10000")
+    deliver(producer(bootstrap), [Outgoing(topic, good.key.encode(), good.to_json()),
+                                  Outgoing(topic, b"bc|vendor|id-2", b"not json")])  # fmt: skip
+    failures: list[BaseException] = []
+    with caplog.at_level(logging.ERROR, "ml_connector.kafka.worker"):
+        view = XrefView(bootstrap, topic, on_failure=failures.append).start()
+        deadline = time.monotonic() + 60
+        while not failures:
+            assert time.monotonic() < deadline, "the view did not report its failure"
+            time.sleep(0.05)
+        view.close()
+    assert view.failure is failures[0]
+    assert view.holds("bc", "vendor", "v10000")  # what it read before the bad record stays
+    assert f"{topic}[0]@1" in caplog.text
