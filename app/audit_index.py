@@ -8,12 +8,14 @@ only after the database committed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -32,6 +34,7 @@ from sqlalchemy.engine import Engine
 
 from ml_connector.audit import AuditRecord
 from ml_connector.kafka.clients import Consumed, consumer, watermarks
+from ml_connector.kafka.worker import Batch, Worker
 
 metadata = MetaData()
 trail = Table(
@@ -53,6 +56,21 @@ trail = Table(
     Column("audit_offset", BigInteger, nullable=False),
     UniqueConstraint("audit_partition", "audit_offset", name="audit_position"),
 )
+
+
+def _unread(c: Consumer, topic: str) -> dict[int, tuple[int, int]]:
+    """(committed position, end) of each partition of ``topic`` with records past the group's
+    committed offset."""
+    meta = c.list_topics(topic, timeout=10).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return {}
+    unread = {}
+    for tp in c.committed([TopicPartition(topic, p) for p in meta.partitions], 10):
+        low, high = watermarks(c, tp)
+        position = max(tp.offset, low)
+        if position < high:
+            unread[tp.partition] = (position, high)
+    return unread
 
 
 def engine_for(database: str) -> Engine:
@@ -94,38 +112,33 @@ class AuditIndex:
         """Index everything up to the topic's current end; return how many records were read
         (a record indexed before is read again but adds no row)."""
         c = consumer(bootstrap, group)
-        total = 0
-        try:
-            meta = c.list_topics(topic, timeout=10).topics.get(topic)
-            if meta is None or meta.error is not None:
+        with contextlib.ExitStack() as owned:
+            owned.callback(c.close)
+            todo = _unread(c, topic)  # partition -> (position, end offset still to reach)
+            if not todo:
                 return 0
-            committed = c.committed([TopicPartition(topic, p) for p in meta.partitions], 10)
-            todo: dict[int, int] = {}  # partition -> end offset still to reach
-            start: list[TopicPartition] = []
-            for tp in committed:
-                low, high = watermarks(c, tp)
-                position = max(tp.offset, low)
-                if position < high:
-                    todo[tp.partition] = high
-                    start.append(TopicPartition(topic, tp.partition, position))
-            c.assign(start)
-            deadline = time.monotonic() + timeout
-            while todo and time.monotonic() < deadline:
-                messages = [Consumed.of(m) for m in c.consume(500, 1.0) if m.error() is None]
-                if not messages:
-                    continue
-                total += self.add(messages)
-                last: dict[int, int] = {}
-                for m in messages:
-                    last[m.partition] = max(last.get(m.partition, -1), m.offset)
-                c.commit(offsets=[TopicPartition(topic, p, o + 1) for p, o in last.items()],
-                         asynchronous=False)  # fmt: skip
-                for partition, offset in last.items():
-                    if offset + 1 >= todo.get(partition, 0):
-                        todo.pop(partition, None)
-            return total
-        finally:
-            c.close()
+            owned.pop_all()  # from here on the worker closes it
+        total = 0
+
+        async def index(batch: Batch) -> None:
+            nonlocal total
+            total += self.add(batch.records)
+            for m in batch.records:
+                if m.partition in todo and m.offset + 1 >= todo[m.partition][1]:
+                    del todo[m.partition]
+
+        deadline = time.monotonic() + timeout
+        worker = Worker(
+            c,
+            index,
+            name=f"audit index {topic}",
+            batch_size=500,
+            timeout=1.0,
+            partitions=[TopicPartition(topic, p, at) for p, (at, _) in todo.items()],
+        )
+        # Called from threads and commands that run no event loop of their own.
+        asyncio.run(worker.run(lambda: not todo or time.monotonic() >= deadline))
+        return total
 
     def trail(self, connection: str, entity: str, record_id: str) -> list[AuditRecord]:
         query = (

@@ -16,7 +16,7 @@ from datetime import datetime
 from ml_connector import headers as h
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
-from ml_connector.kafka.clients import Consumed, DeliveryTracker, producer, read_to_end
+from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing, producer, read_to_end
 from ml_connector.state import StateStore
 
 
@@ -129,9 +129,8 @@ class DeadLetters:
             time.sleep(max(0.0, next_at - time.monotonic()))
             next_at = max(next_at, time.monotonic()) + interval
             own = h.original_headers(r.message.headers)
-            kafka.produce(r.original_topic, key=r.message.key, value=r.message.value,
-                          headers=[*own, (h.REPLAYS, str(r.replays + 1))],
-                          on_delivery=tracker)  # fmt: skip
+            tracker.send(kafka, Outgoing(r.original_topic, r.message.key, r.message.value,
+                                         [*own, (h.REPLAYS, str(r.replays + 1))]))  # fmt: skip
             self.state.send(self._done_key(r.message.partition, r.message.offset),
                             {"replayed_at": int(time.time() * 1000)}, tracker)  # fmt: skip
             if audit is not None:
@@ -142,8 +141,7 @@ class DeadLetters:
                            dlq_position=r.position, replay=r.replays + 1)  # fmt: skip
             replayed.append(r)
             kafka.poll(0)
-        kafka.flush(60)
-        tracker.raise_if_failed()
+        tracker.wait(kafka)
         return replayed, refused
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -61,6 +62,24 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
+async def _together(stop: asyncio.Event, *works: Awaitable[None]) -> None:
+    """Run ``works`` until each returns. The first to fail sets ``stop``, so the others end
+    cleanly, and its error is raised once they have: the process exits with it instead of
+    running on without that part."""
+
+    async def one(work: Awaitable[None]) -> None:
+        try:
+            await work
+        except BaseException:
+            stop.set()
+            raise
+
+    results = await asyncio.gather(*(one(w) for w in works), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> None:
     from ml_connector.audit import AuditLog
     from producers.poller import Poller
@@ -82,23 +101,26 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
         ]  # fmt: skip
         followers = []
         if flow.source in settings.webhook_connections():
-            followers.append(asyncio.create_task(_follow_hints(settings, bootstrap, flow.source,
-                                                               source, pollers, stop)))  # fmt: skip
-        while not stop.is_set():
-            for p in pollers:
-                try:
-                    await p.poll_once()
-                except Exception:
-                    # The cursor did not move; the next round reads the same window again.
-                    log.exception("polling %s failed; retrying next interval", p.topic)
-            if once:
-                stop.set()
-                break
-            await _sleep_or_stop(stop, flow.poll_interval.total_seconds())
-        await asyncio.gather(*followers)
+            followers.append(_follow_hints(settings, bootstrap, flow.source, source, pollers,
+                                           stop))  # fmt: skip
+
+        async def polling() -> None:
+            while not stop.is_set():
+                for p in pollers:
+                    try:
+                        await p.poll_once()
+                    except Exception:
+                        # The cursor did not move; the next round reads the same window again.
+                        log.exception("polling %s failed; retrying next interval", p.topic)
+                if once:
+                    stop.set()
+                    break
+                await _sleep_or_stop(stop, flow.poll_interval.total_seconds())
+
+        await _together(stop, polling(), *followers)
 
     async def main(stop: asyncio.Event) -> None:
-        await asyncio.gather(*(poll_flow(name, stop) for name in settings.flows))
+        await _together(stop, *(poll_flow(name, stop) for name in settings.flows))
 
     asyncio.run(_until_signal(main))
 
@@ -119,7 +141,7 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
     """The receiver sources notify, and what keeps them notifying (subscriptions)."""
     import uvicorn
 
-    from ml_connector.kafka.clients import DeliveryTracker
+    from ml_connector.kafka.clients import Outgoing, deliver
     from producers.hint import Hint
     from producers.receiver import receiver_app
     from producers.registry import build_notifiers
@@ -131,14 +153,8 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
     kafka = producer(bootstrap)
 
     def write_hints(hints: list[Hint]) -> None:
-        tracker = DeliveryTracker()
-        for hint in hints:
-            kafka.produce(topics.hints(hint.connection), key=hint.connection.encode(),
-                          value=hint.to_json(), on_delivery=tracker)  # fmt: skip
-        kafka.flush(10)
-        tracker.raise_if_failed()
-        if tracker.acked != len(hints):
-            raise RuntimeError(f"{len(hints) - tracker.acked} hints not acknowledged in time")
+        deliver(kafka, [Outgoing(topics.hints(hint.connection), hint.connection.encode(),
+                                 hint.to_json()) for hint in hints], timeout=10)  # fmt: skip
 
     app = receiver_app(notifiers, write_hints)
 
@@ -163,19 +179,26 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
 def run_processors(settings: Settings, bootstrap: str) -> None:
     import faust
 
-    from ml_connector.xref import XrefView
+    from ml_connector.xref_view import XrefView
     from processors.app import build_app
 
     codec = prepare(settings, bootstrap)
-    xref = XrefView(bootstrap, settings.kafka.topics.xref).start()
+    # A view that stopped following would resolve references against stale data: stop the
+    # worker as a signal would, then exit with the view's error.
+    xref = XrefView(bootstrap, settings.kafka.topics.xref,
+                    on_failure=lambda _: os.kill(os.getpid(), signal.SIGTERM)).start()  # fmt: skip
     app = build_app(settings, bootstrap, codec, xref)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if xref.failure is not None:
+            raise xref.failure
 
 
 def run_sinks(settings: Settings, bootstrap: str) -> None:
     from ml_connector.audit import AuditLog
-    from sinks.parking import ParkedKeys
+    from sinks.holding import HeldKeys
     from sinks.registry import build_target
     from sinks.runner import SinkRunner, Tier
 
@@ -204,7 +227,7 @@ def run_sinks(settings: Settings, bootstrap: str) -> None:
                    zip(settings.delivery.tier_names, settings.delivery.retry_tiers, strict=True)],
             dlq_topic=topics.dlq(target),
             group=group,
-            parked=ParkedKeys(StateStore(bootstrap, topics.state, kafka), target),
+            held=HeldKeys(StateStore(bootstrap, topics.state, kafka), target),
             audit=AuditLog(kafka, topics.audit, "sinks"),
             batch_size=settings.delivery.batch_size,
             concurrency=settings.delivery.concurrency,
@@ -213,13 +236,17 @@ def run_sinks(settings: Settings, bootstrap: str) -> None:
 
     async def main(stop: asyncio.Event) -> None:
         runners = [runner(target, sink_topics) for target, sink_topics in targets.items()]
-        tasks = [asyncio.create_task(r.run()) for r in runners]
-        await stop.wait()
-        for r in runners:
-            r.stop()
-        await asyncio.gather(*tasks)
-        for r in runners:
-            await r.target.aclose()
+
+        async def stopping() -> None:
+            await stop.wait()
+            for r in runners:
+                r.stop()
+
+        try:
+            await _together(stop, stopping(), *(r.run() for r in runners))
+        finally:
+            for r in runners:
+                await r.target.aclose()
 
     asyncio.run(_until_signal(main))
 

@@ -14,10 +14,12 @@ from confluent_kafka import TopicPartition
 from app.audit_index import AuditIndex
 from ml_connector import headers as h
 from ml_connector.audit import AuditLog
-from ml_connector.kafka.clients import Consumed, DeliveryTracker, consumer, producer
+from ml_connector.kafka.clients import Consumed, Outgoing, consumer, deliver, producer
 from ml_connector.topics import Topics
 
-SINK_STAGES = ("routed", "written", "retried", "parked", "dead")
+# Stages that name a record's position in a sink topic. ``parked`` is how sinks wrote ``held``
+# before the rename: trails indexed from then still lead to their record.
+SINK_STAGES = ("routed", "written", "retried", "held", "parked", "dead")
 
 
 def replay_record(
@@ -41,16 +43,17 @@ def replay_record(
     finally:
         c.close()
     kafka = producer(bootstrap)
-    tracker = DeliveryTracker()
     replays = int(h.as_dict(original.headers).get(h.REPLAYS, "0")) + 1
-    kafka.produce(original.topic, key=original.key, value=original.value,
-                  headers=[*h.original_headers(original.headers), (h.REPLAYS, str(replays))],
-                  on_delivery=tracker)  # fmt: skip
+    copy = Outgoing(
+        original.topic,
+        original.key,
+        original.value,
+        [*h.original_headers(original.headers), (h.REPLAYS, str(replays))],
+    )
     AuditLog(kafka, topics.audit, "replay").emit(
         "replayed", connection=connection, entity=entity, record_id=record_id,
         event_id=latest.event_id, topic=original.topic, partition=original.partition,
         offset=original.offset, replay=replays,
     )  # fmt: skip
-    kafka.flush(30)
-    tracker.raise_if_failed()
+    deliver(kafka, [copy], timeout=30)  # flushes the audit record with it
     return f"{original.topic}[{original.partition}] (copy of offset {original.offset})"

@@ -14,8 +14,11 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+# ``parked``: a document waiting in the processors for a master it names. ``held``: a record
+# waiting in a sink behind an earlier record of its key that is in retry (before the two were
+# told apart, sinks wrote ``parked`` for that too; such records stay in the topic and index).
 STAGES = (
-    "polled", "received", "produced", "mapped", "deduplicated", "routed", "parked",
+    "polled", "received", "produced", "mapped", "deduplicated", "routed", "parked", "held",
     "written", "retried", "dead", "replayed",
 )  # fmt: skip
 

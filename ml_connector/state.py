@@ -11,7 +11,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from ml_connector.kafka.clients import DeliveryTracker, producer, read_to_end
+from ml_connector.kafka.clients import DeliveryTracker, Outgoing, deliver, producer, read_to_end
 
 
 class CompactedTopic:
@@ -34,16 +34,11 @@ class CompactedTopic:
 
     def send(self, key: str, value: bytes | None, tracker: DeliveryTracker) -> None:
         """Write without waiting; the caller flushes with the batch it belongs to."""
-        self._producer.produce(self.topic, key=key.encode(), value=value, on_delivery=tracker)
+        tracker.send(self._producer, Outgoing(self.topic, key.encode(), value))
 
     def put(self, key: str, value: bytes) -> None:
         """Write and wait for the broker's acknowledgement before returning."""
-        tracker = DeliveryTracker()
-        self._producer.produce(self.topic, key=key.encode(), value=value, on_delivery=tracker)
-        self._producer.flush(30)
-        tracker.raise_if_failed()
-        if tracker.acked != 1:
-            raise RuntimeError(f"{self.topic}: {key} was not acknowledged by Kafka")
+        deliver(self._producer, [Outgoing(self.topic, key.encode(), value)], timeout=30)
 
 
 class StateStore:

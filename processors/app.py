@@ -27,7 +27,8 @@ import schemas
 from ml_connector.audit import AuditRecord
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
-from ml_connector.xref import CODE_FIELDS, XrefView, master_entry, xref_key
+from ml_connector.xref import CODE_FIELDS, master_entry, xref_key
+from ml_connector.xref_view import XrefView
 from processors.parking import Parked, release_timer
 from processors.resolve import DOCUMENTS, Resolver, resolvers
 from processors.routes import Route, routes

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer
 
 from ml_connector.kafka.clients import Consumed
+from ml_connector.kafka.worker import Worker, each
 from producers.events import parse_timestamp
 from producers.hint import Hint
 from producers.poller import Poller
@@ -46,18 +47,16 @@ class HintFollower:
         self.followed = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.to_thread(self.consumer.subscribe, [self.topic])
-        try:
-            while not stop.is_set():
-                batch = await asyncio.to_thread(self.consumer.consume, 100, 0.5)
-                messages = [Consumed.of(m) for m in batch if m.error() is None]
-                for m in messages:
-                    if m.value is not None:
-                        await self.follow(Hint.from_json(m.value))
-                if messages:
-                    await asyncio.to_thread(self.consumer.commit, asynchronous=False)
-        finally:
-            await asyncio.to_thread(self.consumer.close)
+        """Until ``stop``; a hint that cannot be followed stops it with that error, after the
+        hints before it were committed."""
+        worker = Worker(self.consumer, each(self._hinted), name=f"hints {self.topic}",
+                        topics=[self.topic], batch_size=100)  # fmt: skip
+        await worker.run(stop.is_set)
+
+    async def _hinted(self, m: Consumed) -> None:
+        # Each hint's events are acknowledged inside ``follow`` (the poller's emit).
+        if m.value is not None:
+            await self.follow(Hint.from_json(m.value))
 
     async def follow(self, hint: Hint) -> None:
         if hint.change_type == "deleted":

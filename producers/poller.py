@@ -20,7 +20,7 @@ from confluent_kafka import Producer
 
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
-from ml_connector.kafka.clients import DeliveryTracker
+from ml_connector.kafka.clients import DeliveryTracker, Outgoing, deliver
 from ml_connector.state import StateStore
 from ml_connector.topics import Topics
 from producers.events import SourceInfo, envelope, parse_timestamp
@@ -131,12 +131,13 @@ class Poller:
                 newest = max(newest, position) if newest else position
                 # A poll cannot tell a create from an update; 'r' marks the initial snapshot.
                 op = "r" if cursor is None else "u"
-                produced.append(self._produce(info, record, position, op, "poll", tracker))
+                out, seen = self._event(info, record, position, op, "poll")
+                tracker.send(self.producer, out)
+                produced.append(seen)
                 stats.events_produced += 1
             self.producer.poll(0)
         # Durable first: the cursor never runs ahead of events Kafka has not acknowledged.
-        await asyncio.to_thread(self.producer.flush, 60)
-        tracker.raise_if_failed()
+        await asyncio.to_thread(tracker.wait, self.producer)
         self._audit(produced)
         totals = dict(saved.get("totals", {}))
         totals["records_read"] = totals.get("records_read", 0) + stats.records_read
@@ -169,11 +170,9 @@ class Poller:
         """Change events for records fetched outside the poll loop (webhook hints), durable
         before this returns. The cursor is the poll's own and does not move here."""
         info = await self._info()
-        tracker = DeliveryTracker()
-        produced = [self._produce(info, r, self._position(r), op, seen_via, tracker)
-                    for r in records]  # fmt: skip
-        await asyncio.to_thread(self.producer.flush, 60)
-        tracker.raise_if_failed()
+        events = [self._event(info, r, self._position(r), op, seen_via) for r in records]
+        await asyncio.to_thread(deliver, self.producer, [out for out, _ in events])
+        produced = [seen for _, seen in events]
         self._audit(produced, seen_via)
         return len(produced)
 
@@ -186,14 +185,10 @@ class Poller:
         event = envelope(await self._info(), native_id=native_id, after=None, op="d", native=None,
                          version=f"deleted@{deleted_at.isoformat()}", modified_at=deleted_at,
                          seen_via=seen_via)  # fmt: skip
-        tracker = DeliveryTracker()
         key = native_id.encode()
-        self.producer.produce(self.topic, key=key,
-                              value=self.codec.encode(self.topic, self.stream.entity, event),
-                              on_delivery=tracker)  # fmt: skip
-        self.producer.produce(self.topic, key=key, value=None, on_delivery=tracker)
-        await asyncio.to_thread(self.producer.flush, 60)
-        tracker.raise_if_failed()
+        value = self.codec.encode(self.topic, self.stream.entity, event)
+        delete_then_tombstone = [Outgoing(self.topic, key, value), Outgoing(self.topic, key, None)]
+        await asyncio.to_thread(deliver, self.producer, delete_then_tombstone)
         if self.audit is not None:
             self.audit.emit(
                 _seen_stage(seen_via),
@@ -201,10 +196,10 @@ class Poller:
                 event_id=event["event_id"], deleted=True,
             )  # fmt: skip
 
-    def _produce(
-        self, info: SourceInfo, record: dict[str, Any], position: Cursor, op: str, seen_via: str,
-        tracker: DeliveryTracker,
-    ) -> tuple[str, str, str | None]:  # fmt: skip
+    def _event(
+        self, info: SourceInfo, record: dict[str, Any], position: Cursor, op: str, seen_via: str
+    ) -> tuple[Outgoing, tuple[str, str, str | None]]:
+        """The change event of a record read, and what its audit records name."""
         version = record.get(self.stream.version_field) if self.stream.version_field else None
         event = envelope(
             info,
@@ -216,10 +211,6 @@ class Poller:
             modified_at=position.modified_at,
             seen_via=seen_via,
         )
-        self.producer.produce(
-            self.topic,
-            key=position.id.encode(),
-            value=self.codec.encode(self.topic, self.stream.entity, event),
-            on_delivery=tracker,
-        )
-        return position.id, event["event_id"], event["source"]["native_version"]
+        value = self.codec.encode(self.topic, self.stream.entity, event)
+        seen = (position.id, event["event_id"], event["source"]["native_version"])
+        return Outgoing(self.topic, position.id.encode(), value), seen

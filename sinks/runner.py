@@ -10,16 +10,15 @@ record ends in exactly one of three places before its offset is committed:
 - the dead-letter topic: the target refused it (validation, unknown reference, permission),
   or the last tier failed too. Its key, value and headers are kept, the reason is added.
 
-Per-key order: while a key has a record in retry, later records with that key follow it (see
-``parking``). Sends, parked-key state and audit records are flushed before the commit, so a
-crash at any point re-delivers records whose effects are idempotent upserts.
+Per-key order: while a key has a record in retry, later records with that key are held: they
+follow it (see ``holding``). Sends, held-key state and audit records are flushed before the
+commit, so a crash at any point re-delivers records whose effects are idempotent upserts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import traceback
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,16 +26,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 
 from ml_connector import headers as h
 from ml_connector.api.errors import RetryableError
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
-from ml_connector.kafka.clients import Consumed, DeliveryTracker
+from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing
+from ml_connector.kafka.worker import Batch, Worker, now_ms
 from ml_connector.xref import written_entry
 from sinks.base import Outcome, SinkRecord, Target
-from sinks.parking import ParkedKeys
+from sinks.holding import HeldKeys
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class SinkStats:
     written: int = 0
     retried: int = 0
     dead: int = 0
-    parked: int = 0
+    held: int = 0
     stale: int = 0
     by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -69,10 +69,6 @@ class Origin:
     tier_index: int  # -1 for the sink topic itself
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class SinkRunner:
     def __init__(
         self,
@@ -86,7 +82,7 @@ class SinkRunner:
         tiers: Sequence[Tier],
         dlq_topic: str,
         group: str,
-        parked: ParkedKeys,
+        held: HeldKeys,
         audit: AuditLog,
         batch_size: int = 200,
         concurrency: int = 8,
@@ -103,12 +99,11 @@ class SinkRunner:
         self._tier_by_name = {t.name: i for i, t in enumerate(self.tiers)}
         self.dlq_topic = dlq_topic
         self.group = group
-        self.parked = parked
+        self.held = held
         self.audit = audit
         self.batch_size = batch_size
         self.xref_topic = xref_topic
         self._slots = asyncio.Semaphore(concurrency)
-        self._paused: dict[tuple[str, int], int] = {}  # partition -> due (epoch ms)
         self.stats = SinkStats()
         self._stopping = asyncio.Event()
 
@@ -117,74 +112,37 @@ class SinkRunner:
 
     # -- the loop ----------------------------------------------------------------------
     async def run(self) -> None:
-        subscribed = [*self.topics, *(t.topic for t in self.tiers)]
-        await asyncio.to_thread(
-            self.consumer.subscribe, subscribed, on_assign=self._on_assign,
-            on_revoke=self._on_revoke, on_lost=self._on_revoke,
+        worker = Worker(
+            self.consumer, self.handle, name=f"sink {self.target_name}",
+            topics=[*self.topics, *(t.topic for t in self.tiers)], producer=self.producer,
+            batch_size=self.batch_size, hold=self._due,
+            # Another member may have held or settled keys of these partitions meanwhile.
+            on_assign=lambda partitions: self.held.reload(),
         )  # fmt: skip
-        try:
-            while not self._stopping.is_set():
-                self._resume_due()
-                batch = await asyncio.to_thread(self.consumer.consume, self.batch_size, 0.5)
-                if batch:
-                    await self.handle(batch)
-        finally:
-            await asyncio.to_thread(self.consumer.close)
+        await worker.run(self._stopping.is_set)
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Another member may have parked or settled keys of these partitions meanwhile.
-        self.parked.reload()
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            self._paused.pop((tp.topic or "", tp.partition), None)
-
-    def _resume_due(self) -> None:
-        due = [tp for tp, at in self._paused.items() if at <= now_ms()]
-        if due:
-            self.consumer.resume([TopicPartition(t, p) for t, p in due])
-            for tp in due:
-                del self._paused[tp]
-
-    def _pause_until(self, c: Consumed, due: int) -> None:
-        tp = TopicPartition(c.topic, c.partition, c.offset)
-        self.consumer.pause([tp])
-        self.consumer.seek(tp)
-        self._paused[(c.topic, c.partition)] = due
+    def _due(self, c: Consumed) -> int | None:
+        """A retry record waits in its tier's partition until its due time."""
+        if c.topic not in self._tier_by_topic:
+            return None
+        return int(h.as_dict(c.headers).get(h.DUE_MS, "0"))
 
     # -- a batch -----------------------------------------------------------------------
-    async def handle(self, batch: list[Message]) -> None:
-        ready: list[Consumed] = []
-        held: set[tuple[str, int]] = set()
-        for m in batch:
-            if m.error() is not None:
-                log.warning("consumer error: %s", m.error())
-                continue
-            c = Consumed.of(m)
-            tp = (c.topic, c.partition)
-            if tp in held:
-                continue  # behind a record that is not due yet
-            due = int(h.as_dict(c.headers).get(h.DUE_MS, "0"))
-            if c.topic in self._tier_by_topic and due > now_ms():
-                self._pause_until(c, due)
-                held.add(tp)
-                continue
-            ready.append(c)
+    async def handle(self, batch: Batch) -> None:
+        """Settles every record of the batch; the worker flushes what that sent (retry and
+        DLQ copies, held-key state, audit, xref) before it commits the batch."""
         by_key: dict[tuple[str, bytes | None], list[Consumed]] = defaultdict(list)
-        for c in ready:
+        for c in batch.records:
             by_key[(self._origin(c).topic, c.key)].append(c)
-        tracker = DeliveryTracker()
         async with asyncio.TaskGroup() as group:
             for records in by_key.values():
-                group.create_task(self._settle_key(records, tracker))
-        await asyncio.to_thread(self.producer.flush, 60)
-        tracker.raise_if_failed()
-        await asyncio.to_thread(self._commit, ready)
+                group.create_task(self._settle_key(records, batch))
 
-    async def _settle_key(self, records: list[Consumed], tracker: DeliveryTracker) -> None:
+    async def _settle_key(self, records: list[Consumed], batch: Batch) -> None:
         async with self._slots:
             for c in records:
-                await self._settle(c, tracker)
+                with batch.handling(c):
+                    await self._settle(c, batch.tracker)
 
     def _origin(self, c: Consumed) -> Origin:
         if c.topic not in self._tier_by_topic:
@@ -197,19 +155,19 @@ class SinkRunner:
     async def _settle(self, c: Consumed, tracker: DeliveryTracker) -> None:
         origin = self._origin(c)
         key = (c.key or b"").decode(errors="replace")
-        state = self.parked.get(origin.topic, key)
+        state = self.held.get(origin.topic, key)
         if state is not None and origin.offset <= state.done:
             self.stats.stale += 1  # an older copy re-delivered after a crash: already settled
             return
         if state is not None and state.head is not None and state.head != origin.offset:
             # An earlier record of this key waits in retry: follow it, do not overtake it.
-            state.park(origin.offset)
+            state.hold(origin.offset)
             tier = self._tier_by_name.get(state.tier or "", 0)
             self._to_tier(c, origin, tier, "waiting behind an earlier record of the same key",
-                          "KeyParked", tracker, attempt=origin.attempt)  # fmt: skip
-            self.parked.save(origin.topic, key, tracker)
-            self.stats.parked += 1
-            self._audit(c, origin, "parked", tier=self.tiers[tier].name)
+                          "KeyHeld", tracker, attempt=origin.attempt)  # fmt: skip
+            self.held.save(origin.topic, key, tracker)
+            self.stats.held += 1
+            self._audit(c, origin, "held", tier=self.tiers[tier].name)
             return
         _record, failure = await self._write(c, origin)
         if failure is None:
@@ -219,12 +177,12 @@ class SinkRunner:
         exc, stack = failure
         if isinstance(exc, RetryableError) and origin.tier_index + 1 < len(self.tiers):
             tier = origin.tier_index + 1
-            state = self.parked.open(origin.topic, key)
-            state.park(origin.offset)
+            state = self.held.open(origin.topic, key)
+            state.hold(origin.offset)
             state.tier = self.tiers[tier].name
             self._to_tier(c, origin, tier, str(exc), type(exc).__name__, tracker,
                           attempt=origin.attempt + 1, stack=stack)  # fmt: skip
-            self.parked.save(origin.topic, key, tracker)
+            self.held.save(origin.topic, key, tracker)
             self.stats.retried += 1
             self._audit(c, origin, "retried", tier=self.tiers[tier].name,
                         attempt=origin.attempt + 1, error=str(exc)[:500])  # fmt: skip
@@ -264,10 +222,10 @@ class SinkRunner:
             self.producer.produce(self.xref_topic, key=entry.key.encode(), value=entry.to_json())
 
     def _settled(self, origin: Origin, key: str, tracker: DeliveryTracker) -> None:
-        state = self.parked.get(origin.topic, key)
+        state = self.held.get(origin.topic, key)
         if state is not None:
             state.settle(origin.offset)
-            self.parked.save(origin.topic, key, tracker)
+            self.held.save(origin.topic, key, tracker)
 
     # -- where records go --------------------------------------------------------------
     def _delivery_headers(self, c: Consumed, origin: Origin, exc_class: str, message: str,
@@ -291,8 +249,7 @@ class SinkRunner:
         headers = self._delivery_headers(c, origin, exc_class, message, stack, attempt, "retry")
         due = now_ms() + int(t.delay.total_seconds() * 1000)
         headers += [(h.DUE_MS, str(due)), (h.TIER, t.name)]
-        self.producer.produce(t.topic, key=c.key, value=c.value, headers=headers,
-                              on_delivery=tracker)  # fmt: skip
+        tracker.send(self.producer, Outgoing(t.topic, c.key, c.value, headers))
 
     def _dead(self, c: Consumed, origin: Origin, exc_class: str, message: str, stack: str,
               tracker: DeliveryTracker) -> None:  # fmt: skip
@@ -303,8 +260,7 @@ class SinkRunner:
                                          origin.attempt + 1, "sink")  # fmt: skip
         if replays is not None:
             headers.append((h.REPLAYS, replays))
-        self.producer.produce(self.dlq_topic, key=c.key, value=c.value, headers=headers,
-                              on_delivery=tracker)  # fmt: skip
+        tracker.send(self.producer, Outgoing(self.dlq_topic, c.key, c.value, headers))
         self.stats.dead += 1
         self._audit(c, origin, "dead", error_class=exc_class, error=message[:500])
 
@@ -325,17 +281,6 @@ class SinkRunner:
             topic=origin.topic, partition=origin.partition, offset=origin.offset,
             target=self.target_name, **detail,
         )  # fmt: skip
-
-    def _commit(self, records: list[Consumed]) -> None:
-        last: dict[tuple[str, int], int] = {}
-        for c in records:
-            tp = (c.topic, c.partition)
-            last[tp] = max(last.get(tp, -1), c.offset)
-        if last:
-            self.consumer.commit(
-                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
-                asynchronous=False,
-            )
 
 
 class TargetRejected(Exception):

@@ -1,9 +1,11 @@
-"""Producer and consumer settings, written once for every process."""
+"""Producer and consumer settings, and the wait for Kafka's acknowledgements, written once for
+every process."""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,22 +50,75 @@ def consumer(bootstrap: str, group: str, **overrides: Any) -> Consumer:
     return Consumer(config)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A record to produce: where it goes and what it carries."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers | None = None
+
+
+class DeliveryFailed(RuntimeError):
+    """Kafka did not acknowledge every record of a set of sends."""
+
+
 class DeliveryTracker:
-    """Collects delivery reports so a caller can tell whether every send was acknowledged."""
+    """Counts a set of sends and their delivery reports, so a caller can tell whether every
+    one of them was acknowledged: failed and never-reported sends both count against it."""
 
     def __init__(self) -> None:
+        self.sent = 0
         self.acked = 0
         self.errors: list[str] = []
+        # Reports arrive on whichever thread polls the producer, which may be another
+        # caller's flush: the counts must not lose an update between two threads.
+        self._lock = threading.Lock()
+
+    def send(self, producer: Producer, out: Outgoing) -> None:
+        """Produce ``out`` without waiting; ``wait`` (or the caller's flush) settles it."""
+        producer.produce(out.topic, key=out.key, value=out.value, headers=out.headers,
+                         on_delivery=self)  # fmt: skip
+        with self._lock:
+            self.sent += 1
 
     def __call__(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self.errors.append(f"{msg.topic()}: {err.str()}")
-        else:
-            self.acked += 1
+        with self._lock:
+            if err is None:
+                self.acked += 1
+            else:
+                key = msg.key()
+                self.errors.append(f"{msg.topic()}[{msg.partition()}] key {key!r:.80}: {err.str()}")
 
     def raise_if_failed(self) -> None:
-        if self.errors:
-            raise RuntimeError(f"{len(self.errors)} sends failed, first: {self.errors[0]}")
+        with self._lock:
+            sent, acked, errors = self.sent, self.acked, list(self.errors)
+        if acked == sent:
+            return
+        unreported = sent - acked - len(errors)
+        said = [f"{len(errors)} failed"] if errors else []
+        if unreported:
+            said.append(f"{unreported} without a delivery report yet")
+        first = f"; first failures: {'; '.join(errors[:3])}" if errors else ""
+        raise DeliveryFailed(
+            f"{sent - acked} of {sent} sends not acknowledged ({', '.join(said)}){first}"
+        )
+
+    def wait(self, producer: Producer, timeout: float = 60.0) -> None:
+        """Flush ``producer`` and raise unless every send counted here was acknowledged."""
+        producer.flush(timeout)
+        self.raise_if_failed()
+
+
+def deliver(producer: Producer, records: Iterable[Outgoing], *, timeout: float = 60.0) -> int:
+    """Produce ``records`` and wait until Kafka acknowledged every one of them; raise
+    ``DeliveryFailed`` naming how many (and which) were not. Returns how many were sent."""
+    tracker = DeliveryTracker()
+    for out in records:
+        tracker.send(producer, out)
+    tracker.wait(producer, timeout)
+    return tracker.sent
 
 
 @dataclass(frozen=True)
