@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ trail = Table(
     UniqueConstraint("audit_partition", "audit_offset", name="audit_position"),
 )
 
+log = logging.getLogger(__name__)
+
 
 def _unread(c: Consumer, topic: str) -> dict[int, tuple[int, int]]:
     """(committed position, end) of each partition of ``topic`` with records past the group's
@@ -89,20 +92,22 @@ class AuditIndex:
         self.engine = engine_for(database)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert(trail).on_conflict_do_nothing()
+        self.skipped = 0  # records on the topic that are not audit records
 
     def add(self, messages: list[Consumed]) -> int:
         rows = []
         for m in messages:
             if m.value is None:
                 continue
-            r = AuditRecord.from_json(m.value)
-            rows.append({
-                "connection": r.connection, "entity": r.entity, "record_id": r.record_id,
-                "stage": r.stage, "ts_ms": r.ts_ms, "event_id": r.event_id,
-                "component": r.component, "topic": r.topic, "partition": r.partition,
-                "offset": r.offset, "detail": json.dumps(r.detail, sort_keys=True, default=str),
-                "audit_partition": m.partition, "audit_offset": m.offset,
-            })  # fmt: skip
+            row = _row(m)
+            if row is None:
+                # Not an audit record we can read (another writer, a corrupt value): the
+                # topic keeps it; the index notes where and goes on rather than crash-loop.
+                self.skipped += 1
+                log.warning("audit record %s[%d]@%d cannot be indexed; skipped", m.topic,
+                            m.partition, m.offset)  # fmt: skip
+                continue
+            rows.append(row)
         if rows:
             with self.engine.begin() as db:
                 db.execute(self._insert, rows)
@@ -184,3 +189,28 @@ class AuditIndex:
         )
         with self.engine.connect() as db:
             return {row[0]: (row[2] - row[1]) / 1000 for row in db.execute(query)}
+
+
+def _clip(value: Any, size: int) -> str | None:
+    return None if value is None else str(value)[:size]
+
+
+def _row(m: Consumed) -> dict[str, Any] | None:
+    """The index row of one audit record, or None when it is not one."""
+    try:
+        r = AuditRecord.from_json(m.value or b"")
+        ts_ms = int(r.ts_ms)
+        partition = None if r.partition is None else int(r.partition)
+        offset = None if r.offset is None else int(r.offset)
+        detail = json.dumps(r.detail, sort_keys=True, default=str)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    if not (r.connection and r.entity and r.record_id and r.stage):
+        return None
+    return {
+        "connection": _clip(r.connection, 200), "entity": _clip(r.entity, 100),
+        "record_id": _clip(r.record_id, 400), "stage": _clip(r.stage, 40), "ts_ms": ts_ms,
+        "event_id": _clip(r.event_id, 100), "component": _clip(r.component, 40),
+        "topic": _clip(r.topic, 400), "partition": partition, "offset": offset,
+        "detail": detail, "audit_partition": m.partition, "audit_offset": m.offset,
+    }  # fmt: skip

@@ -315,7 +315,11 @@ def run(
     if not bootstrap:
         raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
     if component == "producers":
-        pipeline.run_producers(settings, bootstrap, once=once)
+        try:
+            pipeline.run_producers(settings, bootstrap, once=once)
+        except pipeline.ProducersFailed as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
     elif component == "processors":
         sys.argv = [sys.argv[0], "worker"]  # faust's worker reads its own command line
         pipeline.run_processors(settings, bootstrap)

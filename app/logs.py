@@ -19,6 +19,18 @@ NOISY = ("httpx", "httpcore", "faust", "aiokafka", "kafka", "mode", "uvicorn", "
          "asyncio", "rocksdict", "venusian")  # fmt: skip
 
 
+class _Stderr(logging.StreamHandler):
+    """Whatever ``sys.stderr`` is when a line is written (a test runner swaps it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 class _Component(logging.Filter):
     def __init__(self, component: str) -> None:
         super().__init__()
@@ -33,7 +45,7 @@ def setup(level: str = "info", *, component: str = "cli", fmt: str | None = None
     """``fmt``: json, text, or None for text on a terminal and JSON elsewhere (MLC_LOG_FORMAT
     overrides)."""
     chosen = fmt or os.environ.get("MLC_LOG_FORMAT") or ("text" if sys.stderr.isatty() else "json")
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     formatter: logging.Formatter
     if chosen == "json":
         formatter = JsonFormatter(

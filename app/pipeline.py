@@ -112,6 +112,7 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
                     except Exception:
                         # The cursor did not move; the next round reads the same window again.
                         log.exception("polling %s failed; retrying next interval", p.topic)
+                        failed.append(p.topic)
                 if once:
                     stop.set()
                     break
@@ -122,7 +123,20 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
     async def main(stop: asyncio.Event) -> None:
         await _together(stop, *(poll_flow(name, stop) for name in settings.flows))
 
-    asyncio.run(_until_signal(main))
+    failed: list[str] = []
+    try:
+        asyncio.run(_until_signal(main))
+    finally:
+        # Audit records still buffered go out before the process ends.
+        left = kafka.flush(30)
+        if left:
+            log.error("producers stopped with %d record(s) not acknowledged by Kafka", left)
+    if once and failed:
+        raise ProducersFailed(f"polling failed for {', '.join(sorted(set(failed)))}")
+
+
+class ProducersFailed(RuntimeError):
+    """``run producers --once`` where a poll failed: the exit status says so."""
 
 
 async def _follow_hints(settings: Settings, bootstrap: str, connection: str, source: Any,

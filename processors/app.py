@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 import time
 from collections.abc import AsyncIterable
@@ -53,6 +54,19 @@ def content_hash(event: dict[str, Any]) -> str:
     """What makes two events the same for a target: operation and canonical content."""
     material = json.dumps([event["op"] == "d", event["after"]], sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def stop_loudly(message: Any, exc: BaseException) -> None:
+    """End the process at once, naming the record: Faust would log the crash and go on past
+    the event (or leave the agent stopped with the process alive). Exiting without acking it
+    keeps its offset uncommitted, so the restarted worker reads it again; nothing is lost."""
+    log.critical("processors stopped: %s[%d]@%d could not be handled: %r", message.topic,
+                 message.partition, message.offset, exc, exc_info=exc)  # fmt: skip
+    logging.shutdown()
+    os._exit(EXIT_RECORD_FAILED)
+
+
+EXIT_RECORD_FAILED = 70  # EX_SOFTWARE: the supervisor restarts the processors
 
 
 def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefView) -> faust.App:
@@ -152,6 +166,35 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
         await audit("routed", route, record_id, data, topic=topic.get_topic_name(),
                     partition=sent.partition, offset=sent.offset)  # fmt: skip
 
+    async def handle(
+        event: Any,
+        source: str,
+        entity: str,
+        sinks: dict[str, tuple[Route, Any]],
+        released: str,
+    ) -> None:
+        """One event of a change or released topic, start to end."""
+        partition = event.message.partition
+        if event.message.topic == released:
+            # A parked document whose master arrived (or whose wait ran out).
+            marker = json.loads(event.value)
+            held = waiting.get(marker["table_key"])
+            if held is None:
+                return  # routed or replaced since
+            parked = Parked.of(held)
+            route, topic = sinks[held["target"]]
+            await deliver(route, topic, codec.decode(entity, parked.value),
+                          event.key, parked)  # fmt: skip
+            return
+        if event.value is None:  # tombstone: nothing to route
+            return
+        data = codec.decode(entity, event.value)
+        if entity in CODE_FIELDS:
+            await record_master(source, entity, event.key.decode(), data)
+        for route, topic in sinks.values():
+            await deliver(route, topic, data, event.key,
+                          Parked(event.value, event.key, partition))  # fmt: skip
+
     released_topics: dict[tuple[str, str], Any] = {}
     for (source, entity), targets in routes(settings).items():
         change = topics.change(source, entity)
@@ -170,26 +213,10 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
             released: str = released,
         ) -> None:
             async for event in stream.events():  # type: ignore[attr-defined]
-                partition = event.message.partition
-                if event.message.topic == released:
-                    # A parked document whose master arrived (or whose wait ran out).
-                    marker = json.loads(event.value)
-                    held = waiting.get(marker["table_key"])
-                    if held is None:
-                        continue  # routed or replaced since
-                    parked = Parked.of(held)
-                    route, topic = sinks[held["target"]]
-                    await deliver(route, topic, codec.decode(entity, parked.value),
-                                  event.key, parked)  # fmt: skip
-                    continue
-                if event.value is None:  # tombstone: nothing to route
-                    continue
-                data = codec.decode(entity, event.value)
-                if entity in CODE_FIELDS:
-                    await record_master(source, entity, event.key.decode(), data)
-                for route, topic in sinks.values():
-                    await deliver(route, topic, data, event.key,
-                                  Parked(event.value, event.key, partition))  # fmt: skip
+                try:
+                    await handle(event, source, entity, sinks, released)
+                except Exception as exc:  # noqa: BLE001 - any failure: never commit past it
+                    stop_loudly(event.message, exc)
 
         app.agent(channel, name=f"route-{source}-{entity}")(process)
     if released_topics:

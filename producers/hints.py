@@ -17,13 +17,17 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer
 
+from ml_connector.api.errors import FatalError, RetryableError
 from ml_connector.kafka.clients import Consumed
-from ml_connector.kafka.worker import Worker, each
+from ml_connector.kafka.worker import Backoff, Worker, each
 from producers.events import parse_timestamp
 from producers.hint import Hint
 from producers.poller import Poller
 
 log = logging.getLogger(__name__)
+
+HINT_PAUSE = 5.0  # seconds, doubling while the source keeps failing
+MAX_HINT_PAUSE = 300.0
 
 
 class HintedSource(Protocol):
@@ -45,18 +49,47 @@ class HintFollower:
         self.consumer = consumer
         self.topic = topic
         self.followed = 0
+        self.skipped = 0
+        self._refusals = 0  # hints that could not be followed in a row, for the pause
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop``; a hint that cannot be followed stops it with that error, after the
-        hints before it were committed."""
+        """Until ``stop``. A hint the source cannot answer for now pauses the follower and is
+        tried again (polling goes on meanwhile); one refused for good is logged and skipped;
+        anything else stops it with that error, after the hints before it were committed."""
         worker = Worker(self.consumer, each(self._hinted), name=f"hints {self.topic}",
                         topics=[self.topic], batch_size=100)  # fmt: skip
         await worker.run(stop.is_set)
 
     async def _hinted(self, m: Consumed) -> None:
         # Each hint's events are acknowledged inside ``follow`` (the poller's emit).
-        if m.value is not None:
-            await self.follow(Hint.from_json(m.value))
+        if m.value is None:
+            return
+        try:
+            hint = Hint.from_json(m.value)
+        except (ValueError, TypeError) as exc:
+            # Not written by our receiver: nothing to follow, and nothing to wait for.
+            log.error("%s[%d]@%d is not a hint (%s); skipped", m.topic, m.partition, m.offset,
+                      exc)  # fmt: skip
+            self.skipped += 1
+            return
+        try:
+            await self.follow(hint)
+        except RetryableError as exc:
+            # The source is down or throttling past the client's own retries: try this hint
+            # again later rather than stop following (deletes arrive only this way).
+            self._refusals += 1
+            raise Backoff(
+                f"cannot follow {hint.entity_set} {hint.record_id} now ({exc})",
+                min(HINT_PAUSE * 2 ** (self._refusals - 1), MAX_HINT_PAUSE),
+            ) from exc
+        except FatalError as exc:
+            # Refused for good (a record we may not read, a bad request): the next poll reads
+            # whatever changed; a hint is an accelerator, not the only way in.
+            log.error("hint %s %s %s not followed: %s", hint.connection, hint.entity_set,
+                      hint.record_id, exc)  # fmt: skip
+            self.skipped += 1
+            return
+        self._refusals = 0
 
     async def follow(self, hint: Hint) -> None:
         if hint.change_type == "deleted":

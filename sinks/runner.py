@@ -29,16 +29,20 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from ml_connector import headers as h
-from ml_connector.api.errors import RetryableError
+from ml_connector.api.errors import CredentialsRejected, RetryableError
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
 from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing
-from ml_connector.kafka.worker import Batch, Worker, now_ms
+from ml_connector.kafka.worker import Backoff, Batch, Worker, now_ms
 from ml_connector.xref import written_entry
 from sinks.base import Outcome, SinkRecord, Target
 from sinks.holding import HeldKeys
 
 log = logging.getLogger(__name__)
+
+# A target refusing the credentials pauses for this long, doubling up to the maximum.
+CREDENTIAL_PAUSE = 30.0
+MAX_CREDENTIAL_PAUSE = 600.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class SinkStats:
     dead: int = 0
     held: int = 0
     stale: int = 0
+    credential_pauses: int = 0
     by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -106,6 +111,7 @@ class SinkRunner:
         self._slots = asyncio.Semaphore(concurrency)
         self.stats = SinkStats()
         self._stopping = asyncio.Event()
+        self._refusals = 0  # credential refusals in a row, for the pause's length
 
     def stop(self) -> None:
         self._stopping.set()
@@ -122,10 +128,14 @@ class SinkRunner:
         await worker.run(self._stopping.is_set)
 
     def _due(self, c: Consumed) -> int | None:
-        """A retry record waits in its tier's partition until its due time."""
+        """A retry record waits in its tier's partition until its due time (one whose due
+        time cannot be read is due now, and is dead-lettered for its headers)."""
         if c.topic not in self._tier_by_topic:
             return None
-        return int(h.as_dict(c.headers).get(h.DUE_MS, "0"))
+        try:
+            return int(h.as_dict(c.headers).get(h.DUE_MS, "0"))
+        except ValueError:
+            return None
 
     # -- a batch -----------------------------------------------------------------------
     async def handle(self, batch: Batch) -> None:
@@ -133,31 +143,56 @@ class SinkRunner:
         DLQ copies, held-key state, audit, xref) before it commits the batch."""
         by_key: dict[tuple[str, bytes | None], list[Consumed]] = defaultdict(list)
         for c in batch.records:
-            by_key[(self._origin(c).topic, c.key)].append(c)
-        async with asyncio.TaskGroup() as group:
-            for records in by_key.values():
-                group.create_task(self._settle_key(records, batch))
+            origin = self._origin(c)
+            if isinstance(origin, str):  # a retry copy whose headers say nothing usable
+                self._dead(c, Origin(c.topic, c.partition, c.offset, 0, -1),
+                           "MalformedRetryRecord", origin, "", batch.tracker)  # fmt: skip
+                batch.done(c)
+                continue
+            by_key[(origin.topic, c.key)].append(c)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for records in by_key.values():
+                    group.create_task(self._settle_key(records, batch))
+        except* Backoff as waiting:
+            raise waiting.exceptions[0] from None
+        self._refusals = 0
 
     async def _settle_key(self, records: list[Consumed], batch: Batch) -> None:
         async with self._slots:
             for c in records:
                 with batch.handling(c):
                     await self._settle(c, batch.tracker)
+                batch.done(c)
 
-    def _origin(self, c: Consumed) -> Origin:
+    def _origin(self, c: Consumed) -> Origin | str:
+        """Where ``c`` first entered the sink, or why that cannot be told from its headers."""
         if c.topic not in self._tier_by_topic:
             return Origin(c.topic, c.partition, c.offset, 0, -1)
         d = h.as_dict(c.headers)
-        return Origin(d[h.ORIGINAL_TOPIC], int(d[h.ORIGINAL_PARTITION]),
-                      int(d[h.ORIGINAL_OFFSET]), int(d.get(h.ATTEMPT, "0")),
-                      self._tier_by_topic[c.topic])  # fmt: skip
+        missing = [k for k in (h.ORIGINAL_TOPIC, h.ORIGINAL_PARTITION, h.ORIGINAL_OFFSET)
+                   if k not in d]  # fmt: skip
+        if missing:
+            return f"retry record without the header(s) {', '.join(missing)}"
+        if d[h.ORIGINAL_TOPIC] not in self.topics:
+            return f"retry record for {d[h.ORIGINAL_TOPIC]!r}, not a sink topic of this target"
+        try:
+            return Origin(d[h.ORIGINAL_TOPIC], int(d[h.ORIGINAL_PARTITION]),
+                          int(d[h.ORIGINAL_OFFSET]), int(d.get(h.ATTEMPT, "0")),
+                          self._tier_by_topic[c.topic])  # fmt: skip
+        except ValueError:
+            return "retry record whose partition, offset or attempt header is not a number"
 
     async def _settle(self, c: Consumed, tracker: DeliveryTracker) -> None:
         origin = self._origin(c)
+        assert isinstance(origin, Origin)  # malformed copies were dead-lettered by ``handle``
         key = (c.key or b"").decode(errors="replace")
         state = self.held.get(origin.topic, key)
-        if state is not None and origin.offset <= state.done:
-            self.stats.stale += 1  # an older copy re-delivered after a crash: already settled
+        if state is not None and origin.tier_index >= 0 and origin.offset <= state.done:
+            # An older retry copy re-delivered after a crash: already settled. Records read
+            # from the sink topic itself always go through: after a reset to earliest they
+            # are a replay someone asked for, and their writes are idempotent upserts.
+            self.stats.stale += 1
             return
         if state is not None and state.head is not None and state.head != origin.offset:
             # An earlier record of this key waits in retry: follow it, do not overtake it.
@@ -169,12 +204,22 @@ class SinkRunner:
             self.stats.held += 1
             self._audit(c, origin, "held", tier=self.tiers[tier].name)
             return
-        _record, failure = await self._write(c, origin)
+        _record, failure = await self._write(c, origin, tracker)
         if failure is None:
             self._settled(origin, key, tracker)
             self.stats.written += 1
             return
         exc, stack = failure
+        if isinstance(exc, CredentialsRejected):
+            # No record is at fault: dead-lettering would send every record there. Pause the
+            # target and say what to fix; the records are read again when it resumes.
+            self._refusals += 1
+            self.stats.credential_pauses += 1
+            raise Backoff(
+                f"{self.target_name} refused the connection's credentials ({exc}); fix them "
+                f"(ml-connector ping {self.target_name} names the check)",
+                min(CREDENTIAL_PAUSE * 2 ** (self._refusals - 1), MAX_CREDENTIAL_PAUSE),
+            )
         if isinstance(exc, RetryableError) and origin.tier_index + 1 < len(self.tiers):
             tier = origin.tier_index + 1
             state = self.held.open(origin.topic, key)
@@ -191,7 +236,7 @@ class SinkRunner:
         self._settled(origin, key, tracker)
 
     async def _write(
-        self, c: Consumed, origin: Origin
+        self, c: Consumed, origin: Origin, tracker: DeliveryTracker
     ) -> tuple[SinkRecord | None, tuple[Exception, str] | None]:
         entity = self.topics[origin.topic]
         try:
@@ -209,17 +254,19 @@ class SinkRunner:
         self._audit(c, origin, "written", status=outcome.status, target_id=outcome.target_id,
                     attempt=origin.attempt + 1, event=event,
                     **({"note": outcome.note} if outcome.note else {}))  # fmt: skip
-        self._learn(entity, outcome, event)
+        self._learn(entity, outcome, event, tracker)
         return record, None
 
-    def _learn(self, entity: str, outcome: Outcome, event: dict[str, Any]) -> None:
+    def _learn(self, entity: str, outcome: Outcome, event: dict[str, Any],
+               tracker: DeliveryTracker) -> None:  # fmt: skip
         """The target's id of what was written, beside the source's: the learned xref."""
         if self.xref_topic is None or not outcome.target_id:
             return
         entry = written_entry(self.target_name, entity, outcome.target_id, event)
         if entry is not None:
-            # Flushed with the batch, before its offsets are committed.
-            self.producer.produce(self.xref_topic, key=entry.key.encode(), value=entry.to_json())
+            # Acknowledged with the batch, before its offsets are committed.
+            tracker.send(self.producer, Outgoing(self.xref_topic, entry.key.encode(),
+                                                 entry.to_json()))  # fmt: skip
 
     def _settled(self, origin: Origin, key: str, tracker: DeliveryTracker) -> None:
         state = self.held.get(origin.topic, key)

@@ -44,6 +44,18 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class Backoff(Exception):
+    """Raised by a handler when nothing is wrong with the records but the peer refuses them
+    all for now (credentials revoked, the system down for longer than in-process retries
+    wait): the records it marked done are committed, the rest are read again once every
+    partition of the worker resumes after ``seconds``. Nothing is dead-lettered for it."""
+
+    def __init__(self, reason: str, seconds: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.seconds = seconds
+
+
 class Batch:
     """The records handed to a handler at once, and what handling them sends.
 
@@ -174,6 +186,8 @@ class Worker:
         self.on_assign = on_assign
         self.on_revoke = on_revoke
         self._paused: dict[tuple[str, int], int] = {}  # partition -> due (epoch ms)
+        self.backoffs = 0
+        self.backing_off: str | None = None  # why it last paused everything, until it moves
         self._inflight: asyncio.Future[Any] | None = None
 
     async def run(self, stop: StopFlag) -> None:
@@ -224,6 +238,9 @@ class Worker:
         try:
             for out in await self.handler(batch) or ():
                 batch.produce(out)
+        except Backoff as wait:
+            await self._back_off(batch, wait)
+            return
         except Exception as exc:
             what = where(batch.failed) if batch.failed is not None else spans(records)
             log.error("%s stopped: handling %s failed: %r", self.name, what, exc)
@@ -236,6 +253,7 @@ class Worker:
                                  f"{settling!r}")  # fmt: skip
             raise
         await self._settle(batch, records)
+        self.backing_off = None
 
     async def _settle(self, batch: Batch, handled: list[Consumed]) -> None:
         """Every send of the batch acknowledged, then the offsets of ``handled`` committed."""
@@ -243,9 +261,30 @@ class Worker:
             await self._blocking(batch.tracker.wait, self.producer, self.flush_timeout)
         else:
             batch.tracker.raise_if_failed()
-        if self.commit:
+        if self.commit and handled:
             await self._blocking(self.consumer.commit, offsets=committable(handled),
                                  asynchronous=False)  # fmt: skip
+
+    async def _back_off(self, batch: Batch, wait: Backoff) -> None:
+        finished = batch.finished()
+        await self._settle(batch, finished)
+        done = {(r.topic, r.partition, r.offset) for r in finished}
+        first: dict[tuple[str, int], int] = {}
+        for r in batch.records:  # where each partition is read again from
+            if (r.topic, r.partition, r.offset) not in done:
+                first.setdefault((r.topic, r.partition), r.offset)
+        assigned = self.consumer.assignment() if self.topics else self.partitions
+        due = now_ms() + int(wait.seconds * 1000)
+        for tp in assigned:
+            key = (tp.topic or "", tp.partition)
+            self.consumer.pause([TopicPartition(*key)])
+            if key in first:
+                self.consumer.seek(TopicPartition(key[0], key[1], first[key]))
+            self._paused[key] = max(self._paused.get(key, 0), due)
+        self.backoffs += 1
+        self.backing_off = wait.reason
+        log.error("%s paused for %.0f s, nothing dead-lettered: %s", self.name, wait.seconds,
+                  wait.reason)  # fmt: skip
 
     # -- paused partitions ---------------------------------------------------------------
     def _pause(self, c: Consumed, due: int) -> None:
