@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ml_connector.api.errors import NotFound
+from ml_connector.api.odata import odata_datetime
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.config import FlowConfig
 from ml_connector.connections.business_central import BusinessCentralConnection
@@ -124,13 +125,6 @@ STREAMS: dict[str, Stream] = {
 }
 
 
-def odata_timestamp(value: datetime) -> str:
-    """BC's unquoted datetime literal, UTC with milliseconds."""
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
-
-
 def streams(cost_center_shortcut: int) -> dict[str, Stream]:
     """Every stream, documents reading the cost center from the company's shortcut field."""
     invoice = partial(
@@ -170,7 +164,7 @@ class BusinessCentralSource:
         self, stream: Stream, since: datetime | None
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Records modified at or after ``since`` (``ge``: ties at the bound are re-read)."""
-        flt = f"{stream.cursor_field} ge {odata_timestamp(since)}" if since else None
+        flt = f"{stream.cursor_field} ge {odata_datetime(since)}" if since else None
         path = await self._path(stream)
         async for page in self.client.read(path, filter=flt, expand=stream.expand):
             if stream.scope == "dimension":

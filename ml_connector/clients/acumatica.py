@@ -141,7 +141,8 @@ class AcumaticaClient:
         overlap: timedelta = timedelta(0),
         expand: str | None = None,
     ) -> AsyncIterator[list[Record]]:
-        flt = f"LastModifiedDateTime gt {acumatica_datetime(since - overlap)}"
+        # Inclusive, for the same reason as every delta read: a tie is read, never skipped.
+        flt = f"LastModifiedDateTime ge {acumatica_datetime(since - overlap)}"
         async for page in self.read(entity, filter=flt, expand=expand):
             yield page
 

@@ -103,9 +103,10 @@ class BusinessCentralClient:
         overlap: timedelta = timedelta(0),
         expand: str | None = None,
     ) -> AsyncIterator[list[Record]]:
-        """Records modified after ``since - overlap``; the overlap re-reads records that
-        share the cursor's timestamp or were committed late (the dedupe stage drops repeats)."""
-        flt = f"lastModifiedDateTime gt {odata_datetime(since - overlap)}"
+        """Records modified at or after ``since - overlap``. Inclusive: a record committed
+        later with the cursor's very timestamp is read, not skipped (``gt`` would skip it
+        whenever the overlap is zero); the dedupe stage drops the repeats."""
+        flt = f"lastModifiedDateTime ge {odata_datetime(since - overlap)}"
         async for page in self.read(entity_set, filter=flt, expand=expand):
             yield page
 
