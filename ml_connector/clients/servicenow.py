@@ -10,10 +10,12 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from ml_connector.api.auth import ServiceNowAuth
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
+from ml_connector.api.errors import UnreadableAnswer
 from ml_connector.api.paging import EncodedQueryKeyset, LinkHeader, PageRequest, pages
 from ml_connector.clients.base import api_client
 from ml_connector.connections.servicenow import ServiceNowConnection
@@ -54,6 +56,17 @@ def _result(r: Record) -> ImportResult:
         table=r.get("table") or None,
         message=r.get("error_message") or r.get("status_message") or None,
     )
+
+
+def _results(body: Any, what: str) -> list[ImportResult]:
+    """The per-row outcomes of an Import Set answer, or UnreadableAnswer (retried) when the
+    answer is JSON but not that shape: the write may or may not have happened."""
+    rows = body.get("result", []) if isinstance(body, dict) else None
+    if isinstance(rows, dict):
+        rows = [rows]
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise UnreadableAnswer(f"{what}: the answer has no list of results")
+    return [_result(r) for r in rows]
 
 
 def _staged_result(row: Record) -> ImportResult:
@@ -174,7 +187,7 @@ class ServiceNowClient:
     async def import_row(self, staging_table: str, row: dict[str, str]) -> list[ImportResult]:
         """POST one staging row; the transform runs synchronously and reports per target."""
         body = await self.client.send_json("POST", f"/api/now/import/{staging_table}", row)
-        return [_result(r) for r in body.get("result", [])]
+        return _results(body, f"import into {staging_table}")
 
     async def import_multiple(
         self,
@@ -211,7 +224,7 @@ class ServiceNowClient:
     async def import_status(self, staging_table: str, sys_id: str) -> list[ImportResult]:
         """Outcome of one staging row by its sys_id (GET /api/now/import/{table}/{sys_id})."""
         body = await self.client.get_json(f"/api/now/import/{staging_table}/{sys_id}")
-        return [_result(r) for r in body.get("result", [])]
+        return _results(body, f"import row {sys_id} of {staging_table}")
 
     # -- roles ---------------------------------------------------------------------------
 
