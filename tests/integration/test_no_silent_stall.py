@@ -4,10 +4,13 @@ worker stops loudly: the cases that once left a worker alive and stuck, or lost 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,39 +190,97 @@ def test_a_failing_processor_event_ends_the_process_naming_it() -> None:
     assert "mlc.bc.vendor[2]@41" in result.stderr and "registry down" in result.stderr
 
 
-def test_run_producers_once_fails_when_every_poll_failed(
-    bootstrap: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _once(bootstrap: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+          environment: str) -> tuple[Any, str]:  # fmt: skip
+    """``run producers --once`` against a Business Central simulator: (result, audit topic)."""
     import yaml
-    from typer.testing import CliRunner
 
-    from app.cli import app
     from ml_connector.secrets import SecretStore, generate_key
     from simulators import business_central
     from simulators.server import serve_in_thread
     from tests.clients.connections import bc_connection, sn_connection
 
     url, stop = serve_in_thread(business_central.create_app(
-        business_central.BusinessCentralOptions()))  # fmt: skip
+        business_central.BusinessCentralOptions(vendor_count=40)))  # fmt: skip
+    prefix = f"once{uuid.uuid4().hex[:6]}"
     try:
         key = generate_key()
         store = SecretStore(tmp_path / "store.json", key)
         store.set("secret", "mlc-secret")
         store.set("password", "mlc-password")
-        monkeypatch.setenv("MLC_SECRET_KEY", key)
-        # An environment the tenant does not have: every read of this source fails.
-        bc = bc_connection(url, environment="nosuch")
+        bc = bc_connection(url, environment=environment)
         config = tmp_path / "mlc.yaml"
         config.write_text(yaml.safe_dump({
             "kafka": {"bootstrap_servers": bootstrap, "encoding": "single-object",
-                      "topic_prefix": f"once{uuid.uuid4().hex[:6]}"},
+                      "topic_prefix": prefix},
             "secrets": {"store": str(tmp_path / "store.json")},
             "connections": {"bc": bc.model_dump(mode="json", exclude_none=True),
                             "sn": sn_connection(url).model_dump(mode="json", exclude_none=True)},
             "flows": {"f": {"source": "bc", "target": "sn", "entities": ["vendor"]}},
         }))  # fmt: skip
-        result = CliRunner().invoke(app, ["run", "producers", "--once", "-c", str(config)])
+        # Its own process: what a process leaves unsent when it ends is lost with it.
+        root = Path(__file__).resolve().parents[2]
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "run", "producers", "--once", "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root), "MLC_SECRET_KEY": key},
+        )
     finally:
         stop()
-    assert result.exit_code == 1, result.output
-    assert "polling failed for" in result.output
+    return result, f"{prefix}.audit"
+
+
+def test_run_producers_once_fails_when_every_poll_failed(
+    bootstrap: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An environment the tenant does not have: every read of this source fails.
+    result, _ = _once(bootstrap, tmp_path, monkeypatch, "nosuch")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "polling failed for" in result.stderr
+
+
+def test_producers_leave_nothing_unsent_when_they_stop(
+    bootstrap: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, audit = _once(bootstrap, tmp_path, monkeypatch, "production")
+    assert result.returncode == 0, result.stderr[-2000:]
+    stages = Counter(AuditRecord.from_json(r.value or b"").stage
+                     for r in read_to_end(bootstrap, audit, "audit-count"))  # fmt: skip
+    # Audit records are sent without waiting; they must all be out before the process ends.
+    assert stages["polled"] == stages["produced"] == 40
+
+
+async def test_a_trickling_notification_is_answered_not_left_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from producers import receiver as receiver_module
+    from producers.receiver import receiver_app
+    from producers.servicenow_push import ServiceNowPushNotifier
+    from simulators.server import serve_in_thread
+
+    monkeypatch.setattr(receiver_module, "BODY_SECONDS", 0.5)
+    notifier = ServiceNowPushNotifier("X-Secret", "a-secret-of-sixteen-chars")
+    url, stop = serve_in_thread(receiver_app({("servicenow", "sn"): notifier}, lambda _: None))
+    try:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            s.sendall(
+                b"POST /webhooks/servicenow/sn HTTP/1.1\r\nHost: x\r\n"
+                b"X-Secret: a-secret-of-sixteen-chars\r\nContent-Length: 100\r\n\r\n{"
+            )
+            answer = s.recv(4096)  # sent while the rest of the body never comes
+    finally:
+        stop()
+    assert answer.startswith(b"HTTP/1.1 400") and b"did not arrive" in answer
+
+
+def test_the_receiver_listens_on_loopback_unless_told() -> None:
+    from ml_connector.config import WebhookConfig
+
+    assert WebhookConfig().listen_host == "127.0.0.1"
