@@ -295,7 +295,7 @@ def run(
     log_level: LogLevel = "info",
 ) -> None:
     """Run the pipeline: one component, or all of them under a restarting supervisor."""
-    from app import pipeline
+    from app import health, pipeline
     from app.config_check import problems
     from app.logs import LEVELS
     from app.supervisor import Supervisor
@@ -314,6 +314,10 @@ def run(
     bootstrap = settings.kafka.bootstrap_servers
     if not bootstrap:
         raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
+    m = settings.metrics
+    if m.port is not None and component in health.OFFSETS:
+        health.serve(m.listen_host, m.port + health.OFFSETS[component],
+                     health.Readiness(bootstrap))  # fmt: skip
     if component == "producers":
         try:
             pipeline.run_producers(settings, bootstrap, once=once)

@@ -39,6 +39,7 @@ class Sandbox:
     webhooks: bool = False  # BC change notifications to a local receiver, beside polling
     sn_push: bool = False  # ServiceNow Business Rule pushes of invoices to that receiver
     receiver_port: int = 0
+    metrics_port: int | None = None  # the workers' listeners; off unless a test asks
     bc_options: dict[str, Any] = field(default_factory=dict)  # more BusinessCentralOptions
     sn_options: dict[str, Any] = field(default_factory=dict)  # more ServiceNowOptions
     # More flows beside bc-servicenow, by name (source, target, entities ...); their
@@ -103,6 +104,7 @@ class Sandbox:
                 "encoding": "confluent" if self.registry_url else "single-object",
                 "topic_prefix": self.topic_prefix,
             },
+            "metrics": {"port": self.metrics_port},
             "secrets": {
                 "store": str(self.workdir / "secrets.json"),
                 "key_file": str(self.key_file),

@@ -14,6 +14,8 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from ml_connector.metrics import RECORDS
+
 # ``parked``: a document waiting in the processors for a master it names. ``held``: a record
 # waiting in a sink behind an earlier record of its key that is in retry (before the two were
 # told apart, sinks wrote ``parked`` for that too; such records stay in the topic and index).
@@ -69,3 +71,4 @@ class AuditLog:
         )  # fmt: skip
         self.producer.produce(self.topic, key=record.key.encode(), value=record.to_json())
         self.producer.poll(0)
+        RECORDS.labels(self.component, stage, connection, entity).inc()

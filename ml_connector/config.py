@@ -184,12 +184,24 @@ class WebhookConfig(_Model):
     )
 
 
+class MetricsConfig(_Model):
+    """Each worker process serves /metrics, /healthz and /readyz."""
+
+    listen_host: str = Field(default="127.0.0.1", description="address to bind (loopback)")
+    port: int | None = Field(
+        default=9400, ge=1, le=65530,
+        description="producers listen here, processors +1, sinks +2, audit +3, webhooks +4; "
+        "null turns the listeners off",
+    )  # fmt: skip
+
+
 class Settings(_Model):
     kafka: KafkaConfig = KafkaConfig()
     secrets: SecretsConfig = SecretsConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     audit: AuditConfig = AuditConfig()
     webhooks: WebhookConfig = WebhookConfig()
+    metrics: MetricsConfig = MetricsConfig()
     connections: dict[str, Connection] = Field(default_factory=dict)
     flows: dict[str, FlowConfig] = Field(default_factory=dict)
 

@@ -28,6 +28,7 @@ import schemas
 from ml_connector.audit import AuditRecord
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
+from ml_connector.metrics import RECORDS
 from ml_connector.xref import CODE_FIELDS, master_entry, xref_key
 from ml_connector.xref_view import XrefView
 from processors.parking import Parked, release_timer
@@ -112,6 +113,7 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
                              detail={"target": route.target, **detail})  # fmt: skip
         # Buffered, not awaited to the ack: the sink's own audit record proves delivery.
         await audit_topic.send(key=record.key.encode(), value=record.to_json())
+        RECORDS.labels("processors", stage, route.source, route.entity).inc()
 
     async def record_master(source: str, entity: str, record_id: str, data: dict[str, Any]) -> None:
         """What the source holds, by code: documents naming it may now go to that source."""

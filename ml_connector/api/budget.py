@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import httpx
 
 from ml_connector.api.errors import retry_after_seconds
+from ml_connector.metrics import API_CALLS, API_SECONDS, THROTTLED
 
 SETTLE_SECONDS = 0.05
 
@@ -161,6 +162,7 @@ class RateBudget:
             if wait is not None and now + wait > self._paused_until:
                 self._paused_until = now + wait
                 self.pauses += 1
+                THROTTLED.labels(response.request.url.host).inc()
 
 
 class BudgetedTransport(httpx.AsyncBaseTransport):
@@ -171,8 +173,16 @@ class BudgetedTransport(httpx.AsyncBaseTransport):
         self.budget = budget
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
         async with self.budget.slot():
-            response = await self.inner.handle_async_request(request)
+            started = time.monotonic()
+            try:
+                response = await self.inner.handle_async_request(request)
+            except Exception:
+                API_CALLS.labels(host, request.method, "error").inc()
+                raise
+            API_SECONDS.labels(host).observe(time.monotonic() - started)
+            API_CALLS.labels(host, request.method, str(response.status_code)).inc()
             # Read the body inside the slot: the server is busy with us until it is sent.
             try:
                 await response.aread()

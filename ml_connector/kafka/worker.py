@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing
+from ml_connector.metrics import BACKOFFS, PAUSED
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +254,9 @@ class Worker:
                                  f"{settling!r}")  # fmt: skip
             raise
         await self._settle(batch, records)
-        self.backing_off = None
+        if self.backing_off is not None:
+            self.backing_off = None
+            PAUSED.labels(self.name).set(0)
 
     async def _settle(self, batch: Batch, handled: list[Consumed]) -> None:
         """Every send of the batch acknowledged, then the offsets of ``handled`` committed."""
@@ -283,6 +286,8 @@ class Worker:
             self._paused[key] = max(self._paused.get(key, 0), due)
         self.backoffs += 1
         self.backing_off = wait.reason
+        PAUSED.labels(self.name).set(1)
+        BACKOFFS.labels(self.name).inc()
         log.error("%s paused for %.0f s, nothing dead-lettered: %s", self.name, wait.seconds,
                   wait.reason)  # fmt: skip
 
