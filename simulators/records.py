@@ -154,8 +154,10 @@ class Database:
             key = table.key_of(row)
             if key in table.by_key or row["id"] in table.rows:
                 raise DuplicateKey(name, dict(zip(table.spec.key_fields, key, strict=True)))
+            # One reading of the clock: a new row's created and modified times are equal.
+            stamp = stamp or self.clock.now()
             if table.spec.created_field and row.get(table.spec.created_field) is None:
-                row[table.spec.created_field] = table.spec.truncate(stamp or self.clock.now())
+                row[table.spec.created_field] = table.spec.truncate(stamp)
             sequence = self._stamp(table, row, stamp)
             table.rows[row["id"]] = row
             table.by_key[key] = row["id"]

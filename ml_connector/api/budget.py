@@ -143,7 +143,7 @@ class RateBudget:
             if semaphore is not None:
                 semaphore.release()
 
-    def observe(self, response: httpx.Response) -> None:
+    def observe(self, response: httpx.Response, host: str = "") -> None:
         """Tighten the budget from what the server said about its own."""
         now = self._clock()
         remaining = response.headers.get("X-RateLimit-Remaining")
@@ -162,7 +162,7 @@ class RateBudget:
             if wait is not None and now + wait > self._paused_until:
                 self._paused_until = now + wait
                 self.pauses += 1
-                THROTTLED.labels(response.request.url.host).inc()
+                THROTTLED.labels(host).inc()
 
 
 class BudgetedTransport(httpx.AsyncBaseTransport):
@@ -189,7 +189,7 @@ class BudgetedTransport(httpx.AsyncBaseTransport):
             except BaseException:
                 await response.aclose()
                 raise
-        self.budget.observe(response)
+        self.budget.observe(response, host)
         return response
 
     async def aclose(self) -> None:
