@@ -50,7 +50,6 @@ class HintFollower:
         self.topic = topic
         self.followed = 0
         self.skipped = 0
-        self._refusals = 0  # hints that could not be followed in a row, for the pause
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``. A hint the source cannot answer for now pauses the follower and is
@@ -77,10 +76,10 @@ class HintFollower:
         except RetryableError as exc:
             # The source is down or throttling past the client's own retries: try this hint
             # again later rather than stop following (deletes arrive only this way).
-            self._refusals += 1
             raise Backoff(
                 f"cannot follow {hint.entity_set} {hint.record_id} now ({exc})",
-                min(HINT_PAUSE * 2 ** (self._refusals - 1), MAX_HINT_PAUSE),
+                HINT_PAUSE,
+                MAX_HINT_PAUSE,
             ) from exc
         except FatalError as exc:
             # Refused for good (a record we may not read, a bad request): the next poll reads
@@ -88,8 +87,6 @@ class HintFollower:
             log.error("hint %s %s %s not followed: %s", hint.connection, hint.entity_set,
                       hint.record_id, exc)  # fmt: skip
             self.skipped += 1
-            return
-        self._refusals = 0
 
     async def follow(self, hint: Hint) -> None:
         if hint.change_type == "deleted":

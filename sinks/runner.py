@@ -111,7 +111,6 @@ class SinkRunner:
         self._slots = asyncio.Semaphore(concurrency)
         self.stats = SinkStats()
         self._stopping = asyncio.Event()
-        self._refusals = 0  # credential refusals in a row, for the pause's length
 
     def stop(self) -> None:
         self._stopping.set()
@@ -141,7 +140,7 @@ class SinkRunner:
     async def handle(self, batch: Batch) -> None:
         """Settles every record of the batch; the worker flushes what that sent (retry and
         DLQ copies, held-key state, audit, xref) before it commits the batch."""
-        by_key: dict[tuple[str, bytes | None], list[Consumed]] = defaultdict(list)
+        by_key: dict[tuple[str, bytes | None], list[tuple[Consumed, Origin]]] = defaultdict(list)
         for c in batch.records:
             origin = self._origin(c)
             if isinstance(origin, str):  # a retry copy whose headers say nothing usable
@@ -149,20 +148,19 @@ class SinkRunner:
                            "MalformedRetryRecord", origin, "", batch.tracker)  # fmt: skip
                 batch.done(c)
                 continue
-            by_key[(origin.topic, c.key)].append(c)
+            by_key[(origin.topic, c.key)].append((c, origin))
         try:
             async with asyncio.TaskGroup() as group:
                 for records in by_key.values():
                     group.create_task(self._settle_key(records, batch))
         except* Backoff as waiting:
             raise waiting.exceptions[0] from None
-        self._refusals = 0
 
-    async def _settle_key(self, records: list[Consumed], batch: Batch) -> None:
+    async def _settle_key(self, records: list[tuple[Consumed, Origin]], batch: Batch) -> None:
         async with self._slots:
-            for c in records:
+            for c, origin in records:
                 with batch.handling(c):
-                    await self._settle(c, batch.tracker)
+                    await self._settle(c, origin, batch.tracker)
                 batch.done(c)
 
     def _origin(self, c: Consumed) -> Origin | str:
@@ -183,9 +181,7 @@ class SinkRunner:
         except ValueError:
             return "retry record whose partition, offset or attempt header is not a number"
 
-    async def _settle(self, c: Consumed, tracker: DeliveryTracker) -> None:
-        origin = self._origin(c)
-        assert isinstance(origin, Origin)  # malformed copies were dead-lettered by ``handle``
+    async def _settle(self, c: Consumed, origin: Origin, tracker: DeliveryTracker) -> None:
         key = (c.key or b"").decode(errors="replace")
         state = self.held.get(origin.topic, key)
         if state is not None and origin.tier_index >= 0 and origin.offset <= state.done:
@@ -213,12 +209,12 @@ class SinkRunner:
         if isinstance(exc, CredentialsRejected):
             # No record is at fault: dead-lettering would send every record there. Pause the
             # target and say what to fix; the records are read again when it resumes.
-            self._refusals += 1
             self.stats.credential_pauses += 1
             raise Backoff(
                 f"{self.target_name} refused the connection's credentials ({exc}); fix them "
                 f"(ml-connector ping {self.target_name} names the check)",
-                min(CREDENTIAL_PAUSE * 2 ** (self._refusals - 1), MAX_CREDENTIAL_PAUSE),
+                CREDENTIAL_PAUSE,
+                MAX_CREDENTIAL_PAUSE,
             )
         if isinstance(exc, RetryableError) and origin.tier_index + 1 < len(self.tiers):
             tier = origin.tier_index + 1

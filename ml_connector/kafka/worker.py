@@ -49,12 +49,16 @@ class Backoff(Exception):
     """Raised by a handler when nothing is wrong with the records but the peer refuses them
     all for now (credentials revoked, the system down for longer than in-process retries
     wait): the records it marked done are committed, the rest are read again once every
-    partition of the worker resumes after ``seconds``. Nothing is dead-lettered for it."""
+    partition of the worker resumes after ``seconds``. Nothing is dead-lettered for it.
 
-    def __init__(self, reason: str, seconds: float) -> None:
+    While the peer keeps refusing, each pause doubles, up to ``most``; a batch handled in
+    full starts again from ``seconds``."""
+
+    def __init__(self, reason: str, seconds: float, most: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.seconds = seconds
+        self.most = seconds if most is None else most
 
 
 class Batch:
@@ -188,6 +192,7 @@ class Worker:
         self.on_revoke = on_revoke
         self._paused: dict[tuple[str, int], int] = {}  # partition -> due (epoch ms)
         self.backoffs = 0
+        self._in_a_row = 0  # pauses since the last batch handled in full, for their length
         self.backing_off: str | None = None  # why it last paused everything, until it moves
         self._inflight: asyncio.Future[Any] | None = None
 
@@ -254,6 +259,7 @@ class Worker:
                                  f"{settling!r}")  # fmt: skip
             raise
         await self._settle(batch, records)
+        self._in_a_row = 0
         if self.backing_off is not None:
             self.backing_off = None
             PAUSED.labels(self.name).set(0)
@@ -277,7 +283,9 @@ class Worker:
             if (r.topic, r.partition, r.offset) not in done:
                 first.setdefault((r.topic, r.partition), r.offset)
         assigned = self.consumer.assignment() if self.topics else self.partitions
-        due = now_ms() + int(wait.seconds * 1000)
+        seconds = min(wait.seconds * 2**self._in_a_row, wait.most)
+        self._in_a_row += 1
+        due = now_ms() + int(seconds * 1000)
         for tp in assigned:
             key = (tp.topic or "", tp.partition)
             self.consumer.pause([TopicPartition(*key)])
@@ -288,7 +296,7 @@ class Worker:
         self.backing_off = wait.reason
         PAUSED.labels(self.name).set(1)
         BACKOFFS.labels(self.name).inc()
-        log.error("%s paused for %.0f s, nothing dead-lettered: %s", self.name, wait.seconds,
+        log.error("%s paused for %.0f s, nothing dead-lettered: %s", self.name, seconds,
                   wait.reason)  # fmt: skip
 
     # -- paused partitions ---------------------------------------------------------------
