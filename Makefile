@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: install demo test bench compose-tool postgres-server
+.PHONY: install demo test bench compose-tool postgres-server prometheus-server
 install: $(STAMP)
 
 # The audit index's PostgreSQL test starts a throwaway server from Debian's package.
@@ -22,6 +22,15 @@ postgres-server:
 	    { apt-get install -y -q postgresql >/dev/null 2>&1 || \
 	      { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; }; } || \
 	  echo "PostgreSQL's server is missing: install Debian's postgresql package"
+
+# The dashboard's test scrapes the workers with a real Prometheus from Debian's package.
+prometheus-server:
+	@command -v prometheus >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && \
+	        apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; }; } || \
+	  echo "Prometheus is missing: install Debian's prometheus package"
 
 # docker-compose.yml is validated by a compose implementation; Debian's package provides one.
 compose-tool:
@@ -34,7 +43,7 @@ compose-tool:
 demo: $(STAMP)
 	$(BIN)/ml-connector demo
 
-test: $(STAMP) compose-tool postgres-server
+test: $(STAMP) compose-tool postgres-server prometheus-server
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

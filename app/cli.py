@@ -299,6 +299,8 @@ def run(
     from app.config_check import problems
     from app.logs import LEVELS
     from app.supervisor import Supervisor
+    from ml_connector.kafka.groups import consumer_groups
+    from ml_connector.kafka.lag import LagSampler
 
     if log_level.lower() not in LEVELS:
         raise fail(f"--log-level {log_level!r}: expected one of {', '.join(LEVELS)}")
@@ -318,6 +320,9 @@ def run(
     if m.port is not None and component in health.OFFSETS:
         health.serve(m.listen_host, m.port + health.OFFSETS[component],
                      health.Readiness(bootstrap))  # fmt: skip
+        groups = consumer_groups(settings).get(component)
+        if groups:
+            LagSampler(bootstrap, groups).start()
     if component == "producers":
         try:
             pipeline.run_producers(settings, bootstrap, once=once)

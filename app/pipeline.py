@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException
 
 from ml_connector.avro import AvroCodec, codec_for
 from ml_connector.config import Settings
+from ml_connector.context import acting_for
 from ml_connector.kafka.admin import ensure_topics, pipeline_topics, topic_differences
 from ml_connector.kafka.clients import consumer, producer
 from ml_connector.secrets import SecretStore
@@ -93,6 +94,7 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
 
     async def poll_flow(name: str, stop: asyncio.Event) -> None:
         flow = settings.flows[name]
+        acting_for(flow.source)
         source = build_source(settings, name, secrets)
         pollers = [
             Poller(source, source.streams[e], connection=flow.source, topics=settings.kafka.topics,
@@ -159,11 +161,13 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
     from producers.hint import Hint
     from producers.receiver import receiver_app
     from producers.registry import build_notifiers
+    from producers.subscriptions import publish_expiries
 
     prepare(settings, bootstrap)
     topics, hooks = settings.kafka.topics, settings.webhooks
     secrets = SecretStore.from_config(settings.secrets)
-    notifiers = build_notifiers(settings, secrets, StateStore(bootstrap, topics.state))
+    state = StateStore(bootstrap, topics.state)
+    notifiers = build_notifiers(settings, secrets, state)
     kafka = producer(bootstrap, **settings.kafka.producer.properties())
 
     def write_hints(hints: list[Hint]) -> None:
@@ -181,8 +185,13 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
             await asyncio.sleep(0.05)
         # Subscriptions only after the receiver answers: BC's handshake calls it first.
         while not stop.is_set() and not serving.done():
-            for notifier in notifiers.values():
+            for (_system, connection), notifier in notifiers.items():
+                acting_for(connection)
                 await notifier.maintain()
+            try:
+                await asyncio.to_thread(publish_expiries, state)
+            except Exception as exc:  # noqa: BLE001 - a gauge is not worth stopping the receiver
+                log.warning("subscription expiries not published: %s", exc)
             await _sleep_or_stop(stop, hooks.check_interval.total_seconds())
         server.should_exit = True
         await serving

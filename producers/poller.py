@@ -21,6 +21,7 @@ from confluent_kafka import Producer
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
 from ml_connector.kafka.clients import DeliveryTracker, Outgoing, deliver
+from ml_connector.metrics import CURSOR_AGE, age
 from ml_connector.state import StateStore
 from ml_connector.topics import Topics
 from producers.events import SourceInfo, envelope, parse_timestamp
@@ -150,6 +151,10 @@ class Poller:
             self.state_key,
             {"cursor": newest.to_json() if newest else None, "totals": totals},
         )
+        if newest is not None:
+            # Read at each scrape, so it keeps growing while the polls fail or find nothing.
+            age(CURSOR_AGE.labels(self.connection, self.stream.entity),
+                newest.modified_at.timestamp())  # fmt: skip
         log.info("%s: read %d, produced %d, cursor %s", self.topic, stats.records_read,
                  stats.events_produced, newest)  # fmt: skip
         return stats

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
@@ -32,8 +33,10 @@ from ml_connector import headers as h
 from ml_connector.api.errors import CredentialsRejected, RetryableError
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
+from ml_connector.context import acting_for
 from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing
 from ml_connector.kafka.worker import Backoff, Batch, Worker, now_ms
+from ml_connector.metrics import END_TO_END_SECONDS, WRITE_SECONDS
 from ml_connector.xref import written_entry
 from sinks.base import Outcome, SinkRecord, Target
 from sinks.holding import HeldKeys
@@ -117,6 +120,7 @@ class SinkRunner:
 
     # -- the loop ----------------------------------------------------------------------
     async def run(self) -> None:
+        acting_for(self.target_name)
         worker = Worker(
             self.consumer, self.handle, name=f"sink {self.target_name}",
             topics=[*self.topics, *(t.topic for t in self.tiers)], producer=self.producer,
@@ -241,12 +245,18 @@ class SinkRunner:
             event = self.codec.decode(entity, c.value)
             record = SinkRecord(origin.topic, origin.partition, origin.offset,
                                 (c.key or b"").decode(), entity, event)  # fmt: skip
+            started = time.monotonic()
             outcome: Outcome = await self.target.write(record)
+            WRITE_SECONDS.labels(self.target_name, entity).observe(time.monotonic() - started)
         except Exception as exc:  # noqa: BLE001 - the caller sorts it by class
             return None, (exc, traceback.format_exc())
         if not outcome.ok:
             return record, (TargetRejected(outcome.error or "rejected"), "")
         self.stats.by_status[outcome.status] += 1
+        changed = (event.get("source") or {}).get("modified_at")
+        if isinstance(changed, datetime):
+            END_TO_END_SECONDS.labels(self.target_name, entity).observe(
+                max(0.0, time.time() - changed.timestamp()))  # fmt: skip
         self._audit(c, origin, "written", status=outcome.status, target_id=outcome.target_id,
                     attempt=origin.attempt + 1, event=event,
                     **({"note": outcome.note} if outcome.note else {}))  # fmt: skip
