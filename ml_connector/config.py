@@ -78,6 +78,16 @@ class MappingRules(_Model):
     vendors: dict[str, str] = Field(default_factory=dict)
     cost_centers: dict[str, str] = Field(default_factory=dict)
     accounts: dict[str, str] = Field(default_factory=dict)
+    customers: dict[str, str] = Field(default_factory=dict)
+    items: dict[str, str] = Field(default_factory=dict)
+
+    def for_entity(self, entity: str) -> dict[str, str]:
+        """The overrides of references to one canonical entity (none for an entity that has
+        no key here, such as the invoice a payment applies to)."""
+        keys = {"vendor": self.vendors, "cost_center": self.cost_centers,
+                "gl_account": self.accounts, "customer": self.customers,
+                "item": self.items}  # fmt: skip
+        return keys.get(entity, {})
 
 
 class FlowConfig(_Model):
