@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -40,11 +39,6 @@ class EndpointVersionNotFound(NotFound):
 
 class ActionFailed(FatalError):
     """A long-running action ended in failure or did not end in time."""
-
-
-def acumatica_datetime(value: datetime) -> str:
-    """``datetimeoffset'2024-01-01T00:00:00.000+00:00'``, the literal Acumatica documents."""
-    return f"datetimeoffset'{value.isoformat(timespec='milliseconds')}'"
 
 
 class AcumaticaClient:
@@ -113,6 +107,10 @@ class AcumaticaClient:
         path = "/".join(quote(str(k), safe="") for k in keys)
         return f"{self.root}/{entity}" + (f"/{path}" if path else "")
 
+    async def locate(self, path: str) -> str:
+        """Where ``ml_connector.streams`` reads a declared entity."""
+        return self._url(path)
+
     # -- reads ---------------------------------------------------------------------------
 
     async def read(
@@ -132,19 +130,6 @@ class AcumaticaClient:
                 yield [unwrap(r) for r in page.records]
         except NotFound as exc:
             raise await self._explain(exc) from exc
-
-    async def delta(
-        self,
-        entity: str,
-        since: datetime,
-        *,
-        overlap: timedelta = timedelta(0),
-        expand: str | None = None,
-    ) -> AsyncIterator[list[Record]]:
-        # Inclusive, for the same reason as every delta read: a tie is read, never skipped.
-        flt = f"LastModifiedDateTime ge {acumatica_datetime(since - overlap)}"
-        async for page in self.read(entity, filter=flt, expand=expand):
-            yield page
 
     async def get(self, entity: str, *keys: str, expand: str | None = None) -> Record:
         """By the entity's key values in order (``"Bill", "BILL", "000123"``) or by its id."""
