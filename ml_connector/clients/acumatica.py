@@ -23,7 +23,6 @@ from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
 from ml_connector.api.errors import FatalError, NotFound, RetryableError
 from ml_connector.api.odata import odata_query
-from ml_connector.api.paging import PageRequest, TopSkip, pages
 from ml_connector.api.session_auth import CookieSessionAuth
 from ml_connector.clients.acumatica_values import unwrap, wrap
 from ml_connector.clients.base import api_client
@@ -31,6 +30,9 @@ from ml_connector.connections.acumatica import AcumaticaConnection, AcumaticaLog
 from ml_connector.ping import Missing, Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream, read
+from ml_connector.streams.dialects import ODATA
+from ml_connector.streams.styles import TOP_SKIP
 
 
 class EndpointVersionNotFound(NotFound):
@@ -122,12 +124,11 @@ class AcumaticaClient:
         select: Sequence[str] | None = None,
     ) -> AsyncIterator[list[Record]]:
         """Pages of unwrapped records, ``$top``/``$skip`` until a short page."""
-        params = odata_query(filter=filter, expand=expand, select=select) or {}
-        params["$top"] = str(self.page_size)
-        first = PageRequest(self._url(entity), params)
+        lookup = Stream(path=entity, dialect=ODATA, paging=TOP_SKIP, filter=filter,
+                        expand=expand, select=tuple(select or ()), selector=unwrap)  # fmt: skip
         try:
-            async for page in pages(self.client, TopSkip(self.page_size), first):
-                yield [unwrap(r) for r in page.records]
+            async for page in read(self, lookup):
+                yield page
         except NotFound as exc:
             raise await self._explain(exc) from exc
 

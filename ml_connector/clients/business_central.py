@@ -16,12 +16,14 @@ from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import ApiClient, RetryPolicy
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
 from ml_connector.api.odata import odata_literal, odata_query
-from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
 from ml_connector.connections.business_central import BusinessCentralConnection
 from ml_connector.ping import Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream, read
+from ml_connector.streams.dialects import ODATA
+from ml_connector.streams.styles import NEXT_LINK
 
 MAX_BATCH = 100  # BC refuses a $batch with more operations
 
@@ -94,9 +96,9 @@ class BusinessCentralClient:
     ) -> AsyncIterator[list[Record]]:
         """Pages of an entity set, optionally filtered (look-ups; change reads are declared
         streams, run by ``ml_connector.streams.read``)."""
-        params = odata_query(filter=filter, expand=expand, select=select)
-        url = await self.entity_url(entity_set)
-        async for page in odata_pages(self.client, url, params, page_size=self.page_size):
+        lookup = Stream(path=entity_set, dialect=ODATA, paging=NEXT_LINK, filter=filter,
+                        expand=expand, select=tuple(select or ()))  # fmt: skip
+        async for page in read(self, lookup):
             yield page
 
     async def get(self, entity_set: str, record_id: str, *, expand: str | None = None) -> Record:

@@ -16,12 +16,14 @@ from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
 from ml_connector.api.errors import AlreadyExists
 from ml_connector.api.odata import odata_key, odata_query, odata_string
-from ml_connector.api.paging import odata_pages
 from ml_connector.clients.base import api_client, entra_auth
 from ml_connector.connections.finance_operations import FinanceOperationsConnection
 from ml_connector.ping import Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream, read
+from ml_connector.streams.dialects import ODATA
+from ml_connector.streams.styles import NEXT_LINK
 
 Key = Mapping[str, Any]
 
@@ -69,14 +71,11 @@ class FinanceOperationsClient:
         expand: str | None = None,
         select: Sequence[str] | None = None,
     ) -> AsyncIterator[list[Record]]:
-        if self.company:
-            company = f"dataAreaId eq {odata_string(self.company)}"
-            filter = f"{company} and ({filter})" if filter else company
-        params = odata_query(filter=filter, expand=expand, select=select)
-        params = {**(params or {}), "cross-company": "true"}
-        async for page in odata_pages(
-            self.client, self.url(entity_set), params, page_size=self.connection.page_size
-        ):
+        company = f"dataAreaId eq {odata_string(self.company)}" if self.company else None
+        lookup = Stream(path=entity_set, dialect=ODATA, paging=NEXT_LINK, filter=company,
+                        expand=expand, select=tuple(select or ()),
+                        params={"cross-company": "true"})  # fmt: skip
+        async for page in read(self, lookup, where=filter):
             yield page
 
     async def get(self, entity_set: str, key: Key, *, expand: str | None = None) -> Record:

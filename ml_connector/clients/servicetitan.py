@@ -15,12 +15,15 @@ from ml_connector.api.batch import chunks
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
 from ml_connector.api.errors import AlreadyExists
-from ml_connector.api.paging import ContinuationToken, Page, PageNumber, PageRequest, pages
+from ml_connector.api.paging import ContinuationToken, Page, PageRequest, pages
 from ml_connector.clients.base import api_client
 from ml_connector.connections.servicetitan import ServiceTitanConnection
 from ml_connector.ping import Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream, read
+from ml_connector.streams.dialects import SERVICETITAN_QUERY
+from ml_connector.streams.styles import PAGE_NUMBERS
 
 # resource -> module, as the API reference groups them.
 MODULES: Mapping[str, str] = {
@@ -74,9 +77,10 @@ class ServiceTitanClient:
     async def read(self, resource: str, **filters: str) -> AsyncIterator[list[Record]]:
         """Pages of a resource; ``filters`` are the API's (``modifiedOnOrAfter``, ``active``,
         ``statuses``, ``sort`` ...)."""
-        params = {"page": "1", "pageSize": str(self.page_size), **filters}
-        async for page in pages(self.client, PageNumber(), PageRequest(self.url(resource), params)):
-            yield page.records
+        lookup = Stream(path=resource, dialect=SERVICETITAN_QUERY, paging=PAGE_NUMBERS,
+                        params=filters)  # fmt: skip
+        async for page in read(self, lookup):
+            yield page
 
     async def by_ids(self, resource: str, ids: Iterable[int]) -> list[Record]:
         """Records by id, 50 per call (invoices and payments have no single-record GET)."""
