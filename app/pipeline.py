@@ -88,7 +88,7 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
     codec = prepare(settings, bootstrap)
     secrets = SecretStore.from_config(settings.secrets)
     state = StateStore(bootstrap, settings.kafka.topics.state)
-    kafka = producer(bootstrap)
+    kafka = producer(bootstrap, **settings.kafka.producer.properties())
     audit = AuditLog(kafka, settings.kafka.topics.audit, "producers")
 
     async def poll_flow(name: str, stop: asyncio.Event) -> None:
@@ -164,7 +164,7 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
     topics, hooks = settings.kafka.topics, settings.webhooks
     secrets = SecretStore.from_config(settings.secrets)
     notifiers = build_notifiers(settings, secrets, StateStore(bootstrap, topics.state))
-    kafka = producer(bootstrap)
+    kafka = producer(bootstrap, **settings.kafka.producer.properties())
 
     def write_hints(hints: list[Hint]) -> None:
         deliver(kafka, [Outgoing(topics.hints(hint.connection), hint.connection.encode(),
@@ -225,7 +225,7 @@ def run_sinks(settings: Settings, bootstrap: str) -> None:
             targets.setdefault(flow.target, {})[topics.sink(flow.target, entity)] = entity
 
     def runner(target: str, sink_topics: dict[str, str]) -> SinkRunner:
-        kafka = producer(bootstrap)
+        kafka = producer(bootstrap, **settings.kafka.producer.properties())
         group = topics.sink_group(target)
         return SinkRunner(
             # range assignment gives one member the same partition of every topic it reads,

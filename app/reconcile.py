@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ml_connector import streams
 from ml_connector.canonical import DOCUMENTS, key_field
 from ml_connector.config import Settings
 from ml_connector.flows import returned_documents
@@ -93,7 +94,7 @@ async def reconcile(settings: Settings, flow_name: str, secrets: SecretStore) ->
             stream = source.streams[entity]
             held = await target.snapshot(entity)
             records: dict[str, dict[str, Any]] = {}
-            async for page in source.read_since(stream, None):
+            async for page in streams.read(source.client, stream):
                 for raw in page:
                     canonical = stream.to_canonical(raw)
                     if entity in returned:

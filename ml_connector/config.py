@@ -30,6 +30,25 @@ class ConfigError(Exception):
     """A configuration file that cannot be used; the message names every bad key."""
 
 
+class ProducerTuning(_Model):
+    """Batching of what the connector's processes produce. Delivery guarantees (acks=all,
+    idempotence) are not tunable: they are what makes re-sends and restarts safe."""
+
+    linger_ms: int = Field(
+        default=10, ge=0, le=60_000,
+        description="how long a record may wait to share a batch before it is sent",
+    )  # fmt: skip
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        default="none",
+        description="none lets every subscriber's client read the topics, whatever codecs it "
+        "was built with",
+    )
+
+    def properties(self) -> dict[str, str | int]:
+        """The Kafka producer properties these settings stand for."""
+        return {"linger.ms": self.linger_ms, "compression.type": self.compression}
+
+
 class KafkaConfig(_Model):
     bootstrap_servers: str | None = Field(
         default=None, description="host:port list; KAFKA_BOOTSTRAP_SERVERS overrides it"
@@ -50,6 +69,8 @@ class KafkaConfig(_Model):
         description="confluent: Confluent wire format through schema_registry_url (what stock "
         "deserializers read); single-object: Avro single-object encoding, no registry",
     )
+
+    producer: ProducerTuning = Field(default_factory=ProducerTuning)
 
     @property
     def topics(self) -> Topics:

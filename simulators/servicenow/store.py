@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulators.base import SimulatorState
@@ -89,10 +90,13 @@ class ServiceNowStore(SimulatorState):
     def is_staging(self, name: str) -> bool:
         return any(m.source_table == name for m in self.transform_maps)
 
-    def insert(self, table: str, values: Mapping[str, Any], user: str) -> dict[str, str]:
+    def insert(
+        self, table: str, values: Mapping[str, Any], user: str, *, at: datetime | None = None
+    ) -> dict[str, str]:
+        """``at`` stamps the row as if written then (an inspection write planting a tie)."""
         with self.lock:
             return self.tables[self.canonical(table)].insert(
-                values, user=user, now=self.clock.now()
+                values, user=user, now=at or self.clock.now()
             )
 
     def update(

@@ -191,7 +191,7 @@ def test_a_failing_processor_event_ends_the_process_naming_it() -> None:
 
 
 def _once(bootstrap: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
-          environment: str) -> tuple[Any, str]:  # fmt: skip
+          environment: str, **kafka: Any) -> tuple[Any, str]:  # fmt: skip
     """``run producers --once`` against a Business Central simulator: (result, audit topic)."""
     import yaml
 
@@ -212,7 +212,7 @@ def _once(bootstrap: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
         config = tmp_path / "mlc.yaml"
         config.write_text(yaml.safe_dump({
             "kafka": {"bootstrap_servers": bootstrap, "encoding": "single-object",
-                      "topic_prefix": prefix},
+                      "topic_prefix": prefix, **kafka},
             "secrets": {"store": str(tmp_path / "store.json")},
             "connections": {"bc": bc.model_dump(mode="json", exclude_none=True),
                             "sn": sn_connection(url).model_dump(mode="json", exclude_none=True)},
@@ -246,7 +246,10 @@ def test_run_producers_once_fails_when_every_poll_failed(
 def test_producers_leave_nothing_unsent_when_they_stop(
     bootstrap: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result, audit = _once(bootstrap, tmp_path, monkeypatch, "production")
+    # Batches wait 5 s to fill: the last audit records are still queued when polling ends,
+    # and only a flush on the way out sends them.
+    result, audit = _once(bootstrap, tmp_path, monkeypatch, "production",
+                          producer={"linger_ms": 5000})  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     stages = Counter(AuditRecord.from_json(r.value or b"").stage
                      for r in read_to_end(bootstrap, audit, "audit-count"))  # fmt: skip

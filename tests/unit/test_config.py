@@ -36,6 +36,10 @@ def test_valid_config_parses() -> None:
     [
         ({"kafka": {"partitions": 0}}, "kafka.partitions"),
         ({"kafka": {"bootstrap": "x"}}, "kafka.bootstrap: unknown key"),
+        ({"kafka": {"producer": {"linger_ms": -1}}}, "kafka.producer.linger_ms"),
+        ({"kafka": {"producer": {"compression": "brotli"}}}, "kafka.producer.compression"),
+        # Delivery guarantees are not a tuning knob.
+        ({"kafka": {"producer": {"acks": 1}}}, "kafka.producer.acks: unknown key"),
         (
             {"connections": {"bc": {**BC, "auth": {**BC["auth"], "client_id": None}}}},
             "connections.bc.auth.client_id",
