@@ -16,6 +16,11 @@ from sinks import business_central, servicenow
 from sinks.base import Target, TargetContext
 
 TargetFactory = Callable[[Any, TargetContext], Target]
+Columns = Callable[[str], frozenset[str]]
+
+
+def _no_columns(entity: str) -> frozenset[str]:
+    return frozenset()
 
 
 @dataclass(frozen=True)
@@ -23,11 +28,13 @@ class TargetSystem:
     name: str
     target: TargetFactory
     entities: tuple[str, ...]  # the canonical entities it writes
+    # the columns it renders per entity: what a field override may rename or drop
+    columns: Columns = _no_columns
 
 
 TARGETS: tuple[TargetSystem, ...] = (
     TargetSystem("business_central", business_central.target, business_central.ENTITIES),
-    TargetSystem("servicenow", servicenow.target, servicenow.ENTITIES),
+    TargetSystem("servicenow", servicenow.target, servicenow.ENTITIES, servicenow.columns),
 )
 
 
