@@ -15,7 +15,7 @@ import schemas
 from ml_connector.config import FlowConfig, Settings
 from ml_connector.field_overrides import EntityFields
 from sinks.overrides import Overrides
-from sinks.registry import TargetSystem, target_system
+from sinks.registry import TARGETS, TargetSystem, target_system
 
 
 def canonical_fields(entity: str) -> frozenset[str] | None:
@@ -51,8 +51,15 @@ def _entity_problems(
     if entity not in flow.entities:
         yield f"{where}: the flow carries no {entity} (its entities: {', '.join(flow.entities)})"
         return
+    rendered: frozenset[str] = frozenset()
+    if target is not None:
+        if target.columns is None:
+            takes = [t.name for t in TARGETS if t.columns is not None]
+            yield (f"{where}: {flow.target} is a {target.name} target, which takes no field "
+                   f"overrides yet (these do: {', '.join(takes)})")  # fmt: skip
+            return
+        rendered = target.columns(entity)
     canonical = canonical_fields(entity)
-    rendered = target.columns(entity) if target is not None else frozenset()
     removed = {c for c, rule in fields.items() if rule.removes_column}
     written = {c for c, rule in fields.items() if not rule.removes_column}
     renamed: dict[str, str] = {}

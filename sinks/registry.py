@@ -19,17 +19,14 @@ TargetFactory = Callable[[Any, TargetContext], Target]
 Columns = Callable[[str], frozenset[str]]
 
 
-def _no_columns(entity: str) -> frozenset[str]:
-    return frozenset()
-
-
 @dataclass(frozen=True)
 class TargetSystem:
     name: str
     target: TargetFactory
     entities: tuple[str, ...]  # the canonical entities it writes
-    # the columns it renders per entity: what a field override may rename or drop
-    columns: Columns = _no_columns
+    # the columns it renders per entity, what a field override may rename or drop; None for
+    # a target that applies no field overrides, so config check refuses them there
+    columns: Columns | None = None
 
 
 TARGETS: tuple[TargetSystem, ...] = (

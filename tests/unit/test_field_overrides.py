@@ -181,3 +181,18 @@ def test_config_check_accepts_good_overrides(tmp_path: Path) -> None:
                             "        u_code: {from: number}\n"))  # fmt: skip
     result = runner.invoke(app, ["config", "check", "-c", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_config_check_refuses_overrides_a_target_would_not_apply(tmp_path: Path) -> None:
+    """A Business Central target renders documents without override support yet; accepting
+    the rule there would leave it silently unapplied."""
+    flow = ("flows:\n  servicenow-bc:\n    source: sn\n    target: bc\n"
+            "    entities: [purchase_invoice]\n    fields:\n"
+            "      purchase_invoice:\n        vendorNumber: {value: V1}\n")  # fmt: skip
+    path = tmp_path / "mlc.yaml"
+    path.write_text(CONNECTIONS + flow)
+    result = runner.invoke(app, ["config", "check", "-c", str(path)])
+    assert result.exit_code != 0
+    assert ("flows.servicenow-bc.fields.purchase_invoice: bc is a business_central target, "
+            "which takes no field overrides yet (these do: servicenow)"
+            ) in " ".join(result.output.split())  # fmt: skip
