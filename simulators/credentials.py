@@ -7,13 +7,11 @@ it without depending on the app wiring that uses them.
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from starlette.requests import Request
 
@@ -73,17 +71,6 @@ class TokenStore:
             count = len(self._tokens)
             self._tokens.clear()
         return count
-
-
-def jwt_shaped(claims: Mapping[str, Any]) -> str:
-    """An unsigned-in-spirit JWT: clients that peek at ``exp`` work; nobody can verify it."""
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    header = {"typ": "JWT", "alg": "RS256", "kid": "sim"}
-    parts = [json.dumps(header).encode(), json.dumps(dict(claims)).encode()]
-    return ".".join([*(b64(p) for p in parts), b64(secrets.token_bytes(32))])
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
