@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 
@@ -94,3 +95,18 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return value.strip() or None
+
+
+def oauth_client(request: Request, form: dict[str, str]) -> tuple[str, str]:
+    """(client_id, client_secret) of an RFC 6749 token request: from the form
+    (client_secret_post) when it carries a secret, else from HTTP Basic (client_secret_basic).
+
+    RFC 6749 section 2.3 forbids a client to use both but does not say what the server does;
+    the form wins because generic HTTP clients attach a Basic header of user credentials that
+    is not client authentication."""
+    basic = basic_credentials(request)
+    if basic is None or "client_secret" in form:
+        return form.get("client_id", ""), form.get("client_secret", "")
+    # RFC 6749 2.3.1: both parts are form-urlencoded before they are joined and encoded.
+    user, password = (unquote_plus(part) for part in basic)
+    return user, password

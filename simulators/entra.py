@@ -7,7 +7,7 @@ are accepted is the caller's choice, since each resource (BC, an F&O environment
 
 The client authenticates with ``client_id`` + ``client_secret`` in the form (client_secret_post)
 or as HTTP Basic (client_secret_basic, RFC 6749 section 2.3.1): Entra's discovery document
-lists both. Sending both at once is refused (RFC 6749: "MUST NOT use more than one").
+lists both. A request with both is judged by its form (see ``credentials.oauth_client``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from simulators.base import read_form
-from simulators.credentials import TokenStore, basic_credentials
+from simulators.credentials import TokenStore, oauth_client
 from simulators.entra_keys import sign_jwt
 
 
@@ -48,18 +47,6 @@ class EntraApp:
     lifetime_seconds: int
 
 
-def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, str] | None:
-    """(client_id, client_secret) from Basic or the form; None when both carry a secret."""
-    basic = basic_credentials(request)
-    if basic is None:
-        return form.get("client_id", ""), form.get("client_secret", "")
-    if "client_secret" in form:
-        return None
-    # RFC 6749 2.3.1: both parts are form-urlencoded before they are joined and encoded.
-    user, password = (unquote_plus(part) for part in basic)
-    return user, password
-
-
 def token_endpoint(
     tokens: TokenStore,
     app: EntraApp,
@@ -82,14 +69,7 @@ def token_endpoint(
                 "unsupported_grant_type",
                 f"AADSTS70003: The app requested an unsupported grant type '{grant}'.",
             )
-        client = _client_credentials(request, form)
-        if client is None:
-            return entra_error(
-                400,
-                "invalid_request",
-                "AADSTS90023: The client credentials were sent both in the request body and "
-                "in the Authorization header; use one client authentication method.",
-            )
+        client = oauth_client(request, form)
         if client != (app.client_id, app.client_secret):
             return entra_error(
                 401,

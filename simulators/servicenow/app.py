@@ -1,4 +1,4 @@
-"""ServiceNow instance simulator: OAuth token endpoint, Table API and Import Set API.
+"""ServiceNow instance simulator: OAuth token endpoint, Table, Import Set and Batch APIs.
 
 A client points its instance URL (``https://{instance}.service-now.com`` in production) at this
 app and keeps every path, parameter and header as documented.
@@ -16,8 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from simulators.base import BadJson, build_app, read_form, read_json
-from simulators.credentials import basic_credentials, bearer_token
+from simulators.credentials import basic_credentials, bearer_token, oauth_client
 from simulators.limits import RateLimiter, RateRule, Rejection, credential_key
+from simulators.servicenow.batch import BATCH_PATHS, batch
 from simulators.servicenow.inspection import inspection_routes
 from simulators.servicenow.options import ServiceNowOptions
 from simulators.servicenow.push import BusinessRulePush
@@ -107,10 +108,9 @@ class ServiceNowApi:
         form = await read_form(request)
         # What the instance answers for any wrong credential: an odd but real pair.
         denied = JSONResponse({"error_description": "access_denied", "error": "server_error"}, 401)
-        if (form.get("client_id"), form.get("client_secret")) != (
-            self.options.client_id,
-            self.options.client_secret,
-        ):
+        # The client may authenticate in the form or as HTTP Basic (client_secret_basic).
+        client = oauth_client(request, form)
+        if client != (self.options.client_id, self.options.client_secret):
             return denied
         grant = form.get("grant_type")
         if grant == "client_credentials":
@@ -231,8 +231,16 @@ class ServiceNowApi:
             text = "^".join(f"{k}={v}" for k, v in params.items() if not k.startswith("sysparm_"))
         limit = self._int_param(request, "sysparm_limit", self.options.default_limit)
         offset = int(params["sysparm_offset"]) if params.get("sysparm_offset", "").isdigit() else 0
+        query = parse(text)
+        if query.unsupported:
+            return sn_error(
+                400,
+                "Invalid query",
+                f"Unsupported encoded query term '{query.unsupported[0]}': this simulator does "
+                "not implement its operator, and ignoring it would return the wrong rows.",
+            )
         records = apply(
-            parse(text),
+            query,
             self.store.tables,
             table,
             self.store.snapshot(name),
@@ -365,6 +373,7 @@ class ServiceNowApi:
             Route(f"{staging}/insertMultiple", self.authed(self.import_multiple), methods=["POST"]),
             Route(staging, self.authed(self.import_one), methods=["POST"]),
             Route(f"{staging}/{{sys_id}}", self.authed(self.import_status), methods=["GET"]),
+            *(Route(path, self.authed(batch), methods=["POST"]) for path in BATCH_PATHS),
         ]
 
 
