@@ -26,6 +26,7 @@ from simulators.entra_discovery import authority_routes
 from simulators.finance_operations.entities import EntityDef
 from simulators.finance_operations.events import event_routes
 from simulators.finance_operations.inspection import FnoRecordAdapter
+from simulators.finance_operations.metadata_service import metadata_routes
 from simulators.finance_operations.odata import (
     format_key,
     metadata_xml,
@@ -304,6 +305,7 @@ class FinanceOperationsApi:
         return [
             *authority_routes(self.store.tokens, self.entra, self.scopes),
             Route("/data/$metadata", self.authed(self.metadata), methods=["GET"]),
+            *metadata_routes(self.store.entities.values(), self.store.fields, self.authed),
             Route("/data", self.authed(self.service_document), methods=["GET"]),
             Route(target, self.authed(self.read), methods=["GET"]),
             Route(target, self.authed(self.create), methods=["POST"]),
