@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -33,6 +35,7 @@ from simulators.acumatica.store import (
     acumatica_error,
     wrap,
 )
+from simulators.acumatica.swagger import swagger
 from simulators.base import BadJson, build_app, read_json
 from simulators.deliveries import delivery_routes, outbox_for
 from simulators.limits import ConcurrencyRule, RateLimiter
@@ -41,7 +44,28 @@ from simulators.records import DuplicateKey
 from simulators.records_inspect import entity_routes
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_LEGACY_LITERAL = re.compile(r"\b(?:datetimeoffset|datetime)'([^']*)'")
+_LEGACY_LITERAL = re.compile(r"\b(datetimeoffset|datetime)'([^']*)'")
+_HAS_OFFSET = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")
+
+
+def _plain_literals(text: str, zone: ZoneInfo) -> str:
+    """OData v3 date literals as the shared parser reads them (bare ISO values).
+
+    ``datetime'...'`` carries no offset on the real endpoint, which reads it in the instance's
+    time zone (``AcumaticaOptions.time_zone``); ``datetimeoffset'...'`` names its own.
+    """
+
+    def plain(match: re.Match[str]) -> str:
+        kind, value = match[1], match[2].strip()
+        if kind == "datetime" and not _HAS_OFFSET.search(value):
+            try:
+                local = datetime.fromisoformat(value).replace(tzinfo=zone)
+            except ValueError:
+                raise ODataError(f"'{value}' is not a valid datetime literal.") from None
+            return local.isoformat()
+        return value
+
+    return _LEGACY_LITERAL.sub(plain, text)
 
 
 def _not_logged_in() -> JSONResponse:
@@ -142,7 +166,8 @@ class AcumaticaApi:
         text = request.query_params.get("$filter")
         if text:
             # v3-style literals (datetimeoffset'...') are what Acumatica documents.
-            predicate = parse_filter(_LEGACY_LITERAL.sub(r"\1", text), entity.fields, entity.name)
+            plain = _plain_literals(text, ZoneInfo(self.options.time_zone))
+            predicate = parse_filter(plain, entity.fields, entity.name)
             rows = [r for r in rows if predicate(r)]
         skip = self._int(request, "$skip") or 0
         top = self._int(request, "$top")
@@ -213,9 +238,25 @@ class AcumaticaApi:
         ]
         return JSONResponse({"endpoints": listing})
 
+    async def swagger_json(self, request: Request) -> Response:
+        endpoint_name, version = request.path_params["endpoint"], request.path_params["version"]
+        if endpoint_name != self.options.endpoint or version not in self.options.versions:
+            return acumatica_error(404, f"The endpoint {endpoint_name}/{version} does not exist.")
+        if self.auth.user_of(request) is None:
+            return _not_logged_in()
+        document = swagger(
+            endpoint_name,
+            version,
+            request.url.netloc,
+            self.store.entities.values(),
+            sorted(ACTIONS),
+        )
+        return JSONResponse(document)
+
     def routes(self) -> list[BaseRoute]:
         base = "/entity/{endpoint}/{version}/{entity}"
         return [
+            Route("/entity/{endpoint}/{version}/swagger.json", self.swagger_json, methods=["GET"]),
             Route("/identity/connect/token", self.auth.token, methods=["POST"]),
             Route("/entity/auth/login", self.auth.login, methods=["POST"]),
             Route("/entity/auth/logout", self.auth.logout, methods=["POST"]),

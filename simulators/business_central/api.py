@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from simulators.base import BadJson, read_json
 from simulators.business_central.entities import EntitySetDef, children_of
+from simulators.business_central.expand import Expansion, check, parse_expand, render_expansions
 from simulators.business_central.http import (
     ApiContext,
     Handler,
@@ -56,16 +57,24 @@ class EntityHandlers:
                 raise _unknown_property(name, definition)
         return names
 
-    def expand(self, definition: EntitySetDef, request: Request) -> list[str]:
+    def expand(self, definition: EntitySetDef, request: Request) -> list[Expansion]:
         text = request.query_params.get("$expand")
         if not text:
             return []
-        allowed = {c.name for c in children_of(definition.name)}
-        names = [n.strip() for n in text.split(",") if n.strip()]
-        for name in names:
-            if name not in allowed:
-                raise _unknown_property(name, definition)
-        return names
+        expansions = parse_expand(text)
+        check(definition, expansions, self.store.entity_sets, _unknown_property)
+        return expansions
+
+    def render(
+        self,
+        definition: EntitySetDef,
+        row: Row,
+        select: list[str] | None,
+        expand: list[Expansion],
+        company_id: str,
+    ) -> dict[str, Any]:
+        out = self.store.render(definition.name, row, select, (), company_id)
+        return out | render_expansions(self.store, definition, row, expand, company_id)
 
     def _page_size(self, request: Request) -> tuple[int, int | None]:
         """(page size, preferred size applied or None); OverflowError when too large."""
@@ -125,7 +134,7 @@ class EntityHandlers:
             if params.get("$count", "").lower() == "true":
                 body["@odata.count"] = result.total
             body["value"] = [
-                self.store.render(definition.name, stored[r["id"]], select, expand, ctx.company_id)
+                self.render(definition, stored[r["id"]], select, expand, ctx.company_id)
                 for r in result.rows
             ]
             link = next_link(request, result)
@@ -142,11 +151,11 @@ class EntityHandlers:
         definition: EntitySetDef,
         row: Row,
         status: int = 200,
-        expand: list[str] | None = None,
+        expand: list[Expansion] | None = None,
     ) -> Response:
         names = self.expand(definition, ctx.request) if expand is None else expand
-        rendered = self.store.render(
-            definition.name, row, self.select(definition, ctx.request), names, ctx.company_id
+        rendered = self.render(
+            definition, row, self.select(definition, ctx.request), names, ctx.company_id
         )
         body = {"@odata.context": self.context_url(ctx, definition.name, "/$entity"), **rendered}
         headers = {"ETag": self.store.etag(row)}
@@ -241,7 +250,9 @@ class EntityHandlers:
                     header = self.store.get(ctx.company_id, definition.parent, parent_ref)
                     self.store.check_writable(ctx.company_id, definition.parent, "POST", header)
                 row = self.insert_document(ctx, definition, values, lines)
-            return self.entity_response(ctx, definition, row, 201, list(lines) or None)
+            # A deep insert answers with the lines it created, as if they had been expanded.
+            deep = [Expansion(name) for name in lines] or None
+            return self.entity_response(ctx, definition, row, 201, deep)
 
         return handler
 

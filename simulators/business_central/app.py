@@ -40,7 +40,8 @@ from simulators.business_central.seed import seed_company
 from simulators.business_central.store import COMPANY_FIELDS, BusinessCentralStore
 from simulators.business_central.webhooks import Webhooks
 from simulators.credentials import bearer_token
-from simulators.entra import EntraApp, token_endpoint
+from simulators.entra import EntraApp
+from simulators.entra_discovery import authority_routes
 from simulators.limits import ConcurrencyRule, RateLimiter, RateRule, credential_key
 from simulators.odata import parse_filter
 
@@ -89,7 +90,7 @@ class BusinessCentralApi:
             client_secret=self.options.client_secret,
             lifetime_seconds=self.options.token_lifetime_seconds,
         )
-        self.token = token_endpoint(store.tokens, entra, lambda request: (BC_SCOPE,))
+        self.authority = authority_routes(store.tokens, entra, lambda request: (BC_SCOPE,))
 
     # -- auth ----------------------------------------------------------------------------
 
@@ -195,7 +196,7 @@ class BusinessCentralApi:
 
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
-            Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
+            *self.authority,
         ]
         # The tenant segment is optional on the real service; the token says which tenant.
         for prefix in ("/v2.0/{tenant}/{environment}/api/v2.0", "/v2.0/{environment}/api/v2.0"):

@@ -35,6 +35,8 @@ class EntitySetDef:
     parent_field: str | None = None  # the line's reference to its header ("documentId")
     actions: tuple[str, ...] = ()  # bound actions, e.g. ("post",) -> Microsoft.NAV.post
     webhooks: bool = True  # eligible as a webhook subscription resource
+    # Single-valued navigation properties: name -> (target entity set, referencing field).
+    lookups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def has_stamp(self) -> bool:
@@ -58,6 +60,10 @@ G, S, E, DT, D, N, INT, B = (
 LINE_TYPES = ("Comment", "Account", "Item", "Resource", "Fixed Asset", "Charge")
 TOTALS = ("totalAmountExcludingTax", "totalTaxAmount", "totalAmountIncludingTax")
 INVOICE_STATUSES = ("Draft", "In Review", "Open", "Paid", "Canceled", "Corrective")
+# The documented navigation properties whose targets this simulator serves.
+VENDOR_LOOKUP = {"vendor": ("vendors", "vendorId")}
+CUSTOMER_LOOKUP = {"customer": ("customers", "customerId")}
+LINE_LOOKUPS = {"item": ("items", "itemId"), "account": ("accounts", "accountId")}
 
 
 def _document_lines(
@@ -90,6 +96,7 @@ def _document_lines(
         parent=parent,
         parent_field="documentId",
         webhooks=False,
+        lookups=LINE_LOOKUPS,
     )
 
 
@@ -225,6 +232,7 @@ PURCHASE_ORDERS = EntitySetDef(
     name="purchaseOrders",
     type_name="purchaseOrder",
     label="Purchase Header",
+    lookups=VENDOR_LOOKUP,
     fields=_fields(
         ("id", G),
         ("number", S),
@@ -263,6 +271,7 @@ PURCHASE_INVOICES = EntitySetDef(
     name="purchaseInvoices",
     type_name="purchaseInvoice",
     label="Purchase Header",
+    lookups=VENDOR_LOOKUP,
     fields=_fields(
         ("id", G),
         ("number", S),
@@ -294,6 +303,7 @@ SALES_INVOICES = EntitySetDef(
     name="salesInvoices",
     type_name="salesInvoice",
     label="Sales Header",
+    lookups=CUSTOMER_LOOKUP,
     fields=_fields(
         ("id", G),
         ("number", S),
@@ -333,6 +343,7 @@ CUSTOMER_PAYMENTS = EntitySetDef(
     name="customerPayments",
     type_name="customerPayment",
     label="Gen. Journal Line",
+    lookups=CUSTOMER_LOOKUP,
     fields=_fields(
         ("id", G),
         ("journalId", G),

@@ -19,6 +19,7 @@ from simulators.servicenow.import_sets import (
 )
 from simulators.servicenow.tables import (
     IMPORT_ROW_COLUMNS,
+    SYS_ATTACHMENT,
     Table,
     staging_table,
     to_string,
@@ -43,6 +44,9 @@ class ServiceNowStore(SimulatorState):
         super().__init__()
         self.options = options
         self.tables: dict[str, Table] = {d.name: Table(d) for d in options.tables}
+        # The Attachment API needs its table even when the options list other tables.
+        self.tables.setdefault(SYS_ATTACHMENT.name, Table(SYS_ATTACHMENT))
+        self.attachment_files: dict[str, bytes] = {}  # sys_attachment sys_id -> content
         self.transform_maps: list[TransformMap] = sorted(
             options.transform_maps, key=lambda m: m.order
         )

@@ -395,7 +395,7 @@ async def test_metadata_describes_types_keys_navigation_and_actions() -> None:
         "orderDate"
     ] == "Edm.Date"
     navigation = [n.get("Name") for n in order.findall(f"{EDM}NavigationProperty")]
-    assert navigation == ["purchaseOrderLines"]
+    assert navigation == ["purchaseOrderLines", "vendor"]
     actions = {
         (a.get("Name"), a.find(f"{EDM}Parameter").get("Type"))  # type: ignore[union-attr]
         for a in schema.findall(f"{EDM}Action")
