@@ -8,10 +8,9 @@ what is checked here needs the schemas and the targets, which the core does not 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
-import schemas
+from ml_connector.canonical import MODELS
 from ml_connector.config import FlowConfig, Settings
 from ml_connector.field_overrides import EntityFields
 from sinks.overrides import Overrides
@@ -19,12 +18,11 @@ from sinks.registry import TARGETS, TargetSystem, target_system
 
 
 def canonical_fields(entity: str) -> frozenset[str] | None:
-    """The fields of the canonical entity, or None for an entity with no schema (the flow's
-    entities are checked against the target on their own)."""
-    path = schemas.SCHEMA_DIR / f"{entity}.avsc"
-    if not path.is_file():
-        return None
-    return frozenset(f["name"] for f in json.loads(path.read_text())["fields"])
+    """The fields of the canonical entity (its model, held to its ``.avsc`` by a test), or
+    None for an entity with no model (the flow's entities are checked against the target on
+    their own)."""
+    model = MODELS.get(entity)
+    return None if model is None else frozenset(model.model_fields)
 
 
 def field_problems(settings: Settings) -> list[str]:
