@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from simulators.acumatica import linked
 from simulators.acumatica.auth import AcumaticaAuth
 from simulators.acumatica.entities import EntityDef
 from simulators.acumatica.inspection import AcumaticaRecordAdapter, acumatica_sim_routes
@@ -75,6 +76,11 @@ def _not_logged_in() -> JSONResponse:
 Handler = Callable[[Request, EntityDef], Awaitable[Response]]
 
 
+def _listed(text: str | None) -> list[str]:
+    """The comma-separated names of a query option ($select, $expand)."""
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
 class AcumaticaApi:
     def __init__(self, store: AcumaticaStore, auth: AcumaticaAuth) -> None:
         self.store = store
@@ -120,7 +126,7 @@ class AcumaticaApi:
     def _names(self, text: str | None, known: Mapping[str, Any], option: str) -> list[str] | None:
         if text is None:
             return None
-        names = [n.strip() for n in text.split(",") if n.strip()]
+        names = _listed(text)
         unknown = [n for n in names if n not in known]
         if unknown:
             raise AcumaticaError(400, f"{option}: unknown field(s) {', '.join(unknown)}.")
@@ -130,7 +136,9 @@ class AcumaticaApi:
         self, request: Request, entity: EntityDef, row: Mapping[str, Any], number: int = 1
     ) -> dict[str, Any]:
         params = request.query_params
-        expand = self._names(params.get("$expand"), entity.details, "$expand") or []
+        expand, unknown = linked.expansions(entity, _listed(params.get("$expand")))
+        if unknown:
+            raise AcumaticaError(400, f"$expand: unknown field(s) {', '.join(unknown)}.")
         select = self._names(params.get("$select"), entity.fields, "$select")
         link = f"{self._base(request)}/{entity.name}/{row['id']}"
         return wrap(entity, row, row_number=number, select=select, expand=expand, self_link=link)
@@ -190,7 +198,10 @@ class AcumaticaApi:
             insert_only=request.headers.get("if-none-match", "").strip() == "*",
         )
         link = f"{self._base(request)}/{entity.name}/{row['id']}"
-        return JSONResponse(wrap(entity, row, expand=entity.details, self_link=link))
+        # The answer shows the lines and the linked entities the request carried.
+        sent = linked.sent(entity.linked, body if isinstance(body, dict) else {})
+        shown = [*entity.details, *sent]
+        return JSONResponse(wrap(entity, row, expand=shown, self_link=link))
 
     async def delete(self, request: Request, entity: EntityDef) -> Response:
         self.store.delete(entity, self._locate(request, entity))

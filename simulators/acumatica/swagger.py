@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from simulators.acumatica.entities import EntityDef
+from simulators.acumatica.entities import EntityDef, LinkedDef
 from simulators.odata import Kind
 
 _WRAPPERS = {
@@ -42,6 +42,17 @@ def _properties(fields: Mapping[str, Kind]) -> dict[str, Any]:
     }
 
 
+def _linked_definitions(definitions: dict[str, Any], definition: LinkedDef) -> None:
+    """A linked entity's type (Contact, Address) and those it links to, each once."""
+    properties = _properties(definition.fields)
+    for name, nested in definition.linked.items():
+        _linked_definitions(definitions, nested)
+        properties[name] = _ref(nested.type_name)
+    definitions[definition.type_name] = {
+        "allOf": [_ref("Entity"), {"type": "object", "properties": properties}]
+    }
+
+
 def _definitions(entities: Iterable[EntityDef]) -> dict[str, Any]:
     definitions: dict[str, Any] = {
         "Entity": {
@@ -61,6 +72,9 @@ def _definitions(entities: Iterable[EntityDef]) -> dict[str, Any]:
     }
     for entity in entities:
         properties = _properties(entity.fields)
+        for name, definition in entity.linked.items():
+            _linked_definitions(definitions, definition)
+            properties[name] = _ref(definition.type_name)
         for name, fields in entity.details.items():
             line_type = f"{entity.name}{name}"
             definitions[line_type] = {

@@ -37,6 +37,8 @@ class EntitySetDef:
     webhooks: bool = True  # eligible as a webhook subscription resource
     # Single-valued navigation properties: name -> (target entity set, referencing field).
     lookups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Edm.Stream properties: rendered as media links, read and written at their own URL.
+    streams: tuple[str, ...] = ()
 
     @property
     def has_stamp(self) -> bool:
@@ -365,6 +367,55 @@ CUSTOMER_PAYMENTS = EntitySetDef(
     webhooks=False,
 )
 
+# parentType values of the documentAttachment resource (v2.0), and the entity sets this
+# simulator serves for those that name one; the others are refused rather than accepted blind.
+ATTACHMENT_PARENT_TYPES = (
+    " ",
+    "Journal",
+    "Sales Order",
+    "Sales Quote",
+    "Sales Credit Memo",
+    "Sales Invoice",
+    "Purchase Invoice",
+    "Purchase Order",
+    "Vendor",
+    "Customer",
+    "Item",
+)
+ATTACHMENT_PARENTS = {
+    "Purchase Invoice": "purchaseInvoices",
+    "Sales Invoice": "salesInvoices",
+    "Purchase Order": "purchaseOrders",
+    "Vendor": "vendors",
+    "Customer": "customers",
+    "Item": "items",
+}
+# Keyed by line number within the record it is attached to (parent_field without a parent
+# set: the record may be in any of ATTACHMENT_PARENTS).
+DOCUMENT_ATTACHMENTS = EntitySetDef(
+    name="documentAttachments",
+    type_name="documentAttachment",
+    label="Document Attachment",
+    fields=_fields(
+        ("id", G),
+        ("fileName", S),
+        ("byteSize", INT),
+        ("parentType", E),
+        ("parentId", G),
+        ("lineNumber", INT),
+        ("documentFlowSales", B),
+        ("documentFlowPurchase", B),
+        (STAMP, DT),
+    ),
+    key_field="lineNumber",
+    read_only=BASE_READ_ONLY | {"byteSize", "parentType", "parentId", "lineNumber"},
+    enums={"parentType": ATTACHMENT_PARENT_TYPES},
+    defaults={"byteSize": 0, "documentFlowSales": False, "documentFlowPurchase": False},
+    parent_field="parentId",
+    webhooks=False,
+    streams=("attachmentContent",),
+)
+
 ENTITY_SETS: tuple[EntitySetDef, ...] = (
     VENDORS,
     CUSTOMERS,
@@ -380,6 +431,7 @@ ENTITY_SETS: tuple[EntitySetDef, ...] = (
     SALES_INVOICE_LINES,
     CUSTOMER_PAYMENT_JOURNALS,
     CUSTOMER_PAYMENTS,
+    DOCUMENT_ATTACHMENTS,
 )
 BY_NAME: Mapping[str, EntitySetDef] = {d.name: d for d in ENTITY_SETS}
 

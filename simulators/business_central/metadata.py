@@ -40,6 +40,8 @@ def _entity_type(schema: ET.Element, definition: EntitySetDef) -> None:
         if field == "id":
             attrs["Nullable"] = "false"
         ET.SubElement(entity, "Property", attrs)
+    for stream in definition.streams:
+        ET.SubElement(entity, "Property", Name=stream, Type="Edm.Stream")
     for child in children_of(definition.name):
         ET.SubElement(
             entity,

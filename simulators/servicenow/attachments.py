@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from simulators.base import read_bounded
 from simulators.servicenow.access import acl_denial, allowed
 from simulators.servicenow.answers import page_of, record_not_found, sn_error
 from simulators.servicenow.selection import select
@@ -58,21 +59,6 @@ def _file_name_problem(name: str) -> str | None:
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         return "file_name contains control characters"
     return None
-
-
-async def _bounded_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it is known to exceed ``limit`` (the rest is not read)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class AttachmentApi:
@@ -119,7 +105,7 @@ class AttachmentApi:
         if denied is not None:
             return denied
         limit = self.store.options.attachment_max_bytes
-        content = await _bounded_body(request, limit)
+        content = await read_bounded(request, limit)
         if content is None:
             return _bad_request(f"The file is larger than the instance allows ({limit} bytes)")
         if not content:

@@ -4,6 +4,10 @@
   endpoint (Integration Development Guide, "To Generate the OpenAPI Description").
 - ``$filter`` with a ``datetime'...'`` literal without an offset, read in the instance's time
   zone, beside the documented ``datetimeoffset'...'``.
+- Vendor's linked entities (``MainContact``, ``PrimaryContact``, ``RemittanceContact``,
+  ``ShippingContact``, each with its ``Address``) returned only when ``$expand`` names them,
+  nested ones explicitly (Integration Development Guide, "$expand Parameter"; the Default
+  endpoint's Vendor, Contact and Address in Acumatica's REST client for C#), and written by PUT.
 - A token from an off-the-shelf RFC 6749 client (Authlib, password grant): Acumatica publishes
   no Python client library of its own.
 """
@@ -150,3 +154,89 @@ def test_datetime_literal_without_offset_is_read_in_the_instance_time_zone() -> 
     # The same wall-clock time read in New York is later than in UTC: fewer rows.
     assert len(plain_utc) < len(offset)
     assert bad.status_code == 400
+
+
+def _vendor(client: OAuth2Client, expand: str | None) -> dict[str, Any]:
+    params = {"$top": "1", **({"$expand": expand} if expand else {})}
+    response = client.get(f"{API}/Vendor", params=params)
+    assert response.status_code == 200, response.text
+    return dict(response.json()[0])
+
+
+def test_linked_entities_come_only_when_expanded(acumatica: OAuth2Client) -> None:
+    plain = _vendor(acumatica, None)
+    assert not {"MainContact", "PrimaryContact", "RemittanceContact", "ShippingContact"} & set(
+        plain
+    )
+    contact_only = _vendor(acumatica, "MainContact")["MainContact"]
+    assert contact_only["Email"] == {"value": plain["Email"]["value"]}
+    assert contact_only["DisplayName"] == {"value": plain["VendorName"]["value"]}
+    assert "Address" not in contact_only
+    assert set(contact_only) >= {"id", "rowNumber", "custom"}
+
+    both = _vendor(acumatica, "MainContact,MainContact/Address")["MainContact"]
+    address = both["Address"]
+    assert set(address) >= {"AddressLine1", "City", "State", "PostalCode", "Country", "id"}
+    assert all(set(address[f]) == {"value"} for f in ("City", "Country"))
+    assert address["Country"] == {"value": "US"}
+    # A path names its parents too (OData): the contact comes with the address.
+    assert _vendor(acumatica, "MainContact/Address")["MainContact"]["Address"] == address
+
+    everyone = _vendor(acumatica, "PrimaryContact,RemittanceContact,ShippingContact")
+    assert everyone["PrimaryContact"]["FirstName"]["value"]
+    assert everyone["RemittanceContact"]["Email"] == contact_only["Email"]
+    assert "MainContact" not in everyone
+
+
+@pytest.mark.parametrize("expand", ["MainContacts", "MainContact/Phone1", "Address", "Details"])
+def test_unknown_expansions_are_400(acumatica: OAuth2Client, expand: str) -> None:
+    response = acumatica.get(f"{API}/Vendor", params={"$expand": expand})
+    assert response.status_code == 400
+    assert expand in response.json()["exceptionMessage"]
+
+
+def test_put_writes_linked_fields_and_keeps_the_others(acumatica: OAuth2Client) -> None:
+    before = _vendor(acumatica, "MainContact/Address")
+    body = {
+        "VendorID": before["VendorID"],
+        "MainContact": {
+            "Phone1": {"value": "+1 425 555 0100"},
+            "Address": {"City": {"value": "Kirkland"}, "PostalCode": {"value": "98033"}},
+        },
+    }
+    put = acumatica.put(f"{API}/Vendor", json=body)
+    assert put.status_code == 200, put.text
+    answered = put.json()["MainContact"]
+    assert answered["Phone1"] == {"value": "+1 425 555 0100"}
+    assert answered["Address"]["City"] == {"value": "Kirkland"}
+    after = _vendor(acumatica, "MainContact/Address")["MainContact"]
+    assert after["Address"]["City"] == {"value": "Kirkland"}
+    assert after["Address"]["AddressLine1"] == before["MainContact"]["Address"]["AddressLine1"]
+    assert after["Email"] == before["MainContact"]["Email"]
+    assert after["id"] == before["MainContact"]["id"]
+
+    unwrapped = acumatica.put(
+        f"{API}/Vendor", json={"VendorID": before["VendorID"], "MainContact": {"Fax": "1"}}
+    )
+    unknown = acumatica.put(
+        f"{API}/Vendor",
+        json={"VendorID": before["VendorID"], "MainContact": {"Nickname": {"value": "x"}}},
+    )
+    assert unwrapped.status_code == unknown.status_code == 400
+    invalid = acumatica.put(
+        f"{API}/Vendor",
+        json={
+            "VendorID": before["VendorID"],
+            "MainContact": {"Address": {"Validated": {"value": "perhaps"}}},
+        },
+    )
+    assert invalid.status_code == 422, invalid.text
+    assert invalid.json()["MainContact"]["Address"]["Validated"]["error"]
+
+
+def test_swagger_describes_the_linked_types(acumatica: OAuth2Client) -> None:
+    document = acumatica.get(f"{API}/swagger.json").json()
+    vendor = document["definitions"]["Vendor"]["allOf"][1]["properties"]
+    assert vendor["MainContact"] == {"$ref": "#/definitions/Contact"}
+    contact = document["definitions"]["Contact"]["allOf"][1]["properties"]
+    assert contact["Address"] == {"$ref": "#/definitions/Address"}

@@ -5,7 +5,6 @@ nested query options (OData v4 Part 2, 5.1.2), e.g. ``purchaseInvoiceLines($sele
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,25 +12,14 @@ import httpx
 import pytest
 
 from simulators import business_central
-from simulators.server import serve_in_thread
-from tests.simulators.support import BC_COMPANIES, BC_TOKEN_FORM, BC_TOKEN_PATH
+from tests.simulators.support import bc_company_over_https
 
 
 @pytest.fixture(scope="module")
 def bc() -> Iterator[httpx.Client]:
-    served = serve_in_thread(
-        business_central.create_app(business_central.BusinessCentralOptions(vendor_count=3)),
-        tls=True,
-    )
-    assert served.cert_path is not None
-    trust = ssl.create_default_context(cafile=served.cert_path)
-    with httpx.Client(base_url=served.url, verify=trust) as client:
-        token = client.post(BC_TOKEN_PATH, data=BC_TOKEN_FORM).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
-        company = client.get(BC_COMPANIES).json()["value"][0]["id"]
-        client.base_url = httpx.URL(f"{served.url}{BC_COMPANIES}({company})/")
+    options = business_central.BusinessCentralOptions(vendor_count=3)
+    with bc_company_over_https(business_central.create_app(options)) as client:
         yield client
-    served.stop()
 
 
 def _get(client: httpx.Client, path: str, **params: str) -> Any:
