@@ -1,7 +1,8 @@
 """What ``config check`` finds beyond the schema: what would otherwise fail only at run time.
 
 Each problem names the key to fix. Nothing here reaches the systems (``ping`` does that); it
-checks files, secrets and whether each flow's systems can carry its entities.
+checks files, secrets, whether each flow's systems can carry its entities, and what its field
+overrides name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from app.field_check import field_problems
 from ml_connector.config import Settings
 from ml_connector.connections.base import EnvSecret, FileSecret, StoredSecret
 from ml_connector.secrets import SecretError, SecretStore
@@ -55,6 +57,7 @@ def problems(settings: Settings, *, strict: bool = False) -> tuple[list[str], li
         (found if strict else notes).append(message)
     for flow_name in settings.flows:
         found += _flow_problems(settings, flow_name, usable)
+    found += field_problems(settings)
     return found, notes
 
 

@@ -91,7 +91,8 @@ def render() -> str:
             if name == "system":
                 continue
             description = (field.description or "").replace("|", "\\|").replace("\n", " ")
-            out.append(f"| `{name}` | {_type(field.annotation)} | {_default(field)} "
+            key = field.alias or name  # as written in YAML: ``from`` is a Python keyword
+            out.append(f"| `{key}` | {_type(field.annotation)} | {_default(field)} "
                        f"| {description} |")  # fmt: skip
             queue += [(m, f"under `{name}`") for m in _models(field.annotation) if m not in done]
         out.append("")

@@ -12,11 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ml_connector import streams
+from ml_connector.canonical import DOCUMENTS, key_field
 from ml_connector.config import Settings
 from ml_connector.flows import returned_documents
 from ml_connector.secrets import SecretStore
 from ml_connector.values import comparable
-from ml_connector.xref import CODE_FIELDS, DOCUMENTS
 from processors.resolve import Resolver
 from producers.registry import build_source
 
@@ -93,7 +94,7 @@ async def reconcile(settings: Settings, flow_name: str, secrets: SecretStore) ->
             stream = source.streams[entity]
             held = await target.snapshot(entity)
             records: dict[str, dict[str, Any]] = {}
-            async for page in source.read_since(stream, None):
+            async for page in streams.read(source.client, stream):
                 for raw in page:
                     canonical = stream.to_canonical(raw)
                     if entity in returned:
@@ -102,7 +103,7 @@ async def reconcile(settings: Settings, flow_name: str, secrets: SecretStore) ->
                             records[origin] = canonical
                         continue
                     if entity in DOCUMENTS:
-                        canonical = {**resolver.resolve(canonical)[0], **expected(entity)}
+                        canonical = {**resolver.resolve(entity, canonical)[0], **expected(entity)}
                     records[business_key(entity, canonical)] = canonical
             reports.append(compare(entity, records, held))
     finally:
@@ -120,4 +121,4 @@ class _NothingLearned:
 
 
 def business_key(entity: str, canonical: Mapping[str, Any]) -> str:
-    return str(canonical[CODE_FIELDS.get(entity, "number")]).casefold()
+    return str(canonical[key_field(entity)]).casefold()

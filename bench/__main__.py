@@ -24,6 +24,7 @@ import fastavro
 import schemas
 from devkit.embedded import EmbeddedBroker
 from devkit.registry import EmbeddedRegistry
+from ml_connector import streams
 from ml_connector.avro import AvroCodec, RegistryCatalog
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.connections.business_central import BusinessCentralConnection
@@ -81,7 +82,7 @@ async def bench_poll(bootstrap: str, registry_url: str, bc_url: str) -> None:
     )  # fmt: skip
     source = BusinessCentralSource(BusinessCentralClient(conn, store), cost_center_dimension="X")
     start = time.perf_counter()
-    read = sum([len(page) async for page in source.read_since(STREAMS["vendor"], None)])
+    read = sum([len(page) async for page in streams.read(source.client, STREAMS["vendor"])])
     raw = rate(read, time.perf_counter() - start)
     topics = Topics(f"bench{uuid.uuid4().hex[:6]}")
     ensure_topics(bootstrap, [TopicSpec(topics.state, 1, COMPACTED),

@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from ml_connector.connections.base import ConnectionBase
 from ml_connector.connections.base import Model as _Model
+from ml_connector.field_overrides import EntityFields
 from ml_connector.secrets import SecretsConfig
 from ml_connector.systems import SYSTEMS
 from ml_connector.topics import Topics
@@ -99,6 +100,16 @@ class MappingRules(_Model):
     vendors: dict[str, str] = Field(default_factory=dict)
     cost_centers: dict[str, str] = Field(default_factory=dict)
     accounts: dict[str, str] = Field(default_factory=dict)
+    customers: dict[str, str] = Field(default_factory=dict)
+    items: dict[str, str] = Field(default_factory=dict)
+
+    def for_entity(self, entity: str) -> dict[str, str]:
+        """The overrides of references to one canonical entity (none for an entity that has
+        no key here, such as the invoice a payment applies to)."""
+        keys = {"vendor": self.vendors, "cost_center": self.cost_centers,
+                "gl_account": self.accounts, "customer": self.customers,
+                "item": self.items}  # fmt: skip
+        return keys.get(entity, {})
 
 
 class FlowConfig(_Model):
@@ -126,6 +137,12 @@ class FlowConfig(_Model):
         description="how long a document waits for a master it names (vendor, account, cost "
         "center) to arrive before the target is asked anyway; the target's refusal then goes "
         "to the dead-letter topic with its reason",
+    )
+    fields: dict[str, EntityFields] = Field(
+        default_factory=dict,
+        description="per entity, target column -> override: {from: <canonical field>}, "
+        "{value: <constant>}, {lookup: {...}, otherwise: keep|reject|{value: ...}} (with or "
+        "without from), {rename: <column>} or {drop: true}",
     )
 
 

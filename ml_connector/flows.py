@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ml_connector.canonical import DOCUMENTS, MASTERS
 from ml_connector.config import Settings
-from ml_connector.xref import CODE_FIELDS, DOCUMENTS
 
 
 def returned_documents(settings: Settings, flow_name: str) -> frozenset[str]:
@@ -20,6 +20,6 @@ def returned_documents(settings: Settings, flow_name: str) -> frozenset[str]:
         return {e for f in settings.flows.values() if (f.source, f.target) == (source, target)
                 for e in f.entities}  # fmt: skip
 
-    if not CODE_FIELDS.keys() & carried(flow.source, flow.target):
+    if not MASTERS & carried(flow.source, flow.target):
         return frozenset()
     return frozenset(DOCUMENTS & carried(flow.target, flow.source) & set(flow.entities))

@@ -1,17 +1,18 @@
 """Cross-references between systems, kept in the compacted ``mlc.xref`` topic.
 
-One record per master record (vendor, G/L account, cost center, item) a system holds: key
+One record per referenced record a system holds (every entity some document declares a
+reference to: the masters, and the sales invoices payments apply to): key
 ``<connection>|<entity>|<native id>``, value its business code (vendor number, account number,
-cost center code) and, once a sink has written it somewhere, the peer record it corresponds
-to. Two writers fill it:
+cost center code, invoice number) and, once a sink has written it somewhere, the peer record it
+corresponds to. Two writers fill it:
 
-- the processors, for every master a source connection sends (so "Business Central has vendor
-  V10000" is known before any document naming V10000 is routed to it);
-- the sinks, for every master written into a target (so a ServiceNow supplier's sys_id maps
-  back to the Business Central vendor it came from: the learned cross-reference).
+- the processors, for every such record a source connection sends (so "Business Central has
+  vendor V10000" is known before any document naming V10000 is routed to it);
+- the sinks, for every such record written into a target (so a ServiceNow supplier's sys_id
+  maps back to the Business Central vendor it came from: the learned cross-reference).
 
-Readers keep the whole topic in memory (it holds one small record per master) and follow it
-(``xref_view``).
+Readers keep the whole topic in memory (it holds one small record per referenced record) and
+follow it (``xref_view``).
 """
 
 from __future__ import annotations
@@ -20,17 +21,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-# The business key of each master entity: what documents name them by.
-CODE_FIELDS = {
-    "vendor": "number",
-    "customer": "number",
-    "item": "number",
-    "gl_account": "number",
-    "cost_center": "code",
-}
+from ml_connector.canonical import DOCUMENTS as DOCUMENTS  # re-exported: what may wait
+from ml_connector.canonical import REFERENCED, key_field
 
-# Entities that name masters by code and may have to wait for them.
-DOCUMENTS = frozenset({"purchase_order", "purchase_invoice"})
+# The business key of each entity documents name: what they name it by. Derived from the
+# declared references (``canonical``), as is DOCUMENTS, what may have to wait for them.
+CODE_FIELDS = {entity: key_field(entity) for entity in sorted(REFERENCED)}
 
 
 def fold(code: str) -> str:
@@ -73,8 +69,9 @@ class XrefEntry:
 
 
 def business_code(entity: str, record: dict[str, Any] | None) -> str | None:
-    """The code a master is known by; documents have none here. Only masters are named by
-    other records, and they are few: the xref stays small enough to hold in memory."""
+    """The code a referenced record is known by; what nothing names has none here. Only
+    masters and invoices are named by other records: the xref stays small enough to hold in
+    memory."""
     field = CODE_FIELDS.get(entity)
     code = (record or {}).get(field) if field else None
     return str(code) if code else None
@@ -82,14 +79,15 @@ def business_code(entity: str, record: dict[str, Any] | None) -> str | None:
 
 def master_entry(connection: str, entity: str, native_id: str,
                  record: dict[str, Any] | None) -> XrefEntry | None:  # fmt: skip
-    """The entry a source's master record stands for, or None when it has no code."""
+    """The entry a source's referenced record stands for, or None when it has no code."""
     code = business_code(entity, record)
     return XrefEntry(connection, entity, native_id, code) if code else None
 
 
 def written_entry(target: str, entity: str, target_id: str,
                   event: dict[str, Any]) -> XrefEntry | None:  # fmt: skip
-    """What a sink learned by writing the master ``event`` into ``target`` as ``target_id``."""
+    """What a sink learned by writing the referenced record ``event`` into ``target`` as
+    ``target_id``."""
     code = business_code(entity, event.get("after"))
     source = event.get("source") or {}
     if code is None or not source.get("native_id"):

@@ -24,24 +24,18 @@ from typing import Any
 
 import faust
 
-import schemas
 from ml_connector.audit import AuditRecord
 from ml_connector.avro import AvroCodec
+from ml_connector.canonical import DOCUMENTS, REFERENCED, required_fields
 from ml_connector.config import Settings
 from ml_connector.metrics import RECORDS
-from ml_connector.xref import CODE_FIELDS, master_entry, xref_key
+from ml_connector.xref import master_entry, xref_key
 from ml_connector.xref_view import XrefView
 from processors.parking import Parked, release_timer
-from processors.resolve import DOCUMENTS, Resolver, resolvers
+from processors.resolve import Resolver, resolvers
 from processors.routes import Route, routes
 
 log = logging.getLogger(__name__)
-
-
-def required_fields(entity: str) -> list[str]:
-    """Fields of a canonical entity without a default: enough to name it in a delete."""
-    return [f["name"] for f in schemas.value_schema(entity)["fields"][0]["type"][1]["fields"]
-            if "default" not in f]  # fmt: skip
 
 
 def remembered(value: Any) -> tuple[str | None, dict[str, Any] | None]:
@@ -116,12 +110,15 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
         RECORDS.labels("processors", stage, route.source, route.entity).inc()
 
     async def record_master(source: str, entity: str, record_id: str, data: dict[str, Any]) -> None:
-        """What the source holds, by code: documents naming it may now go to that source."""
+        """What the source holds, by code: documents naming it may now go to that source.
+        Called for every entity some document declares a reference to (masters, and the
+        invoices payments apply to)."""
         if data["op"] == "d":
             await xref_topic.send(key=xref_key(source, entity, record_id).encode(), value=None)
         elif (entry := master_entry(source, entity, record_id, data["after"])) is not None:
             await xref_topic.send(key=entry.key.encode(), value=entry.to_json())
 
+    # A canonical entity's fields without a default: enough to name it in a delete.
     keep = {entity: required_fields(entity) for _, entity in routes(settings)}
 
     async def deliver(route: Route, topic: Any, data: dict[str, Any], key: bytes,
@@ -132,7 +129,7 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
         if entity in DOCUMENTS and resolver is not None and data["after"] is not None:
             held = waiting.get(table_key)
             since = parked.since or (held or {}).get("since") or time.time()
-            resolved, missing = resolver.resolve(data["after"])
+            resolved, missing = resolver.resolve(entity, data["after"])
             awaits = [m.describe(route.source, route.target) for m in missing]
             if missing and time.time() - since < resolver.park_timeout:
                 waiting[table_key] = parked.entry(route, missing, since)
@@ -191,7 +188,7 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
         if event.value is None:  # tombstone: nothing to route
             return
         data = codec.decode(entity, event.value)
-        if entity in CODE_FIELDS:
+        if entity in REFERENCED:
             await record_master(source, entity, event.key.decode(), data)
         for route, topic in sinks.values():
             await deliver(route, topic, data, event.key,

@@ -1,11 +1,14 @@
-"""Reference resolution: a source document's vendor, accounts and cost centers as target codes.
+"""Reference resolution: what a source document names, as the target's codes.
 
-Each reference goes through, in order: the flow's explicit ``mappings``; what the connector
-learned while syncing masters (``mlc.xref``: a ServiceNow supplier's sys_id -> the Business
-Central vendor it was written from); the same code on both sides. Then, for masters the target
-itself sends out through another flow, the code must be one the target is known to hold:
-until it is, the document waits ("references resolve before transactions") rather than reach
-the target half mapped.
+What a document names is declared on its canonical model (``ml_connector.canonical``): a
+purchase invoice its vendor, cost centers, accounts and items, a sales invoice its customer, a
+payment the invoice it applies to. Each reference goes through, in order: the flow's explicit
+``mappings``; what the connector learned while syncing masters (``mlc.xref``: a ServiceNow
+supplier's sys_id -> the Business Central vendor it was written from), for references that
+carry the source's own id; the same code on both sides. Then, for entities the target itself
+sends out through another flow, the code must be one the target is known to hold: until it
+is, the document waits ("references resolve before transactions") rather than reach the
+target half mapped.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ml_connector.canonical import DOCUMENTS, LINES, REFERENCED, Reference, declared
 from ml_connector.config import MappingRules, Settings
 from ml_connector.flows import returned_documents
-from ml_connector.xref import DOCUMENTS, fold
+from ml_connector.xref import fold
 
 
 class Xref(Protocol):
@@ -27,8 +31,8 @@ class Xref(Protocol):
 
 @dataclass(frozen=True)
 class Awaited:
-    """A reference a document waits for: the target's code, or the source's id of a vendor
-    whose target number is not known yet (``code`` empty)."""
+    """A reference a document waits for: the target's code, or the source's id of a record
+    (a vendor) whose target code is not known yet (``code`` empty)."""
 
     entity: str
     code: str
@@ -58,9 +62,7 @@ class Resolver:
         self.park_timeout = park_timeout  # seconds
         self.xref = xref
         self.waited = waited
-        self._vendors = _folded(rules.vendors)
-        self._rules = {"cost_center": _folded(rules.cost_centers),
-                       "gl_account": _folded(rules.accounts), "item": {}}  # fmt: skip
+        self._rules = {entity: _folded(rules.for_entity(entity)) for entity in REFERENCED}
 
     def satisfied(self, awaited: Awaited) -> bool:
         """Whether what a parked document waits for has arrived."""
@@ -69,46 +71,40 @@ class Resolver:
         learned = self.xref.peer_code(self.source, awaited.entity, awaited.ref, self.target)
         return learned is not None
 
-    def resolve(self, doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[Awaited]]:
+    def resolve(self, entity: str, doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[Awaited]]:
         """The document in the target's codes, and what it still waits for."""
         missing: list[Awaited] = []
+        refs = declared(entity)
         out = dict(doc)
-        out["vendor_number"] = self._vendor(doc, missing)
-        out["cost_center"] = self._code("cost_center", doc.get("cost_center"), missing)
-        out["lines"] = [
-            {
-                **line,
-                "cost_center": self._code("cost_center", line.get("cost_center"), missing),
-                "account_number": self._code("gl_account", line.get("account_number"), missing),
-                "item_number": self._code("item", line.get("item_number"), missing),
-            }
-            for line in doc["lines"]
-        ]
+        for ref in refs.header:
+            out[ref.field] = self._reference(ref, doc, missing)
+        if refs.lines:
+            out[LINES] = [
+                {**line, **{ref.field: self._reference(ref, line, missing) for ref in refs.lines}}
+                for line in doc[LINES]
+            ]
         return out, list(dict.fromkeys(missing))
 
-    def _vendor(self, doc: Mapping[str, Any], missing: list[Awaited]) -> str:
-        ref, number = doc.get("vendor_ref") or "", doc.get("vendor_number") or ""
+    def _reference(self, ref: Reference, record: Mapping[str, Any], missing: list[Awaited]) -> Any:
+        """One reference in the target's code; left as it is when nothing maps it."""
+        value = record.get(ref.field)
+        source_id = (record.get(ref.source_id) or "") if ref.source_id else ""
+        rules = self._rules.get(ref.entity, {})
         mapped = (
-            self._vendors.get(fold(ref)) if ref else None
+            rules.get(fold(source_id)) if source_id else None
         ) or (
-            self._vendors.get(fold(number)) if number else None
+            rules.get(fold(value)) if value else None
         ) or (
-            self.xref.peer_code(self.source, "vendor", ref, self.target) if ref else None
-        ) or number  # fmt: skip
+            self.xref.peer_code(self.source, ref.entity, source_id, self.target)
+            if source_id else None
+        ) or value  # fmt: skip
         if not mapped:
-            if ref:
-                missing.append(Awaited("vendor", "", ref))
-            return ""
-        if "vendor" in self.waited and not self.xref.holds(self.target, "vendor", mapped):
-            missing.append(Awaited("vendor", mapped))
-        return mapped
-
-    def _code(self, entity: str, value: str | None, missing: list[Awaited]) -> str | None:
-        if not value:
+            if source_id:
+                # Named only by the source's own id: what it is in the target is still to learn.
+                missing.append(Awaited(ref.entity, "", source_id))
             return value
-        mapped = self._rules[entity].get(fold(value), value)
-        if entity in self.waited and not self.xref.holds(self.target, entity, mapped):
-            missing.append(Awaited(entity, mapped))
+        if ref.entity in self.waited and not self.xref.holds(self.target, ref.entity, mapped):
+            missing.append(Awaited(ref.entity, mapped))
         return mapped
 
 
@@ -118,7 +114,7 @@ def resolvers(settings: Settings, xref: Xref) -> dict[tuple[str, str], Resolver]
     for name, flow in settings.flows.items():
         if not DOCUMENTS & (set(flow.entities) - returned_documents(settings, name)):
             continue
-        # Masters the target itself sends out are waited for; others are left to the target.
+        # What the target itself sends out is waited for; the rest is left to the target.
         waited = frozenset(e for f in settings.flows.values() if f.source == flow.target
                            for e in f.entities)  # fmt: skip
         out[(flow.source, flow.target)] = Resolver(

@@ -1,22 +1,27 @@
-"""Business Central as a source: its streams, their canonical mapping, and the delta read."""
+"""Business Central as a source: its declared streams and their canonical mapping."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ml_connector.api.errors import NotFound
-from ml_connector.api.odata import odata_datetime
+from ml_connector.api.odata import odata_string
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.config import FlowConfig
 from ml_connector.connections.business_central import BusinessCentralConnection
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import CursorField, Parent, read
+from ml_connector.streams import Stream as Declared  # a read without a canonical entity
+from ml_connector.streams.dialects import ODATA
+from ml_connector.streams.literals import odata_datetime
+from ml_connector.streams.styles import NEXT_LINK
 from producers.events import day, money, parse_timestamp, text
 from producers.hint import Hint
-from producers.stream import Stream
+from producers.source import StreamSource
+from producers.stream import Mapper, Stream
 
 SYSTEM = "business_central"
 
@@ -114,33 +119,57 @@ def purchase_invoice(r: dict[str, Any], *, cost_center_field: str) -> dict[str, 
     }
 
 
+CURSOR = CursorField("lastModifiedDateTime", odata_datetime)
+
+
+def bc_stream(
+    entity: str,
+    path: str,
+    to_canonical: Mapper,
+    *,
+    expand: str | None = None,
+    parent: Parent | None = None,
+) -> Stream:
+    """An API v2.0 entity set of the company (BC, and NAV / BC on-premises alike)."""
+    return Stream(entity=entity, path=path, to_canonical=to_canonical, dialect=ODATA,
+                  paging=NEXT_LINK, cursor=CURSOR, version_field="@odata.etag", expand=expand,
+                  parent=parent)  # fmt: skip
+
+
 STREAMS: dict[str, Stream] = {
-    "vendor": Stream(entity="vendor", path="vendors", to_canonical=vendor),
-    "gl_account": Stream(entity="gl_account", path="accounts", to_canonical=gl_account),
-    "item": Stream(entity="item", path="items", to_canonical=item),
-    # Cost centers are the values of one dimension, chosen per flow (cost_center_dimension).
-    "cost_center": Stream(
-        entity="cost_center", path="dimensionValues", to_canonical=cost_center, scope="dimension"
-    ),
+    "vendor": bc_stream("vendor", "vendors", vendor),
+    "gl_account": bc_stream("gl_account", "accounts", gl_account),
+    "item": bc_stream("item", "items", item),
 }
 
 
-def streams(cost_center_shortcut: int) -> dict[str, Stream]:
+def cost_centers(dimension: str) -> Stream:
+    """Cost centers are the values of one dimension, chosen per flow (cost_center_dimension):
+    ``dimensions({id})/dimensionValues`` of the dimension with that code."""
+    dimensions = Declared(path="dimensions", dialect=ODATA, paging=NEXT_LINK,
+                        filter=f"code eq {odata_string(dimension)}")  # fmt: skip
+    within = Parent(dimensions, "dimensions({id})/dimensionValues",
+                    carry={"dimensionCode": "code"},
+                    missing=f"Business Central has no dimension {dimension!r} "
+                            "(flows.<name>.cost_center_dimension)")  # fmt: skip
+    return bc_stream("cost_center", "dimensionValues", cost_center, parent=within)
+
+
+def streams(cost_center_dimension: str, cost_center_shortcut: int) -> dict[str, Stream]:
     """Every stream, documents reading the cost center from the company's shortcut field."""
     invoice = partial(
         purchase_invoice, cost_center_field=f"shortcutDimension{cost_center_shortcut}Code"
     )
     return {
         **STREAMS,
+        "cost_center": cost_centers(cost_center_dimension),
         # Lines come with the header: a line change notifies the header only.
-        "purchase_invoice": Stream(entity="purchase_invoice", path="purchaseInvoices",
-                                   to_canonical=invoice, expand="purchaseInvoiceLines"),
+        "purchase_invoice": bc_stream("purchase_invoice", "purchaseInvoices", invoice,
+                                      expand="purchaseInvoiceLines"),
     }  # fmt: skip
 
 
-class BusinessCentralSource:
-    system = SYSTEM
-
+class BusinessCentralSource(StreamSource):
     def __init__(
         self,
         client: BusinessCentralClient,
@@ -148,28 +177,9 @@ class BusinessCentralSource:
         cost_center_dimension: str,
         cost_center_shortcut: int = 2,
     ) -> None:
-        self.client = client
-        self.cost_center_dimension = cost_center_dimension
-        self.streams = streams(cost_center_shortcut)
-
-    async def _path(self, stream: Stream) -> str:
-        if stream.scope != "dimension":
-            return stream.path
-        return await self.client.dimension_values(self.cost_center_dimension)
-
-    async def company(self) -> str:
-        return await self.client.company_id()
-
-    async def read_since(
-        self, stream: Stream, since: datetime | None
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Records modified at or after ``since`` (``ge``: ties at the bound are re-read)."""
-        flt = f"{stream.cursor_field} ge {odata_datetime(since)}" if since else None
-        path = await self._path(stream)
-        async for page in self.client.read(path, filter=flt, expand=stream.expand):
-            if stream.scope == "dimension":
-                page = [{**r, "dimensionCode": self.cost_center_dimension} for r in page]
-            yield page
+        declared = streams(cost_center_dimension, cost_center_shortcut)
+        super().__init__(SYSTEM, client, declared, client.company_id)
+        self.bc = client
 
     def entity_for(self, hint: Hint) -> str | None:
         # A deleted dimension value notifies its dimension: not a cost center going away.
@@ -185,15 +195,12 @@ class BusinessCentralSource:
         stream = self.streams[entity]
         if hint.change_type == "collection" or hint.entity_set == "dimensions":
             since = _filter_since(hint.resource)
-            return entity, [r async for page in self.read_since(stream, since) for r in page]
+            return entity, [r async for page in read(self.bc, stream, since) for r in page]
         try:
-            record = await self.client.get(stream.path, str(hint.record_id), expand=stream.expand)
+            record = await self.bc.get(stream.path, str(hint.record_id), expand=stream.expand)
             return entity, [record]
         except NotFound:
             return entity, []  # deleted again before we looked: a 'deleted' hint follows
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
 
 # Entity sets BC notifies about -> the stream whose records they change.
@@ -212,7 +219,7 @@ def _filter_since(resource: str) -> datetime | None:
     return parse_timestamp(value.strip()) if sep else None
 
 
-ENTITIES = tuple(streams(2))
+ENTITIES = tuple(streams("", 2))
 
 
 def source(

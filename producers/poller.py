@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -23,22 +22,25 @@ from ml_connector.avro import AvroCodec
 from ml_connector.kafka.clients import DeliveryTracker, Outgoing, deliver
 from ml_connector.metrics import CURSOR_AGE, age
 from ml_connector.state import StateStore
+from ml_connector.streams import read
 from ml_connector.topics import Topics
 from producers.events import SourceInfo, envelope, parse_timestamp
+from producers.source import Client
 from producers.stream import Stream
 
 log = logging.getLogger(__name__)
 
 
 class Source(Protocol):
+    """A system's declared streams and the client they are read through (``StreamSource``)."""
+
     system: str
     streams: dict[str, Stream]
 
-    async def company(self) -> str | None: ...
+    @property
+    def client(self) -> Client: ...
 
-    def read_since(
-        self, stream: Stream, since: datetime | None
-    ) -> AsyncIterator[list[dict[str, Any]]]: ...
+    async def company(self) -> str | None: ...
 
     async def aclose(self) -> None: ...
 
@@ -119,13 +121,14 @@ class Poller:
 
     async def poll_once(self) -> PollStats:
         cursor, saved = await asyncio.to_thread(self._load)
-        since = cursor.modified_at - self.overlap if cursor else None
+        since = cursor.modified_at if cursor else None
         info = await self._info()
         tracker = DeliveryTracker()
         stats = PollStats()
         newest = cursor
         produced: list[tuple[str, str, str | None]] = []  # (native id, event id, version)
-        async for page in self.source.read_since(self.stream, since):
+        # The one generic reader runs the declared stream: bound ``since - overlap``, inclusive.
+        async for page in read(self.source.client, self.stream, since, overlap=self.overlap):
             for record in page:
                 stats.records_read += 1
                 position = self._position(record)

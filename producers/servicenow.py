@@ -1,8 +1,8 @@
 """ServiceNow as a source: Source-to-Pay purchase orders and approved AP invoices, with lines.
 
-ServiceNow cannot notify anyone, so its tables are polled with the client's keyset ``delta``
-on sys_updated_on (ties broken by sys_id). Lines live in their own table, so each page of
-headers fetches its lines in a few ``IN`` queries. Column names differ between Procurement
+ServiceNow cannot notify anyone, so its tables are polled: each is a declared stream read by
+(sys_updated_on, sys_id) keyset. Lines live in their own table, a child stream the reader
+fetches per page of headers in a few ``IN`` queries. Column names differ between Procurement
 (proc_po) and Source-to-Pay (sn_shop_*) tables, so each known table has a profile of column
 paths, dot-walked through references where the value sits on another table
 (``supplier.u_erp_vendor_number``: the ERP vendor number is the supplier's, not the order's).
@@ -10,9 +10,8 @@ paths, dot-walked through references where the value sits on another table
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -26,15 +25,21 @@ from ml_connector.connections.servicenow import (
     default_source_tables,
 )
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Child, CursorField, read
+from ml_connector.streams import Stream as Declared  # a read without a canonical entity
+from ml_connector.streams.dialects import ENCODED_QUERY
+from ml_connector.streams.literals import servicenow_time
+from ml_connector.streams.styles import KEYSET, LINK_PAGES
 from producers.events import day, money, text
 from producers.hint import Hint
+from producers.source import StreamSource
 from producers.stream import Stream
 
 SYSTEM = "servicenow"
 LINES = "@lines"  # where a header carries its line rows; '@' is never in a column name
-EPOCH = "1970-01-01 00:00:00"
 IN_CHUNK = 100  # header sys_ids per line query: keeps the URL well under common limits
 SYSTEM_COLUMNS = ("sys_id", "sys_updated_on", "sys_mod_count")
+CURSOR = CursorField("sys_updated_on", servicenow_time)
 
 Columns = Mapping[str, str]  # canonical field -> column path ("" : the table has none)
 
@@ -239,9 +244,16 @@ class Plan:
                    {**base.header, **conf.columns}, {**base.line, **conf.line_columns})  # fmt: skip
 
     def stream(self, entity: str) -> Stream:
+        """The declared read: headers by (sys_updated_on, sys_id) keyset, narrowed by the
+        source's query, each page's lines read from their own table by an ``IN`` query."""
         mapper = partial(MAPPERS[entity], header=self.header, line=self.line)
-        return Stream(entity=entity, path=self.table, to_canonical=mapper, key_field="sys_id",
-                      cursor_field="sys_updated_on", version_field="sys_mod_count")  # fmt: skip
+        lines = Declared(path=self.line_table, dialect=ENCODED_QUERY, paging=LINK_PAGES,
+                               key_field="sys_id", select=tuple(self.line_fields))  # fmt: skip
+        return Stream(entity=entity, path=self.table, to_canonical=mapper, dialect=ENCODED_QUERY,
+                      paging=KEYSET, cursor=CURSOR, key_field="sys_id",
+                      version_field="sys_mod_count", select=tuple(self.header_fields),
+                      filter=self.query or None,
+                      children=(Child(lines, self.line_parent, LINES, IN_CHUNK),))  # fmt: skip
 
     @property
     def header_fields(self) -> list[str]:
@@ -252,46 +264,26 @@ class Plan:
         return sorted({"sys_id", self.line_parent, *(c for c in self.line.values() if c)})
 
 
-class ServiceNowSource:
-    system = SYSTEM
+class ServiceNowSource(StreamSource):
+    """Headers with sys_updated_on at or after the bound, each carrying its lines.
+
+    A line edited alone does not move its header's sys_updated_on, so such an edit is seen
+    with the header's next change.
+    """
 
     def __init__(self, client: ServiceNowClient) -> None:
-        self.client = client
         connection = client.connection
         self.plans = {
             entity: Plan.of(entity, conf)
             for entity, conf in connection.source_tables.items()
             if entity in MAPPERS
         }
-        self.streams = {entity: plan.stream(entity) for entity, plan in self.plans.items()}
+        declared = {entity: plan.stream(entity) for entity, plan in self.plans.items()}
         self.instance = urlparse(connection.instance_url).hostname or connection.instance_url
+        super().__init__(SYSTEM, client, declared, self._instance)
 
-    async def company(self) -> str:
+    async def _instance(self) -> str:
         return self.instance
-
-    async def read_since(
-        self, stream: Stream, since: datetime | None
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Headers with sys_updated_on at or after ``since``, each carrying its lines.
-
-        A line edited alone does not move its header's sys_updated_on, so such an edit is
-        seen with the header's next change.
-        """
-        plan = self.plans[stream.entity]
-        async for page in self.client.delta(plan.table, since or EPOCH, query=plan.query,
-                                            fields=plan.header_fields):  # fmt: skip
-            yield await self._with_lines(plan, page)
-
-    async def _with_lines(self, plan: Plan, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each header row carrying its line rows, fetched a chunk of headers at a time."""
-        ids = [str(r["sys_id"]) for r in rows]
-        found: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-        for start in range(0, len(ids), IN_CHUNK):
-            query = f"{plan.line_parent}IN{','.join(ids[start : start + IN_CHUNK])}"
-            for row in await self.client.table(plan.line_table, query=query,
-                                               fields=plan.line_fields):  # fmt: skip
-                found.setdefault(str(row.get(plan.line_parent, "")), []).append(row)
-        return [{**r, LINES: found[str(r["sys_id"])]} for r in rows]
 
     def entity_for(self, hint: Hint) -> str | None:
         return next((e for e, plan in self.plans.items() if plan.table == hint.entity_set), None)
@@ -299,15 +291,11 @@ class ServiceNowSource:
     async def records_for(self, hint: Hint) -> tuple[str | None, list[dict[str, Any]]]:
         """A Business Rule push names a table and a sys_id: read that document (if it still
         passes the source's filter, e.g. an approved invoice) with its lines."""
-        for entity, plan in self.plans.items():
-            if plan.table == hint.entity_set and hint.record_id:
-                query = f"sys_id={hint.record_id}" + (f"^{plan.query}" if plan.query else "")
-                rows = await self.client.table(plan.table, query=query, fields=plan.header_fields)
-                return entity, await self._with_lines(plan, rows)
-        return None, []
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
+        entity = self.entity_for(hint)
+        if entity is None or not hint.record_id:
+            return None, []
+        found = read(self.client, self.streams[entity], where=f"sys_id={hint.record_id}")
+        return entity, [r async for page in found for r in page]
 
 
 def source(

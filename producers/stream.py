@@ -1,4 +1,4 @@
-"""A declarative source stream: what to read and how to turn it into a canonical entity."""
+"""A source stream: a declared read (``ml_connector.streams``) plus its canonical mapping."""
 
 from __future__ import annotations
 
@@ -6,17 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ml_connector import streams
+
 Mapper = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class Stream:
+@dataclass(frozen=True, kw_only=True)
+class Stream(streams.Stream):
     entity: str  # canonical entity name (schemas/<entity>.avsc)
-    path: str  # the system's entity set / table / resource
     to_canonical: Mapper
-    key_field: str = "id"
-    cursor_field: str = "lastModifiedDateTime"
-    version_field: str | None = "@odata.etag"
-    expand: str | None = None
-    # A source-specific narrowing the flow configures, e.g. which dimension holds cost centers.
-    scope: str | None = None

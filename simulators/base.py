@@ -154,6 +154,22 @@ async def read_json(request: Request) -> Any:
         raise BadJson(str(exc)) from exc
 
 
+async def read_bounded(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it is known to exceed ``limit`` bytes: uploads are held
+    in memory, so the rest is never read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _since(request: Request) -> datetime | None:
     """``?since=<iso>`` (naive means UTC); ValueError when unparsable."""
     text = request.query_params.get("since")

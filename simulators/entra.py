@@ -2,7 +2,12 @@
 
 ``POST /{tenant}/oauth2/v2.0/token`` (login.microsoftonline.com in production). Which scopes
 are accepted is the caller's choice, since each resource (BC, an F&O environment) has its own
-``{resource}/.default``. Tokens are JWT-shaped so clients that read ``exp`` work.
+``{resource}/.default``. Tokens are RS256 JWTs signed with the key that the discovery document's
+``jwks_uri`` publishes (``entra_keys``), so clients that read ``exp`` or validate them work.
+
+The client authenticates with ``client_id`` + ``client_secret`` in the form (client_secret_post)
+or as HTTP Basic (client_secret_basic, RFC 6749 section 2.3.1): Entra's discovery document
+lists both. A request with both is judged by its form (see ``credentials.oauth_client``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from simulators.base import read_form
-from simulators.credentials import TokenStore, jwt_shaped
+from simulators.credentials import TokenStore, oauth_client
+from simulators.entra_keys import sign_jwt
 
 
 def entra_error(status: int, error: str, description: str) -> JSONResponse:
@@ -63,12 +69,13 @@ def token_endpoint(
                 "unsupported_grant_type",
                 f"AADSTS70003: The app requested an unsupported grant type '{grant}'.",
             )
-        if (form.get("client_id"), form.get("client_secret")) != (app.client_id, app.client_secret):
+        client = oauth_client(request, form)
+        if client != (app.client_id, app.client_secret):
             return entra_error(
                 401,
                 "invalid_client",
                 "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
-                f"in the request is the client secret value for app '{form.get('client_id')}'.",
+                f"in the request is the client secret value for app '{client[0]}'.",
             )
         scope = form.get("scope", "")
         scopes = {s.rstrip("/").lower() for s in accepted_scopes(request)}
@@ -83,7 +90,7 @@ def token_endpoint(
         audience = scope[: -len("/.default")] if scope.endswith("/.default") else scope
 
         def render(issued: datetime, expires: datetime) -> str:
-            return jwt_shaped(
+            return sign_jwt(
                 {
                     "aud": audience,
                     "iss": f"https://sts.windows.net/{app.tenant_id}/",

@@ -16,6 +16,7 @@ from sinks import business_central, servicenow
 from sinks.base import Target, TargetContext
 
 TargetFactory = Callable[[Any, TargetContext], Target]
+Columns = Callable[[str], frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,14 @@ class TargetSystem:
     name: str
     target: TargetFactory
     entities: tuple[str, ...]  # the canonical entities it writes
+    # the columns it renders per entity, what a field override may rename or drop; None for
+    # a target that applies no field overrides, so config check refuses them there
+    columns: Columns | None = None
 
 
 TARGETS: tuple[TargetSystem, ...] = (
     TargetSystem("business_central", business_central.target, business_central.ENTITIES),
-    TargetSystem("servicenow", servicenow.target, servicenow.ENTITIES),
+    TargetSystem("servicenow", servicenow.target, servicenow.ENTITIES, servicenow.columns),
 )
 
 

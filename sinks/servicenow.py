@@ -13,6 +13,7 @@ from typing import Any
 from ml_connector.clients.servicenow import ServiceNowClient
 from ml_connector.connections.servicenow import ServiceNowConnection
 from sinks.base import Outcome, SinkRecord, TargetContext
+from sinks.overrides import Overrides, Refused
 
 # Staging column <- canonical field. ServiceNow's docs give labels, not column names, so these
 # defaults follow the u_ convention of custom columns.
@@ -127,9 +128,10 @@ def _quoted(value: str) -> str:
 class ServiceNowTarget:
     origin_fields = ORIGIN_FIELDS
 
-    def __init__(self, client: ServiceNowClient) -> None:
+    def __init__(self, client: ServiceNowClient, overrides: Overrides[str] | None = None) -> None:
         self.client = client
         self.tables = client.connection.tables
+        self.overrides = overrides or Overrides[str]({})
 
     async def write(self, record: SinkRecord) -> Outcome:
         event = record.event
@@ -143,6 +145,10 @@ class ServiceNowTarget:
             if unrelated:
                 return Outcome("ignored", note=unrelated)
         row = RENDERERS[record.entity](entity, event["op"] == "d")
+        try:
+            row = self.overrides.apply(record, row, entity)
+        except Refused as exc:
+            return Outcome("rejected", error=str(exc))
         results = await self.client.import_row(self.tables[record.entity].staging, row)
         failed = [r for r in results if not r.ok]
         if failed or not results:
@@ -195,5 +201,22 @@ class ServiceNowTarget:
 ENTITIES = tuple(RENDERERS)
 
 
+class _Blank(dict[str, Any]):
+    """An entity whose every field is empty."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def columns(entity: str) -> frozenset[str]:
+    """The staging columns rendered for ``entity``, what an override may rename or drop.
+
+    Every renderer writes a fixed set of columns whatever the values, so rendering an entity
+    with every field empty lists them without a second table to keep in step.
+    """
+    return frozenset(RENDERERS[entity](_Blank(), False)) if entity in RENDERERS else frozenset()
+
+
 def target(connection: ServiceNowConnection, ctx: TargetContext) -> ServiceNowTarget:
-    return ServiceNowTarget(ServiceNowClient(connection, ctx.secrets, retry=ctx.retry))
+    overrides = Overrides.of(ctx.settings, ctx.name, _string)
+    return ServiceNowTarget(ServiceNowClient(connection, ctx.secrets, retry=ctx.retry), overrides)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +23,6 @@ from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
 from ml_connector.api.errors import FatalError, NotFound, RetryableError
 from ml_connector.api.odata import odata_query
-from ml_connector.api.paging import PageRequest, TopSkip, pages
 from ml_connector.api.session_auth import CookieSessionAuth
 from ml_connector.clients.acumatica_values import unwrap, wrap
 from ml_connector.clients.base import api_client
@@ -32,6 +30,9 @@ from ml_connector.connections.acumatica import AcumaticaConnection, AcumaticaLog
 from ml_connector.ping import Missing, Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream, read
+from ml_connector.streams.dialects import ODATA
+from ml_connector.streams.styles import TOP_SKIP
 
 
 class EndpointVersionNotFound(NotFound):
@@ -40,11 +41,6 @@ class EndpointVersionNotFound(NotFound):
 
 class ActionFailed(FatalError):
     """A long-running action ended in failure or did not end in time."""
-
-
-def acumatica_datetime(value: datetime) -> str:
-    """``datetimeoffset'2024-01-01T00:00:00.000+00:00'``, the literal Acumatica documents."""
-    return f"datetimeoffset'{value.isoformat(timespec='milliseconds')}'"
 
 
 class AcumaticaClient:
@@ -113,6 +109,10 @@ class AcumaticaClient:
         path = "/".join(quote(str(k), safe="") for k in keys)
         return f"{self.root}/{entity}" + (f"/{path}" if path else "")
 
+    async def locate(self, path: str) -> str:
+        """Where ``ml_connector.streams`` reads a declared entity."""
+        return self._url(path)
+
     # -- reads ---------------------------------------------------------------------------
 
     async def read(
@@ -124,27 +124,13 @@ class AcumaticaClient:
         select: Sequence[str] | None = None,
     ) -> AsyncIterator[list[Record]]:
         """Pages of unwrapped records, ``$top``/``$skip`` until a short page."""
-        params = odata_query(filter=filter, expand=expand, select=select) or {}
-        params["$top"] = str(self.page_size)
-        first = PageRequest(self._url(entity), params)
+        lookup = Stream(path=entity, dialect=ODATA, paging=TOP_SKIP, filter=filter,
+                        expand=expand, select=tuple(select or ()), selector=unwrap)  # fmt: skip
         try:
-            async for page in pages(self.client, TopSkip(self.page_size), first):
-                yield [unwrap(r) for r in page.records]
+            async for page in read(self, lookup):
+                yield page
         except NotFound as exc:
             raise await self._explain(exc) from exc
-
-    async def delta(
-        self,
-        entity: str,
-        since: datetime,
-        *,
-        overlap: timedelta = timedelta(0),
-        expand: str | None = None,
-    ) -> AsyncIterator[list[Record]]:
-        # Inclusive, for the same reason as every delta read: a tie is read, never skipped.
-        flt = f"LastModifiedDateTime ge {acumatica_datetime(since - overlap)}"
-        async for page in self.read(entity, filter=flt, expand=expand):
-            yield page
 
     async def get(self, entity: str, *keys: str, expand: str | None = None) -> Record:
         """By the entity's key values in order (``"Bill", "BILL", "000123"``) or by its id."""

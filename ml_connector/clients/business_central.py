@@ -9,20 +9,21 @@ operations, so ``batch`` splits longer lists.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
 from ml_connector.api.batch import BatchOperation, BatchResult, chunks, parse_batch
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import ApiClient, RetryPolicy
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
-from ml_connector.api.odata import odata_datetime, odata_literal, odata_query
-from ml_connector.api.paging import odata_pages
+from ml_connector.api.odata import odata_literal, odata_query
 from ml_connector.clients.base import api_client, entra_auth
 from ml_connector.connections.business_central import BusinessCentralConnection
 from ml_connector.ping import Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream, read
+from ml_connector.streams.dialects import ODATA
+from ml_connector.streams.styles import NEXT_LINK
 
 MAX_BATCH = 100  # BC refuses a $batch with more operations
 
@@ -79,6 +80,10 @@ class BusinessCentralClient:
         key = f"({record_id})" if record_id else ""
         return f"{self.api_root}/{await self.company_path()}/{entity_set}{key}"
 
+    async def locate(self, path: str) -> str:
+        """Where ``ml_connector.streams`` reads a declared entity set of the company."""
+        return await self.entity_url(path)
+
     # -- reads ---------------------------------------------------------------------------
 
     async def read(
@@ -89,25 +94,11 @@ class BusinessCentralClient:
         expand: str | None = None,
         select: Sequence[str] | None = None,
     ) -> AsyncIterator[list[Record]]:
-        """Pages of an entity set, optionally filtered (e.g. a lastModifiedDateTime delta)."""
-        params = odata_query(filter=filter, expand=expand, select=select)
-        url = await self.entity_url(entity_set)
-        async for page in odata_pages(self.client, url, params, page_size=self.page_size):
-            yield page
-
-    async def delta(
-        self,
-        entity_set: str,
-        since: datetime,
-        *,
-        overlap: timedelta = timedelta(0),
-        expand: str | None = None,
-    ) -> AsyncIterator[list[Record]]:
-        """Records modified at or after ``since - overlap``. Inclusive: a record committed
-        later with the cursor's very timestamp is read, not skipped (``gt`` would skip it
-        whenever the overlap is zero); the dedupe stage drops the repeats."""
-        flt = f"lastModifiedDateTime ge {odata_datetime(since - overlap)}"
-        async for page in self.read(entity_set, filter=flt, expand=expand):
+        """Pages of an entity set, optionally filtered (look-ups; change reads are declared
+        streams, run by ``ml_connector.streams.read``)."""
+        lookup = Stream(path=entity_set, dialect=ODATA, paging=NEXT_LINK, filter=filter,
+                        expand=expand, select=tuple(select or ()))  # fmt: skip
+        async for page in read(self, lookup):
             yield page
 
     async def get(self, entity_set: str, record_id: str, *, expand: str | None = None) -> Record:

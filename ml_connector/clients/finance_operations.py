@@ -10,19 +10,20 @@ attempt already wrote the record, which is read back instead (``create_or_read``
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
 from ml_connector.api.errors import AlreadyExists
-from ml_connector.api.odata import odata_datetime, odata_key, odata_query, odata_string
-from ml_connector.api.paging import odata_pages
+from ml_connector.api.odata import odata_key, odata_query, odata_string
 from ml_connector.clients.base import api_client, entra_auth
 from ml_connector.connections.finance_operations import FinanceOperationsConnection
 from ml_connector.ping import Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream, read
+from ml_connector.streams.dialects import ODATA
+from ml_connector.streams.styles import NEXT_LINK
 
 Key = Mapping[str, Any]
 
@@ -41,9 +42,14 @@ class FinanceOperationsClient:
         self.data_root = connection.base_url.rstrip("/") + "/data"
         self.client = api_client(connection, self.data_root, auth, retry=retry, budget=budget)
         self.company = connection.company
+        self.page_size = connection.page_size
 
     def url(self, entity_set: str, key: Key | None = None) -> str:
         return f"{self.data_root}/{entity_set}{odata_key(key) if key else ''}"
+
+    async def locate(self, path: str) -> str:
+        """Where ``ml_connector.streams`` reads a declared data entity."""
+        return self.url(path)
 
     def key_of(self, body: Mapping[str, Any], key_fields: Sequence[str]) -> dict[str, Any]:
         """The natural key of ``body``; dataAreaId defaults to the connection's company."""
@@ -65,28 +71,11 @@ class FinanceOperationsClient:
         expand: str | None = None,
         select: Sequence[str] | None = None,
     ) -> AsyncIterator[list[Record]]:
-        if self.company:
-            company = f"dataAreaId eq {odata_string(self.company)}"
-            filter = f"{company} and ({filter})" if filter else company
-        params = odata_query(filter=filter, expand=expand, select=select)
-        params = {**(params or {}), "cross-company": "true"}
-        async for page in odata_pages(
-            self.client, self.url(entity_set), params, page_size=self.connection.page_size
-        ):
-            yield page
-
-    async def delta(
-        self,
-        entity_set: str,
-        field: str,
-        since: datetime,
-        *,
-        overlap: timedelta = timedelta(0),
-    ) -> AsyncIterator[list[Record]]:
-        """Rows whose ``field`` (a modified stamp the entity exposes) is at or after
-        ``since - overlap``, oldest first; standard entities have no such field."""
-        flt = f"{field} ge {odata_datetime(since - overlap)}"
-        async for page in self.read(entity_set, filter=flt):
+        company = f"dataAreaId eq {odata_string(self.company)}" if self.company else None
+        lookup = Stream(path=entity_set, dialect=ODATA, paging=NEXT_LINK, filter=company,
+                        expand=expand, select=tuple(select or ()),
+                        params={"cross-company": "true"})  # fmt: skip
+        async for page in read(self, lookup, where=filter):
             yield page
 
     async def get(self, entity_set: str, key: Key, *, expand: str | None = None) -> Record:

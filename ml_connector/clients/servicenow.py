@@ -1,4 +1,4 @@
-"""ServiceNow client: Table API (CRUD, keyset delta reads), Import Set API writes, role checks.
+"""ServiceNow client: Table API (CRUD, look-ups), Import Set API writes, role checks.
 
 Writes go through Import Sets because a transform map that coalesces on the ERP key is the
 platform's only upsert; the Table API is for reads, look-ups and the odd direct record.
@@ -9,26 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ml_connector.api.auth import ServiceNowAuth
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
 from ml_connector.api.errors import UnreadableAnswer
-from ml_connector.api.paging import EncodedQueryKeyset, LinkHeader, PageRequest, pages
+from ml_connector.api.paging import LinkHeader, PageRequest, pages
 from ml_connector.clients.base import api_client
 from ml_connector.connections.servicenow import ServiceNowConnection
 from ml_connector.ping import Missing, Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
-
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # sys_updated_on, UTC for the integration user
-
-
-def servicenow_time(value: datetime) -> str:
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -104,6 +96,10 @@ class ServiceNowClient:
 
     # -- Table API -----------------------------------------------------------------------
 
+    async def locate(self, path: str) -> str:
+        """Where ``ml_connector.streams`` reads a declared table."""
+        return f"/api/now/table/{path}"
+
     async def pages(
         self,
         table: str,
@@ -114,7 +110,8 @@ class ServiceNowClient:
     ) -> AsyncIterator[list[Record]]:
         """Pages of rows matching an encoded query, following ``Link: rel="next"``.
 
-        Offset paging: fine for snapshots and look-ups; for change feeds use ``delta``.
+        Offset paging: fine for snapshots and look-ups; change feeds are declared streams
+        with keyset paging (``ml_connector.streams``).
         """
         params = {
             "sysparm_query": query,
@@ -138,31 +135,6 @@ class ServiceNowClient:
         """All rows matching an encoded query (small tables, look-ups, reconciliation)."""
         return [row async for page in self.pages(table, query=query, fields=fields, limit=limit)
                 for row in page]  # fmt: skip
-
-    async def delta(
-        self,
-        table: str,
-        since: datetime | str,
-        *,
-        query: str = "",
-        field: str = "sys_updated_on",
-        fields: Sequence[str] | None = None,
-    ) -> AsyncIterator[list[Record]]:
-        """Rows with ``field >= since`` in (field, sys_id) order, paged by keyset.
-
-        ``since`` is inclusive: rows sharing the cursor's second come again, and a row
-        updated while we read moves behind the keyset and is read (again) later, never
-        skipped as offset paging would.
-        """
-        start = since if isinstance(since, str) else servicenow_time(since)
-        keyset = EncodedQueryKeyset(field, start, query=query, limit=self.page_size)
-        params = {"sysparm_exclude_reference_link": "true"}
-        if fields:
-            params["sysparm_fields"] = ",".join({*fields, field, "sys_id"})
-        async for page in pages(self.client, keyset, keyset.request(f"/api/now/table/{table}",
-                                                                     params)):  # fmt: skip
-            if page.records:
-                yield page.records
 
     async def get(self, table: str, sys_id: str) -> Record:
         body = await self.client.get_json(

@@ -9,20 +9,21 @@ writes are made idempotent by looking the record up by its ``code`` first.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
-from datetime import datetime, timedelta
 
 from ml_connector.api.auth import ServiceTitanAuth
 from ml_connector.api.batch import chunks
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
 from ml_connector.api.errors import AlreadyExists
-from ml_connector.api.odata import odata_datetime as iso_utc
-from ml_connector.api.paging import ContinuationToken, Page, PageNumber, PageRequest, pages
+from ml_connector.api.paging import ContinuationToken, Page, PageRequest, pages
 from ml_connector.clients.base import api_client
 from ml_connector.connections.servicetitan import ServiceTitanConnection
 from ml_connector.ping import Needs, Step
 from ml_connector.records import Record
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream, read
+from ml_connector.streams.dialects import SERVICETITAN_QUERY
+from ml_connector.streams.styles import PAGE_NUMBERS
 
 # resource -> module, as the API reference groups them.
 MODULES: Mapping[str, str] = {
@@ -35,6 +36,7 @@ MODULES: Mapping[str, str] = {
     "business-units": "settings",
     "purchase-orders": "inventory",
     "bills": "inventory",
+    "vendors": "inventory",
 }
 MAX_IDS = 50  # the ids filter takes at most 50
 
@@ -66,26 +68,18 @@ class ServiceTitanClient:
         tail = f"/{record_id}" if record_id is not None else ""
         return f"{self.api}/{module}/v2/tenant/{self.connection.tenant_id}/{path}{tail}"
 
+    async def locate(self, path: str) -> str:
+        """Where ``ml_connector.streams`` reads a declared resource."""
+        return self.url(path)
+
     # -- reads ---------------------------------------------------------------------------
 
     async def read(self, resource: str, **filters: str) -> AsyncIterator[list[Record]]:
         """Pages of a resource; ``filters`` are the API's (``modifiedOnOrAfter``, ``active``,
         ``statuses``, ``sort`` ...)."""
-        params = {"page": "1", "pageSize": str(self.page_size), **filters}
-        async for page in pages(self.client, PageNumber(), PageRequest(self.url(resource), params)):
-            yield page.records
-
-    async def delta(
-        self, resource: str, since: datetime, *, overlap: timedelta = timedelta(0), **filters: str
-    ) -> AsyncIterator[list[Record]]:
-        """Records modified on or after ``since - overlap``, oldest first.
-
-        Page numbers shift when a record changes mid-read; the overlap on the next poll, and
-        the export feeds (``export``) for resources that have one, cover that.
-        """
-        params = {"modifiedOnOrAfter": iso_utc(since - overlap),
-                  "sort": "+ModifiedOn", **filters}  # fmt: skip
-        async for page in self.read(resource, **params):
+        lookup = Stream(path=resource, dialect=SERVICETITAN_QUERY, paging=PAGE_NUMBERS,
+                        params=filters)  # fmt: skip
+        async for page in read(self, lookup):
             yield page
 
     async def by_ids(self, resource: str, ids: Iterable[int]) -> list[Record]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from simulators.acumatica import linked
 from simulators.acumatica.auth import AcumaticaAuth
 from simulators.acumatica.entities import EntityDef
 from simulators.acumatica.inspection import AcumaticaRecordAdapter, acumatica_sim_routes
@@ -33,6 +36,7 @@ from simulators.acumatica.store import (
     acumatica_error,
     wrap,
 )
+from simulators.acumatica.swagger import swagger
 from simulators.base import BadJson, build_app, read_json
 from simulators.deliveries import delivery_routes, outbox_for
 from simulators.limits import ConcurrencyRule, RateLimiter
@@ -41,7 +45,28 @@ from simulators.records import DuplicateKey
 from simulators.records_inspect import entity_routes
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_LEGACY_LITERAL = re.compile(r"\b(?:datetimeoffset|datetime)'([^']*)'")
+_LEGACY_LITERAL = re.compile(r"\b(datetimeoffset|datetime)'([^']*)'")
+_HAS_OFFSET = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")
+
+
+def _plain_literals(text: str, zone: ZoneInfo) -> str:
+    """OData v3 date literals as the shared parser reads them (bare ISO values).
+
+    ``datetime'...'`` carries no offset on the real endpoint, which reads it in the instance's
+    time zone (``AcumaticaOptions.time_zone``); ``datetimeoffset'...'`` names its own.
+    """
+
+    def plain(match: re.Match[str]) -> str:
+        kind, value = match[1], match[2].strip()
+        if kind == "datetime" and not _HAS_OFFSET.search(value):
+            try:
+                local = datetime.fromisoformat(value).replace(tzinfo=zone)
+            except ValueError:
+                raise ODataError(f"'{value}' is not a valid datetime literal.") from None
+            return local.isoformat()
+        return value
+
+    return _LEGACY_LITERAL.sub(plain, text)
 
 
 def _not_logged_in() -> JSONResponse:
@@ -49,6 +74,11 @@ def _not_logged_in() -> JSONResponse:
 
 
 Handler = Callable[[Request, EntityDef], Awaitable[Response]]
+
+
+def _listed(text: str | None) -> list[str]:
+    """The comma-separated names of a query option ($select, $expand)."""
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
 class AcumaticaApi:
@@ -96,7 +126,7 @@ class AcumaticaApi:
     def _names(self, text: str | None, known: Mapping[str, Any], option: str) -> list[str] | None:
         if text is None:
             return None
-        names = [n.strip() for n in text.split(",") if n.strip()]
+        names = _listed(text)
         unknown = [n for n in names if n not in known]
         if unknown:
             raise AcumaticaError(400, f"{option}: unknown field(s) {', '.join(unknown)}.")
@@ -106,7 +136,9 @@ class AcumaticaApi:
         self, request: Request, entity: EntityDef, row: Mapping[str, Any], number: int = 1
     ) -> dict[str, Any]:
         params = request.query_params
-        expand = self._names(params.get("$expand"), entity.details, "$expand") or []
+        expand, unknown = linked.expansions(entity, _listed(params.get("$expand")))
+        if unknown:
+            raise AcumaticaError(400, f"$expand: unknown field(s) {', '.join(unknown)}.")
         select = self._names(params.get("$select"), entity.fields, "$select")
         link = f"{self._base(request)}/{entity.name}/{row['id']}"
         return wrap(entity, row, row_number=number, select=select, expand=expand, self_link=link)
@@ -142,7 +174,8 @@ class AcumaticaApi:
         text = request.query_params.get("$filter")
         if text:
             # v3-style literals (datetimeoffset'...') are what Acumatica documents.
-            predicate = parse_filter(_LEGACY_LITERAL.sub(r"\1", text), entity.fields, entity.name)
+            plain = _plain_literals(text, ZoneInfo(self.options.time_zone))
+            predicate = parse_filter(plain, entity.fields, entity.name)
             rows = [r for r in rows if predicate(r)]
         skip = self._int(request, "$skip") or 0
         top = self._int(request, "$top")
@@ -165,7 +198,10 @@ class AcumaticaApi:
             insert_only=request.headers.get("if-none-match", "").strip() == "*",
         )
         link = f"{self._base(request)}/{entity.name}/{row['id']}"
-        return JSONResponse(wrap(entity, row, expand=entity.details, self_link=link))
+        # The answer shows the lines and the linked entities the request carried.
+        sent = linked.sent(entity.linked, body if isinstance(body, dict) else {})
+        shown = [*entity.details, *sent]
+        return JSONResponse(wrap(entity, row, expand=shown, self_link=link))
 
     async def delete(self, request: Request, entity: EntityDef) -> Response:
         self.store.delete(entity, self._locate(request, entity))
@@ -213,9 +249,25 @@ class AcumaticaApi:
         ]
         return JSONResponse({"endpoints": listing})
 
+    async def swagger_json(self, request: Request) -> Response:
+        endpoint_name, version = request.path_params["endpoint"], request.path_params["version"]
+        if endpoint_name != self.options.endpoint or version not in self.options.versions:
+            return acumatica_error(404, f"The endpoint {endpoint_name}/{version} does not exist.")
+        if self.auth.user_of(request) is None:
+            return _not_logged_in()
+        document = swagger(
+            endpoint_name,
+            version,
+            request.url.netloc,
+            self.store.entities.values(),
+            sorted(ACTIONS),
+        )
+        return JSONResponse(document)
+
     def routes(self) -> list[BaseRoute]:
         base = "/entity/{endpoint}/{version}/{entity}"
         return [
+            Route("/entity/{endpoint}/{version}/swagger.json", self.swagger_json, methods=["GET"]),
             Route("/identity/connect/token", self.auth.token, methods=["POST"]),
             Route("/entity/auth/login", self.auth.login, methods=["POST"]),
             Route("/entity/auth/logout", self.auth.logout, methods=["POST"]),

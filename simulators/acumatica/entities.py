@@ -17,6 +17,50 @@ S, D, B, T = Kind.STRING, Kind.DECIMAL, Kind.BOOLEAN, Kind.DATETIME
 
 
 @dataclass(frozen=True)
+class LinkedDef:
+    """A linked entity (one object, not a list of detail lines), e.g. a vendor's MainContact."""
+
+    type_name: str  # its type in the endpoint's schema ("Contact", "Address")
+    fields: Mapping[str, Kind]
+    linked: Mapping[str, LinkedDef] = field(default_factory=dict)
+
+
+# The Default endpoint's Address and Contact (Acumatica's REST client for C#,
+# Acumatica.Default_20.200.001/Model/Address.cs and Contact.cs), the fields a vendor's
+# contacts carry; the CRM-only ones (activities, campaigns, marketing) are left out.
+ADDRESS = LinkedDef(
+    "Address",
+    {
+        "AddressLine1": S,
+        "AddressLine2": S,
+        "City": S,
+        "State": S,
+        "PostalCode": S,
+        "Country": S,
+        "Validated": B,
+    },
+)
+CONTACT = LinkedDef(
+    "Contact",
+    {
+        "DisplayName": S,
+        "CompanyName": S,
+        "Attention": S,
+        "FirstName": S,
+        "LastName": S,
+        "JobTitle": S,
+        "Email": S,
+        "Phone1": S,
+        "Phone1Type": S,
+        "Phone2": S,
+        "Fax": S,
+        "WebSite": S,
+    },
+    {"Address": ADDRESS},
+)
+
+
+@dataclass(frozen=True)
 class EntityDef:
     name: str
     fields: Mapping[str, Kind]
@@ -31,6 +75,7 @@ class EntityDef:
     released_statuses: tuple[str, ...] = ()  # statuses in which the record is read-only
     defaults: Mapping[str, Any] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)  # UI captions for messages
+    linked: Mapping[str, LinkedDef] = field(default_factory=dict)  # expanded by $expand only
 
     def label(self, name: str) -> str:
         return self.labels.get(name) or "".join(
@@ -95,6 +140,13 @@ VENDOR = EntityDef(
     },
     computed=("CreatedDateTime", "LastModifiedDateTime"),
     defaults={"Status": "Active", "VendorClass": "DEFAULT", "CurrencyID": "USD", "Terms": "30D"},
+    # The Default endpoint's Vendor (Model/Vendor.cs): four contacts, each with its address.
+    linked={
+        "MainContact": CONTACT,
+        "PrimaryContact": CONTACT,
+        "RemittanceContact": CONTACT,
+        "ShippingContact": CONTACT,
+    },
 )
 
 _LINE = {"InventoryID": S, "Account": S, "Subaccount": S, "BranchID": S}

@@ -41,6 +41,8 @@ class AcumaticaOptions:
     password: str = "mlc-password"
     default_branch: str = "HEADOFFICE"
     endpoint: str = "Default"
+    # The instance's time zone, in which a filter's datetime'...' literal (no offset) is read.
+    time_zone: str = "UTC"
     versions: tuple[str, ...] = ("23.200.001", "24.200.001")
     token_lifetime_seconds: int = 3600
     refresh_chain_seconds: int = 30 * 24 * 3600

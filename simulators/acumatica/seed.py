@@ -76,6 +76,7 @@ def seed_rows(options: AcumaticaOptions) -> list[tuple[EntityDef, dict[str, Any]
             )
         )
     out += _documents(options, vendors)
+    _add_contacts(options, [values for entity, values in out if entity is VENDOR])
     seed_stamps(
         ((e.name, values) for e, values in out),
         "LastModifiedDateTime",
@@ -158,3 +159,45 @@ def _documents(options: AcumaticaOptions, vendors: list[str]) -> list[tuple[Enti
             )
         )
     return out
+
+
+_CITIES = (("Seattle", "WA", "98101"), ("Portland", "OR", "97204"), ("Denver", "CO", "80202"))
+_STREETS = ("Main St", "Market St", "Commerce Way", "Harbor Rd")
+_PEOPLE = (("Ann", "Lee"), ("Raj", "Patel"), ("Maria", "Gomez"), ("Tom", "Berg"))
+
+
+def _add_contacts(options: AcumaticaOptions, vendors: list[dict[str, Any]]) -> None:
+    """Each vendor's contacts: the main one (the business account) with its address, a
+    primary person, and remittance / shipping contacts that start as the main one, as the
+    screen copies them until overridden. A stream of its own keeps the other seeds unchanged."""
+    rng = sd.rng_for(options.seed, "acumatica.vendor-contacts")
+    for values in vendors:
+        city, state, postal = rng.choice(_CITIES)
+        address = {
+            "AddressLine1": f"{rng.randint(10, 9999)} {rng.choice(_STREETS)}",
+            "City": city,
+            "State": state,
+            "PostalCode": postal,
+            "Country": "US",
+            "Validated": False,
+        }
+        main = {
+            "DisplayName": values["VendorName"],
+            "CompanyName": values["VendorName"],
+            "Email": values["Email"],
+            "Phone1": f"+1 206 555 {rng.randint(1000, 9999)}",
+            "Phone1Type": "Business 1",
+            "Address": address,
+        }
+        first, last = rng.choice(_PEOPLE)
+        values["MainContact"] = main
+        values["PrimaryContact"] = {
+            "DisplayName": f"{first} {last}",
+            "FirstName": first,
+            "LastName": last,
+            "CompanyName": values["VendorName"],
+            "Email": f"{first.lower()}.{last.lower()}@{values['Email'].split('@')[-1]}",
+            "Address": dict(address),
+        }
+        values["RemittanceContact"] = {**main, "Address": dict(address)}
+        values["ShippingContact"] = {**main, "Address": dict(address)}

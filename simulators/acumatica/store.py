@@ -9,15 +9,17 @@ Computed fields (totals, balance, status) are derived here, as the Acumatica gra
 from __future__ import annotations
 
 import uuid
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
 
 from simulators import seed as sd
+from simulators.acumatica import linked
 from simulators.acumatica.entities import ENTITIES, EntityDef
+from simulators.acumatica.linked import ENVELOPE, render_value
 from simulators.acumatica.seed import seed_rows
 from simulators.base import SimulatorState
 from simulators.odata import Kind
@@ -25,8 +27,6 @@ from simulators.records import Database, InvalidValue, NotFound, Row, TableSpec,
 
 if TYPE_CHECKING:
     from simulators.acumatica.options import AcumaticaOptions
-
-_ENVELOPE = {"id", "rowNumber", "custom", "_links", "note", "files"}
 
 
 class AcumaticaError(Exception):
@@ -58,12 +58,6 @@ class Unprocessable(Exception):
         self.body = body
 
 
-def render_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="milliseconds")
-    return value
-
-
 def wrap(
     entity: EntityDef,
     row: Mapping[str, Any],
@@ -84,6 +78,10 @@ def wrap(
             if name in errors:
                 cell["error"] = errors[name]
             out[name] = cell
+    expand = list(expand)
+    for name, definition in entity.linked.items():
+        if name in expand:
+            out[name] = linked.render(definition, row.get(name), name, expand)
     for name in entity.details:
         if name in expand:
             out[name] = [
@@ -120,6 +118,12 @@ class Operation:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def iter_ids() -> Iterator[str]:
+    """Fresh ids for records the server creates (linked entities of a new record)."""
+    while True:
+        yield str(uuid.uuid4())
+
+
 class AcumaticaStore(SimulatorState):
     def __init__(self, options: AcumaticaOptions) -> None:
         super().__init__()
@@ -149,6 +153,9 @@ class AcumaticaStore(SimulatorState):
             for name in entity.details:
                 for line in data.get(name, []):
                     line["id"] = sd.random_guid(rng)
+            for name, definition in entity.linked.items():
+                ids = (sd.random_guid(rng) for _ in iter(int, 1))
+                data[name] = linked.seeded(definition, data.get(name) or {}, ids)
             if released:
                 data.update(Status="Open", Hold=False)
             self.db.insert(entity.name, data, stamp=stamp)
@@ -182,9 +189,12 @@ class AcumaticaStore(SimulatorState):
             raise AcumaticaError(400, "The request body must be a JSON object.")
         values: dict[str, Any] = {}
         for name, cell in body.items():
-            if name in _ENVELOPE:
+            if name in ENVELOPE:
                 if name == "id" and cell:
                     values["id"] = str(cell).lower()
+                continue
+            if name in entity.linked:
+                values[name] = cell  # merged into the stored value by upsert
                 continue
             if name in entity.details:
                 if not isinstance(cell, list):
@@ -358,11 +368,22 @@ class AcumaticaStore(SimulatorState):
                 )
                 if released and data[name] != current:
                     errors[name] = "The document has been released: its lines are read-only."
+            for name, definition in entity.linked.items():
+                if name not in raw:
+                    data.setdefault(name, linked.seeded(definition, {}, iter_ids()))
+                    continue
+                try:
+                    data[name], problems = linked.merge(definition, base.get(name), raw[name], name)
+                except linked.LinkedShapeError as exc:
+                    raise AcumaticaError(400, str(exc)) from exc
+                errors.update(problems)
             data = self.prepare(entity, data, new=existing is None)
             errors.update(self._validate(entity, data))
             line_errors = self._line_errors(entity, data)
             if errors or line_errors:
-                body_out = wrap(entity, data, errors=errors, expand=entity.details)
+                shown = [*entity.details, *linked.sent(entity.linked, raw)]
+                body_out = wrap(entity, data, errors=errors, expand=shown)
+                linked.mark_errors(body_out, errors)
                 for name, bad in line_errors.items():
                     for cell, problems in zip(body_out[name], bad, strict=True):
                         for f, message in problems.items():

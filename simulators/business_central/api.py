@@ -8,13 +8,16 @@ under their header (``purchaseOrders({id})/purchaseOrderLines``), where the head
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from simulators.base import BadJson, read_json
 from simulators.business_central.entities import EntitySetDef, children_of
+from simulators.business_central.expand import Expansion, check, parse_expand, render_expansions
 from simulators.business_central.http import (
     ApiContext,
     Handler,
@@ -28,6 +31,13 @@ from simulators.odata import ODataError, list_page
 
 if TYPE_CHECKING:
     from simulators.business_central.options import BusinessCentralOptions
+
+
+Endpoint = Callable[[Handler], Callable[[Request], Awaitable[Response]]]
+
+
+def _unwrapped(handler: Handler) -> Handler:
+    return handler
 
 
 def _unknown_property(name: str, definition: EntitySetDef) -> ODataError:
@@ -52,20 +62,36 @@ class EntityHandlers:
             return None
         names = [n.strip() for n in text.split(",") if n.strip()]
         for name in names:
-            if name not in definition.fields:
+            if name not in definition.fields and name not in definition.streams:
                 raise _unknown_property(name, definition)
         return names
 
-    def expand(self, definition: EntitySetDef, request: Request) -> list[str]:
+    def expand(self, definition: EntitySetDef, request: Request) -> list[Expansion]:
         text = request.query_params.get("$expand")
         if not text:
             return []
-        allowed = {c.name for c in children_of(definition.name)}
-        names = [n.strip() for n in text.split(",") if n.strip()]
-        for name in names:
-            if name not in allowed:
-                raise _unknown_property(name, definition)
-        return names
+        expansions = parse_expand(text)
+        check(definition, expansions, self.store.entity_sets, _unknown_property)
+        return expansions
+
+    def render(
+        self,
+        definition: EntitySetDef,
+        row: Row,
+        select: list[str] | None,
+        expand: list[Expansion],
+        ctx: ApiContext,
+    ) -> dict[str, Any]:
+        fields = None if select is None else [n for n in select if n in definition.fields]
+        out = self.store.render(definition.name, row, fields, (), ctx.company_id)
+        # A stream is not inline JSON: OData names where to read and write it.
+        for stream in definition.streams:
+            if select is None or stream in select:
+                url = f"{ctx.root}/companies({ctx.company_id})/{definition.name}"
+                link = f"{url}({row.values['id']})/{stream}"
+                out[f"{stream}@odata.mediaEditLink"] = link
+                out[f"{stream}@odata.mediaReadLink"] = link
+        return out | render_expansions(self.store, definition, row, expand, ctx.company_id)
 
     def _page_size(self, request: Request) -> tuple[int, int | None]:
         """(page size, preferred size applied or None); OverflowError when too large."""
@@ -86,6 +112,28 @@ class EntityHandlers:
         if parent_id is not None and definition.parent is not None:
             self.store.get(ctx.company_id, definition.parent, parent_id)
         return parent_id
+
+    def routes(
+        self,
+        collection: str,
+        definition: EntitySetDef,
+        endpoint: Endpoint,
+        *,
+        guard: Callable[[Handler], Handler] = _unwrapped,
+        create: Handler | None = None,
+    ) -> list[BaseRoute]:
+        """The collection and single-entity routes of one entity set at ``collection``;
+        ``guard`` wraps each handler (a navigation checking its source), ``create`` replaces
+        the generic POST."""
+        single = f"{collection}({{id}})"
+        posted = create or self.create_handler(definition)
+        return [
+            Route(collection, endpoint(guard(self.list_handler(definition))), methods=["GET"]),
+            Route(collection, endpoint(posted), methods=["POST"]),
+            Route(single, endpoint(guard(self.get_handler(definition))), methods=["GET"]),
+            Route(single, endpoint(guard(self.update_handler(definition))), methods=["PATCH"]),
+            Route(single, endpoint(guard(self.delete_handler(definition))), methods=["DELETE"]),
+        ]
 
     # -- handlers ------------------------------------------------------------------------
 
@@ -125,8 +173,7 @@ class EntityHandlers:
             if params.get("$count", "").lower() == "true":
                 body["@odata.count"] = result.total
             body["value"] = [
-                self.store.render(definition.name, stored[r["id"]], select, expand, ctx.company_id)
-                for r in result.rows
+                self.render(definition, stored[r["id"]], select, expand, ctx) for r in result.rows
             ]
             link = next_link(request, result)
             if link is not None:
@@ -142,12 +189,10 @@ class EntityHandlers:
         definition: EntitySetDef,
         row: Row,
         status: int = 200,
-        expand: list[str] | None = None,
+        expand: list[Expansion] | None = None,
     ) -> Response:
         names = self.expand(definition, ctx.request) if expand is None else expand
-        rendered = self.store.render(
-            definition.name, row, self.select(definition, ctx.request), names, ctx.company_id
-        )
+        rendered = self.render(definition, row, self.select(definition, ctx.request), names, ctx)
         body = {"@odata.context": self.context_url(ctx, definition.name, "/$entity"), **rendered}
         headers = {"ETag": self.store.etag(row)}
         if status == 201:
@@ -241,7 +286,9 @@ class EntityHandlers:
                     header = self.store.get(ctx.company_id, definition.parent, parent_ref)
                     self.store.check_writable(ctx.company_id, definition.parent, "POST", header)
                 row = self.insert_document(ctx, definition, values, lines)
-            return self.entity_response(ctx, definition, row, 201, list(lines) or None)
+            # A deep insert answers with the lines it created, as if they had been expanded.
+            deep = [Expansion(name) for name in lines] or None
+            return self.entity_response(ctx, definition, row, 201, deep)
 
         return handler
 

@@ -5,7 +5,8 @@ token at ``{base}/{tenant}/oauth2/v2.0/token`` (login.microsoftonline.com in pro
 API at ``{base}/v2.0[/{tenant}]/{environment}/api/v2.0/...`` (api.businesscentral.dynamics.com).
 
 Served under ``.../api/v2.0``: ``companies``, every entity set of ``entities`` (document
-lines also under their header), bound actions ``Microsoft.NAV.post`` and
+lines also under their header; ``documentAttachments`` with their content also under the
+invoices they are attached to), bound actions ``Microsoft.NAV.post`` and
 ``Microsoft.NAV.receiveAndInvoice``, ``$batch``, ``$metadata`` and webhook ``subscriptions``.
 The pieces live in this package's other modules (the options in ``options``); this one holds
 auth and routes and assembles the app.
@@ -23,7 +24,9 @@ from starlette.routing import BaseRoute, Route
 from simulators.base import SimulatorState, build_app
 from simulators.business_central.actions import DocumentActions
 from simulators.business_central.api import EntityHandlers
+from simulators.business_central.attachments import DocumentAttachments
 from simulators.business_central.batch import batch
+from simulators.business_central.entities import DOCUMENT_ATTACHMENTS
 from simulators.business_central.http import (
     ApiContext,
     Handler,
@@ -40,7 +43,8 @@ from simulators.business_central.seed import seed_company
 from simulators.business_central.store import COMPANY_FIELDS, BusinessCentralStore
 from simulators.business_central.webhooks import Webhooks
 from simulators.credentials import bearer_token
-from simulators.entra import EntraApp, token_endpoint
+from simulators.entra import EntraApp
+from simulators.entra_discovery import authority_routes
 from simulators.limits import ConcurrencyRule, RateLimiter, RateRule, credential_key
 from simulators.odata import parse_filter
 
@@ -81,6 +85,7 @@ class BusinessCentralApi:
         self.options = store.options
         self.entities = EntityHandlers(store, store.options)
         self.actions = DocumentActions(store)
+        self.attachments = DocumentAttachments(store, self.entities)
         self.webhooks = Webhooks(store, store.options) if store.options.webhooks_enabled else None
         entra = EntraApp(
             tenant=self.options.tenant,
@@ -89,7 +94,7 @@ class BusinessCentralApi:
             client_secret=self.options.client_secret,
             lifetime_seconds=self.options.token_lifetime_seconds,
         )
-        self.token = token_endpoint(store.tokens, entra, lambda request: (BC_SCOPE,))
+        self.authority = authority_routes(store.tokens, entra, lambda request: (BC_SCOPE,))
 
     # -- auth ----------------------------------------------------------------------------
 
@@ -158,21 +163,16 @@ class BusinessCentralApi:
 
     def company_routes(self, company: str) -> list[BaseRoute]:
         """Entity sets, nested line sets and bound actions under one company URL."""
-        routes: list[BaseRoute] = []
+        routes: list[BaseRoute] = self.attachments.routes(company, self.api)
         e = self.entities
         for d in self.store.entity_sets.values():
+            if d.name == DOCUMENT_ATTACHMENTS.name:
+                continue  # attached to records of several sets: routed by ``attachments``
             bases = [f"{company}/{d.name}"]
             if d.parent is not None:
                 bases.append(f"{company}/{d.parent}({{parent_id}})/{d.name}")
             for collection in bases:
-                single = f"{collection}({{id}})"
-                routes += [
-                    Route(collection, self.api(e.list_handler(d)), methods=["GET"]),
-                    Route(collection, self.api(e.create_handler(d)), methods=["POST"]),
-                    Route(single, self.api(e.get_handler(d)), methods=["GET"]),
-                    Route(single, self.api(e.update_handler(d)), methods=["PATCH"]),
-                    Route(single, self.api(e.delete_handler(d)), methods=["DELETE"]),
-                ]
+                routes += e.routes(collection, d, self.api)
             for action in d.actions:
                 path = f"{company}/{d.name}({{id}})/Microsoft.NAV.{action}"
                 routes.append(
@@ -195,7 +195,7 @@ class BusinessCentralApi:
 
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
-            Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
+            *self.authority,
         ]
         # The tenant segment is optional on the real service; the token says which tenant.
         for prefix in ("/v2.0/{tenant}/{environment}/api/v2.0", "/v2.0/{environment}/api/v2.0"):

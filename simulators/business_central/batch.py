@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message
 
 from simulators.business_central.http import ApiContext, bc_error, odata_response
+from simulators.dispatch import dispatch, inner_scope
 
 MAX_OPERATIONS = 100
 
@@ -33,45 +33,17 @@ def _operation_scope(request: Request, root_path: str, op: dict[str, Any]) -> di
         headers["authorization"] = request.headers["authorization"]
     if op.get("body") is not None:
         headers.setdefault("content-type", "application/json")
-    scope = dict(request.scope)
-    scope.update(
-        method=str(op.get("method", "GET")).upper(),
-        path=path,
-        raw_path=path.encode(),
-        query_string=parts.query.encode(),
-        headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
-    )
-    scope.pop("route", None)
-    scope.pop("endpoint", None)
-    scope.pop("path_params", None)
-    return scope
+    return inner_scope(request, str(op.get("method", "GET")), path, parts.query, headers)
 
 
 async def _dispatch(request: Request, scope: dict[str, Any], body: bytes) -> dict[str, Any]:
-    sent: list[Message] = []
-    delivered = False
-
-    async def receive() -> Message:
-        nonlocal delivered
-        if delivered:
-            return {"type": "http.disconnect"}
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await request.app.router(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    raw = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start.get("headers", [])}
-    headers.pop("content-length", None)
-    result: dict[str, Any] = {"status": start["status"], "headers": headers}
-    if raw:
+    answer = await dispatch(request, scope, body)
+    result: dict[str, Any] = {"status": answer.status, "headers": dict(answer.headers)}
+    if answer.body:
         try:
-            result["body"] = json.loads(raw)
+            result["body"] = json.loads(answer.body)
         except ValueError:
-            result["body"] = raw.decode("utf-8", errors="replace")
+            result["body"] = answer.body.decode("utf-8", errors="replace")
     return result
 
 

@@ -35,6 +35,10 @@ class EntitySetDef:
     parent_field: str | None = None  # the line's reference to its header ("documentId")
     actions: tuple[str, ...] = ()  # bound actions, e.g. ("post",) -> Microsoft.NAV.post
     webhooks: bool = True  # eligible as a webhook subscription resource
+    # Single-valued navigation properties: name -> (target entity set, referencing field).
+    lookups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Edm.Stream properties: rendered as media links, read and written at their own URL.
+    streams: tuple[str, ...] = ()
 
     @property
     def has_stamp(self) -> bool:
@@ -58,6 +62,10 @@ G, S, E, DT, D, N, INT, B = (
 LINE_TYPES = ("Comment", "Account", "Item", "Resource", "Fixed Asset", "Charge")
 TOTALS = ("totalAmountExcludingTax", "totalTaxAmount", "totalAmountIncludingTax")
 INVOICE_STATUSES = ("Draft", "In Review", "Open", "Paid", "Canceled", "Corrective")
+# The documented navigation properties whose targets this simulator serves.
+VENDOR_LOOKUP = {"vendor": ("vendors", "vendorId")}
+CUSTOMER_LOOKUP = {"customer": ("customers", "customerId")}
+LINE_LOOKUPS = {"item": ("items", "itemId"), "account": ("accounts", "accountId")}
 
 
 def _document_lines(
@@ -90,6 +98,7 @@ def _document_lines(
         parent=parent,
         parent_field="documentId",
         webhooks=False,
+        lookups=LINE_LOOKUPS,
     )
 
 
@@ -225,6 +234,7 @@ PURCHASE_ORDERS = EntitySetDef(
     name="purchaseOrders",
     type_name="purchaseOrder",
     label="Purchase Header",
+    lookups=VENDOR_LOOKUP,
     fields=_fields(
         ("id", G),
         ("number", S),
@@ -263,6 +273,7 @@ PURCHASE_INVOICES = EntitySetDef(
     name="purchaseInvoices",
     type_name="purchaseInvoice",
     label="Purchase Header",
+    lookups=VENDOR_LOOKUP,
     fields=_fields(
         ("id", G),
         ("number", S),
@@ -294,6 +305,7 @@ SALES_INVOICES = EntitySetDef(
     name="salesInvoices",
     type_name="salesInvoice",
     label="Sales Header",
+    lookups=CUSTOMER_LOOKUP,
     fields=_fields(
         ("id", G),
         ("number", S),
@@ -333,6 +345,7 @@ CUSTOMER_PAYMENTS = EntitySetDef(
     name="customerPayments",
     type_name="customerPayment",
     label="Gen. Journal Line",
+    lookups=CUSTOMER_LOOKUP,
     fields=_fields(
         ("id", G),
         ("journalId", G),
@@ -354,6 +367,55 @@ CUSTOMER_PAYMENTS = EntitySetDef(
     webhooks=False,
 )
 
+# parentType values of the documentAttachment resource (v2.0), and the entity sets this
+# simulator serves for those that name one; the others are refused rather than accepted blind.
+ATTACHMENT_PARENT_TYPES = (
+    " ",
+    "Journal",
+    "Sales Order",
+    "Sales Quote",
+    "Sales Credit Memo",
+    "Sales Invoice",
+    "Purchase Invoice",
+    "Purchase Order",
+    "Vendor",
+    "Customer",
+    "Item",
+)
+ATTACHMENT_PARENTS = {
+    "Purchase Invoice": "purchaseInvoices",
+    "Sales Invoice": "salesInvoices",
+    "Purchase Order": "purchaseOrders",
+    "Vendor": "vendors",
+    "Customer": "customers",
+    "Item": "items",
+}
+# Keyed by line number within the record it is attached to (parent_field without a parent
+# set: the record may be in any of ATTACHMENT_PARENTS).
+DOCUMENT_ATTACHMENTS = EntitySetDef(
+    name="documentAttachments",
+    type_name="documentAttachment",
+    label="Document Attachment",
+    fields=_fields(
+        ("id", G),
+        ("fileName", S),
+        ("byteSize", INT),
+        ("parentType", E),
+        ("parentId", G),
+        ("lineNumber", INT),
+        ("documentFlowSales", B),
+        ("documentFlowPurchase", B),
+        (STAMP, DT),
+    ),
+    key_field="lineNumber",
+    read_only=BASE_READ_ONLY | {"byteSize", "parentType", "parentId", "lineNumber"},
+    enums={"parentType": ATTACHMENT_PARENT_TYPES},
+    defaults={"byteSize": 0, "documentFlowSales": False, "documentFlowPurchase": False},
+    parent_field="parentId",
+    webhooks=False,
+    streams=("attachmentContent",),
+)
+
 ENTITY_SETS: tuple[EntitySetDef, ...] = (
     VENDORS,
     CUSTOMERS,
@@ -369,6 +431,7 @@ ENTITY_SETS: tuple[EntitySetDef, ...] = (
     SALES_INVOICE_LINES,
     CUSTOMER_PAYMENT_JOURNALS,
     CUSTOMER_PAYMENTS,
+    DOCUMENT_ATTACHMENTS,
 )
 BY_NAME: Mapping[str, EntitySetDef] = {d.name: d for d in ENTITY_SETS}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
-from simulators.business_central.entities import EntitySetDef, children_of
+from simulators.business_central.entities import ENTITY_SETS, EntitySetDef, children_of
 from simulators.odata import Kind
 
 EDMX_NS = "http://docs.oasis-open.org/odata/ns/edmx"
@@ -27,6 +27,10 @@ def _type_of(definition: EntitySetDef, field: str, kind: Kind) -> str:
     return kind.value
 
 
+def _type_name(entity_set: str) -> str:
+    return next(d.type_name for d in ENTITY_SETS if d.name == entity_set)
+
+
 def _entity_type(schema: ET.Element, definition: EntitySetDef) -> None:
     entity = ET.SubElement(schema, "EntityType", Name=definition.type_name)
     key = ET.SubElement(entity, "Key")
@@ -36,6 +40,8 @@ def _entity_type(schema: ET.Element, definition: EntitySetDef) -> None:
         if field == "id":
             attrs["Nullable"] = "false"
         ET.SubElement(entity, "Property", attrs)
+    for stream in definition.streams:
+        ET.SubElement(entity, "Property", Name=stream, Type="Edm.Stream")
     for child in children_of(definition.name):
         ET.SubElement(
             entity,
@@ -43,6 +49,10 @@ def _entity_type(schema: ET.Element, definition: EntitySetDef) -> None:
             Name=child.name,
             Type=f"Collection({NAMESPACE}.{child.type_name})",
             ContainsTarget="true",
+        )
+    for name, (target, _) in definition.lookups.items():
+        ET.SubElement(
+            entity, "NavigationProperty", Name=name, Type=f"{NAMESPACE}.{_type_name(target)}"
         )
     for field, members in definition.enums.items():
         if definition.fields.get(field) is not Kind.ENUM:

@@ -47,6 +47,8 @@ class BusinessCentralOptions:
     require_if_match_on_delete: bool = True
     # Writes to a read-only entity set (accounts): BadRequest_MethodNotAllowed with this status.
     read_only_status: int = 400
+    # documentAttachments content is held in memory: a larger upload is refused with 413.
+    attachment_max_bytes: int = 5 * 1024 * 1024
     faults: FaultSettings = field(default_factory=FaultSettings)
     # Operational limits per user / service principal (administration/operational-limits).
     rate_limit_requests: int = 6000

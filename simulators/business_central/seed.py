@@ -190,6 +190,29 @@ def seed_company(store: BusinessCentralStore, company_id: str) -> None:
 
     _seed_documents(store, company_id, vendors, items, expense_accounts, dimension_values)
     _seed_sales(store, company_id, customers, items)
+    _seed_attachments(store, company_id)
+
+
+def _seed_attachments(store: BusinessCentralStore, company_id: str) -> None:
+    """The vendor's scan on the first purchase invoice, so attachments are there to read."""
+    invoices = store.rows(company_id, "purchaseInvoices")
+    if not invoices:
+        return
+    invoice = invoices[0]
+    content = f"Scan of vendor invoice {invoice.values['vendorInvoiceNumber']}\n".encode()
+    store.insert(
+        company_id,
+        "documentAttachments",
+        {
+            "id": sd.stable_guid("bc-attachment", store.options.seed, invoice.values["id"]),
+            "fileName": f"{invoice.values['vendorInvoiceNumber']}.txt",
+            "parentType": "Purchase Invoice",
+            "parentId": invoice.values["id"],
+            "attachmentContent": content,
+            "byteSize": len(content),
+        },
+        stamp=invoice.values[STAMP],
+    )
 
 
 def _lines(

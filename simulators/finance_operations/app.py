@@ -21,10 +21,12 @@ from starlette.routing import BaseRoute, Route
 from simulators.base import BadJson, build_app, read_json
 from simulators.credentials import bearer_token
 from simulators.deliveries import delivery_routes
-from simulators.entra import EntraApp, token_endpoint
+from simulators.entra import EntraApp
+from simulators.entra_discovery import authority_routes
 from simulators.finance_operations.entities import EntityDef
 from simulators.finance_operations.events import event_routes
 from simulators.finance_operations.inspection import FnoRecordAdapter
+from simulators.finance_operations.metadata_service import metadata_routes
 from simulators.finance_operations.odata import (
     format_key,
     metadata_xml,
@@ -301,12 +303,9 @@ class FinanceOperationsApi:
     def routes(self) -> list[BaseRoute]:
         target = "/data/{target}"
         return [
-            Route(
-                "/{tenant}/oauth2/v2.0/token",
-                token_endpoint(self.store.tokens, self.entra, self.scopes),
-                methods=["POST"],
-            ),
+            *authority_routes(self.store.tokens, self.entra, self.scopes),
             Route("/data/$metadata", self.authed(self.metadata), methods=["GET"]),
+            *metadata_routes(self.store.entities.values(), self.store.fields, self.authed),
             Route("/data", self.authed(self.service_document), methods=["GET"]),
             Route(target, self.authed(self.read), methods=["GET"]),
             Route(target, self.authed(self.create), methods=["POST"]),

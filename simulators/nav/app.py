@@ -64,7 +64,7 @@ class NavApi(BusinessCentralApi):
             *self.api_routes(f"{instance}/api/v2.0"),
         ]
         if self.nav.entra_enabled:
-            routes.append(Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]))
+            routes += self.authority
         return routes
 
 

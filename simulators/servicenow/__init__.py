@@ -1,8 +1,9 @@
 """ServiceNow instance simulator; ``create_app(ServiceNowOptions(...))``.
 
-``app`` serves the OAuth token endpoint, the Table API and the Import Set API over ``store``
+``app`` serves the OAuth token endpoint, the Table, Import Set and Batch APIs over ``store``
 (tables from ``tables`` and ``catalog``, import sets and transform maps from ``import_sets``
-and ``maps``, rows from ``seed``); ``query`` parses encoded queries, ``push`` is the Business
+and ``maps``, rows from ``seed``), and ``attachments`` the Attachment API; ``query`` parses
+encoded queries (``selection`` runs them), ``access`` checks table ACLs, ``push`` is the Business
 Rule push accelerator, ``inspection`` the ``/_sim/`` routes.
 """
 

@@ -1,4 +1,4 @@
-"""ServiceNow instance simulator: OAuth token endpoint, Table API and Import Set API.
+"""ServiceNow instance simulator: OAuth, the Table, Import Set, Batch and Attachment APIs.
 
 A client points its instance URL (``https://{instance}.service-now.com`` in production) at this
 app and keeps every path, parameter and header as documented.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -16,24 +15,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from simulators.base import BadJson, build_app, read_form, read_json
-from simulators.credentials import basic_credentials, bearer_token
+from simulators.credentials import basic_credentials, bearer_token, oauth_client
 from simulators.limits import RateLimiter, RateRule, Rejection, credential_key
+from simulators.servicenow.access import acl_denial
+from simulators.servicenow.answers import flag, page_of, record_not_found, sn_error
+from simulators.servicenow.attachments import AttachmentApi
+from simulators.servicenow.batch import BATCH_PATHS, batch
 from simulators.servicenow.inspection import inspection_routes
 from simulators.servicenow.options import ServiceNowOptions
 from simulators.servicenow.push import BusinessRulePush
-from simulators.servicenow.query import apply, parse
 from simulators.servicenow.seed import seed_instance
+from simulators.servicenow.selection import select
 from simulators.servicenow.store import ServiceNowStore
 from simulators.servicenow.tables import (
     RecordNotFound,
     RenderOptions,
     render,
 )
-
-
-def sn_error(status: int, message: str, detail: str | None = None, **headers: str) -> JSONResponse:
-    body = {"error": {"message": message, "detail": detail}, "status": "failure"}
-    return JSONResponse(body, status, headers=headers or None)
 
 
 def fault_error(status: int, message: str, headers: Mapping[str, str]) -> JSONResponse:
@@ -68,16 +66,6 @@ def limiter_for(store: ServiceNowStore, options: ServiceNowOptions) -> RateLimit
     )
 
 
-def _record_not_found() -> JSONResponse:
-    return sn_error(
-        404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"
-    )
-
-
-def _flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "").lower() == "true"
-
-
 Endpoint = Callable[[Request], Awaitable[Response]]
 AuthedHandler = Callable[[Request, str], Awaitable[Response]]
 
@@ -107,10 +95,9 @@ class ServiceNowApi:
         form = await read_form(request)
         # What the instance answers for any wrong credential: an odd but real pair.
         denied = JSONResponse({"error_description": "access_denied", "error": "server_error"}, 401)
-        if (form.get("client_id"), form.get("client_secret")) != (
-            self.options.client_id,
-            self.options.client_secret,
-        ):
+        # The client may authenticate in the form or as HTTP Basic (client_secret_basic).
+        client = oauth_client(request, form)
+        if client != (self.options.client_id, self.options.client_secret):
             return denied
         grant = form.get("grant_type")
         if grant == "client_credentials":
@@ -171,23 +158,10 @@ class ServiceNowApi:
         return endpoint
 
     def _acl(self, request: Request, user: str) -> Response | None:
-        """Table ACLs by role: reads need a read role, writes a write role; admin passes."""
         name = request.path_params.get("table") or request.path_params.get("staging_table")
-        table = self.store.table(name) if name else None
-        if table is None:
+        if not name:
             return None
-        read = request.method == "GET"
-        required = table.definition.read_roles if read else table.definition.write_roles
-        roles = self.store.roles_of(user)
-        if not required or "admin" in roles or roles & set(required):
-            return None
-        operation = "read" if read else "write"
-        return sn_error(
-            403,
-            "User Not Authorized",
-            f"ACL Exception: {operation} operation on table {table.definition.name} failed "
-            f"security check; user lacks one of the roles {', '.join(required)}",
-        )
+        return acl_denial(self.store, name, user, write=request.method != "GET")
 
     # -- Table API -----------------------------------------------------------------------
 
@@ -199,14 +173,10 @@ class ServiceNowApi:
         return RenderOptions(
             base_url=str(request.base_url).rstrip("/"),
             fields=[f.strip() for f in fields.split(",") if f.strip()] if fields else None,
-            exclude_reference_link=_flag(request, "sysparm_exclude_reference_link"),
+            exclude_reference_link=flag(request, "sysparm_exclude_reference_link"),
             display_value=request.query_params.get("sysparm_display_value", "false").lower(),
             tables=self.store.tables,
         )
-
-    def _int_param(self, request: Request, name: str, default: int) -> int:
-        raw = request.query_params.get(name, "")
-        return int(raw) if raw.isdigit() and int(raw) > 0 else default
 
     async def _body(self, request: Request) -> dict[str, Any] | JSONResponse:
         try:
@@ -229,25 +199,13 @@ class ServiceNowApi:
         if text is None:
             # Name-value pairs are the documented alternative to sysparm_query.
             text = "^".join(f"{k}={v}" for k, v in params.items() if not k.startswith("sysparm_"))
-        limit = self._int_param(request, "sysparm_limit", self.options.default_limit)
-        offset = int(params["sysparm_offset"]) if params.get("sysparm_offset", "").isdigit() else 0
-        records = apply(
-            parse(text),
-            self.store.tables,
-            table,
-            self.store.snapshot(name),
-            invalid_returns_no_rows=self.options.invalid_query_returns_no_rows,
-        )
-        total = len(records)
-        page = records[offset : offset + limit]
+        records = select(self.store, table, text)
+        if isinstance(records, JSONResponse):
+            return records
+        page = page_of(request, records, self.options.default_limit)
         opts = self._render_options(request)
-        headers: dict[str, str] = {}
-        if not _flag(request, "sysparm_no_count"):
-            headers["X-Total-Count"] = str(total)
-        if not _flag(request, "sysparm_suppress_pagination_header"):
-            headers["Link"] = _link_header(request, offset, limit, total)
-        body = {"result": [render(table, r, opts) for r in page]}
-        return JSONResponse(body, headers=headers)
+        body = {"result": [render(table, r, opts) for r in page.rows]}
+        return JSONResponse(body, headers=page.headers)
 
     async def get_record(self, request: Request, user: str) -> Response:
         name, sys_id = request.path_params["table"], request.path_params["sys_id"]
@@ -256,7 +214,7 @@ class ServiceNowApi:
             return self._invalid_table(name)
         record = table.records.get(sys_id)
         if record is None:
-            return _record_not_found()
+            return record_not_found()
         return JSONResponse({"result": render(table, record, self._render_options(request))})
 
     async def create_record(self, request: Request, user: str) -> Response:
@@ -286,7 +244,7 @@ class ServiceNowApi:
         try:
             record = self.store.update(name, sys_id, body, user)
         except RecordNotFound:
-            return _record_not_found()
+            return record_not_found()
         return JSONResponse({"result": render(table, record, self._render_options(request))})
 
     async def delete_record(self, request: Request, user: str) -> Response:
@@ -296,7 +254,7 @@ class ServiceNowApi:
         try:
             self.store.delete(name, sys_id)
         except RecordNotFound:
-            return _record_not_found()
+            return record_not_found()
         return Response(status_code=204)
 
     # -- Import Set API ------------------------------------------------------------------
@@ -345,7 +303,7 @@ class ServiceNowApi:
             return self._invalid_table(staging)
         row = self.store.tables[staging].records.get(sys_id)
         if row is None:
-            return _record_not_found()
+            return record_not_found()
         import_set = self.store.tables["sys_import_set"].records.get(row["sys_import_set"], {})
         base = str(request.base_url).rstrip("/")
         return JSONResponse(
@@ -365,31 +323,8 @@ class ServiceNowApi:
             Route(f"{staging}/insertMultiple", self.authed(self.import_multiple), methods=["POST"]),
             Route(staging, self.authed(self.import_one), methods=["POST"]),
             Route(f"{staging}/{{sys_id}}", self.authed(self.import_status), methods=["GET"]),
+            *(Route(path, self.authed(batch), methods=["POST"]) for path in BATCH_PATHS),
         ]
-
-
-def _link_header(request: Request, offset: int, limit: int, total: int) -> str:
-    """first/prev/next/last links carrying the caller's other parameters, as the instance does."""
-    kept = [
-        (k, v)
-        for k, v in request.query_params.multi_items()
-        if k not in ("sysparm_offset", "sysparm_limit")
-    ]
-    base = str(request.url).split("?")[0]
-
-    def link(at: int, rel: str) -> str:
-        query = urlencode(
-            [*kept, ("sysparm_limit", str(limit)), ("sysparm_offset", str(at))], quote_via=quote
-        )
-        return f'<{base}?{query}>;rel="{rel}"'
-
-    links = [link(0, "first")]
-    if offset > 0:
-        links.append(link(max(0, offset - limit), "prev"))
-    if offset + limit < total:
-        links.append(link(offset + limit, "next"))
-    links.append(link(max(0, (total - 1) // limit * limit), "last"))
-    return ",".join(links)
 
 
 def _not_found(request: Request) -> Response:
@@ -408,9 +343,10 @@ def create_app(options: ServiceNowOptions | None = None) -> Starlette:
         store.watch(push.on_change)
         extra = list(push.routes())
     api = ServiceNowApi(store)
+    attachments = AttachmentApi(store)
     return build_app(
         store,
-        [*inspection_routes(store), *extra, *api.routes()],
+        [*inspection_routes(store), *extra, *api.routes(), *attachments.routes(api.authed)],
         not_found=_not_found,
         error=fault_error,
     )

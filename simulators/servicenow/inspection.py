@@ -1,7 +1,8 @@
 """``/_sim/`` routes of the ServiceNow simulator: raw table access and coalesce counts.
 
 No auth and no request logging. Writes act as an instance user ("admin") editing a form, so
-sys_updated_on and sys_mod_count move exactly as they would for a real edit.
+sys_updated_on and sys_mod_count move exactly as they would for a real edit; a create may
+force its sys_updated_on, to put two rows on one timestamp.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from simulators.servicenow.store import ServiceNowStore
 
 UI_USER = "admin"
+STAMP = "%Y-%m-%d %H:%M:%S"  # how the instance shows sys_updated_on (UTC here)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -63,7 +66,14 @@ def inspection_routes(store: ServiceNowStore) -> list[Route]:
         return JSONResponse({"result": dict(table.get(request.path_params["sys_id"]))})
 
     async def create_row(request: Request) -> Response:
-        record = store.insert(request.path_params["table"], await body_of(request), UI_USER)
+        """A body may carry ``sys_updated_on`` to force the stamp (two rows on one second)."""
+        body = await body_of(request)
+        stamp = body.pop("sys_updated_on", None)
+        try:
+            at = datetime.strptime(str(stamp), STAMP).replace(tzinfo=UTC) if stamp else None
+        except ValueError:
+            return _error(400, f"sys_updated_on must look like 2024-01-02 08:00:00: {stamp!r}")
+        record = store.insert(request.path_params["table"], body, UI_USER, at=at)
         return JSONResponse({"result": dict(record)}, 201)
 
     async def update_row(request: Request) -> Response:

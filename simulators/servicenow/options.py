@@ -60,6 +60,9 @@ class ServiceNowOptions:
     push: PushRule | None = None  # the Business Rule push accelerator; None: not installed
     # Lets tests reach an in-process receiver (httpx.ASGITransport); None: real HTTP.
     delivery_transport: httpx.AsyncBaseTransport | None = None
+    # com.glide.attachment.max_size: 1024 MB on the platform; files are held in memory here,
+    # so the default is smaller. A larger file is refused, never truncated.
+    attachment_max_bytes: int = 5 * 1024 * 1024
     faults: FaultSettings = field(default_factory=FaultSettings)
     # An admin-defined rate limit rule (sys_rate_limit_rules); None: no rule, as on a new
     # instance. The window is an hour on the platform; shorter ones are for tests.

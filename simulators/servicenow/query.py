@@ -3,6 +3,11 @@
 Precedence follows the platform: ``^OR`` binds tighter than ``^`` (so ``a^b^ORc`` is
 ``a AND (b OR c)``), and ``^NQ`` starts a new query ORed with the previous ones. Conditions on
 unknown columns are dropped silently, as the instance does by default.
+
+A term whose operator this simulator does not implement (``JOIN``/``RLQUERY`` subqueries, field
+comparisons such as ``SAMEAS``, relative dates, ...) or that has no operator at all is kept in
+``EncodedQuery.unsupported`` and the Table API refuses the request: dropping it would return
+more rows than the instance does, which a client could not tell from a correct answer.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ Resolver = Callable[[Record, str], str | None]
 
 _CONDITION_RE = re.compile(
     r"^(?P<field>[a-z0-9_.]+?)"
-    r"(?P<op>ISNOTEMPTY|ISEMPTY|NOTLIKE|LIKE|STARTSWITH|ENDSWITH|NOT IN|IN|!=|>=|<=|=|>|<)"
+    r"(?P<op>ISNOTEMPTY|ISEMPTY|EMPTYSTRING|ANYTHING|BETWEEN|NOT LIKE|NOTLIKE|LIKE|STARTSWITH"
+    r"|ENDSWITH|NOT IN|IN|!=|>=|<=|=|>|<)"
     r"(?P<value>.*)$",
     re.DOTALL,
 )
@@ -40,7 +46,8 @@ class EncodedQuery:
     # OR of groups; each group an AND of clauses; each clause an OR of conditions.
     groups: list[list[list[Condition]]] = field(default_factory=list)
     order: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
-    invalid: bool = False  # some part named an unknown column or had no operator
+    invalid: bool = False  # some part named an unknown column
+    unsupported: list[str] = field(default_factory=list)  # terms with no operator we implement
 
 
 def parse(text: str) -> EncodedQuery:
@@ -61,7 +68,7 @@ def parse(text: str) -> EncodedQuery:
             joins_previous = term.startswith("OR") and bool(group)
             condition = _condition(term[2:] if joins_previous else term)
             if condition is None:
-                query.invalid = True
+                query.unsupported.append(term)
                 continue
             if joins_previous:
                 group[-1].append(condition)
@@ -102,12 +109,20 @@ def matches(condition: Condition, value: str, kind: ColKind) -> bool:
         return value == ""
     if op == "ISNOTEMPTY":
         return value != ""
+    if op == "EMPTYSTRING":
+        return value == ""
+    if op == "ANYTHING":
+        return True
+    if op == "BETWEEN":
+        # ``fieldBETWEENlow@high``, both ends included (dates come as two dateGenerate calls).
+        low, sep, high = wanted.partition("@")
+        return bool(sep) and _ordered(kind, value, low) >= 0 and _ordered(kind, value, high) <= 0
     if op in ("IN", "NOT IN"):
         inside = folded in {v.strip().casefold() for v in wanted.split(",")}
         return inside if op == "IN" else not inside
     if op == "LIKE":
         return target in folded
-    if op == "NOTLIKE":
+    if op in ("NOTLIKE", "NOT LIKE"):
         return target not in folded
     if op == "STARTSWITH":
         return folded.startswith(target)

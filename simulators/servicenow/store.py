@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulators.base import SimulatorState
@@ -18,6 +19,7 @@ from simulators.servicenow.import_sets import (
 )
 from simulators.servicenow.tables import (
     IMPORT_ROW_COLUMNS,
+    SYS_ATTACHMENT,
     Table,
     staging_table,
     to_string,
@@ -42,6 +44,9 @@ class ServiceNowStore(SimulatorState):
         super().__init__()
         self.options = options
         self.tables: dict[str, Table] = {d.name: Table(d) for d in options.tables}
+        # The Attachment API needs its table even when the options list other tables.
+        self.tables.setdefault(SYS_ATTACHMENT.name, Table(SYS_ATTACHMENT))
+        self.attachment_files: dict[str, bytes] = {}  # sys_attachment sys_id -> content
         self.transform_maps: list[TransformMap] = sorted(
             options.transform_maps, key=lambda m: m.order
         )
@@ -89,10 +94,13 @@ class ServiceNowStore(SimulatorState):
     def is_staging(self, name: str) -> bool:
         return any(m.source_table == name for m in self.transform_maps)
 
-    def insert(self, table: str, values: Mapping[str, Any], user: str) -> dict[str, str]:
+    def insert(
+        self, table: str, values: Mapping[str, Any], user: str, *, at: datetime | None = None
+    ) -> dict[str, str]:
+        """``at`` stamps the row as if written then (an inspection write planting a tie)."""
         with self.lock:
             return self.tables[self.canonical(table)].insert(
-                values, user=user, now=self.clock.now()
+                values, user=user, now=at or self.clock.now()
             )
 
     def update(

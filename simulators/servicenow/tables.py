@@ -103,6 +103,18 @@ SYS_MULTI_IMPORT_SET = TableDef(
     "sys_multi_import_set", _cols("state", "source_table"), display_field="sys_id"
 )
 
+# Files on records (Attachment API); the bytes live beside the table, in the store.
+SYS_ATTACHMENT = TableDef(
+    "sys_attachment",
+    {
+        **_cols("file_name", "content_type", "table_name", "table_sys_id", "hash", "state"),
+        **_cols("image_width", "image_height", "average_image_color", "sys_tags"),
+        **_cols("size_bytes", "size_compressed", "chunk_size_bytes", kind=ColKind.INTEGER),
+        **_cols("compressed", kind=ColKind.BOOLEAN),
+    },
+    display_field="file_name",
+)
+
 # Columns ServiceNow adds to every import set (staging) table.
 IMPORT_ROW_COLUMNS: Mapping[str, Column] = {
     "sys_import_set": Column(ColKind.REFERENCE, "sys_import_set"),
@@ -123,6 +135,7 @@ BASE_TABLES: tuple[TableDef, ...] = (
     SYS_USER_HAS_ROLE,
     SYS_IMPORT_SET,
     SYS_MULTI_IMPORT_SET,
+    SYS_ATTACHMENT,
 )
 
 

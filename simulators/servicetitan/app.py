@@ -38,6 +38,7 @@ _TYPES = {
     404: "https://tools.ietf.org/html/rfc7231#section-6.5.4",
     405: "https://tools.ietf.org/html/rfc7231#section-6.5.5",
     409: "https://tools.ietf.org/html/rfc7231#section-6.5.8",
+    415: "https://tools.ietf.org/html/rfc7231#section-6.5.13",
     429: "https://tools.ietf.org/html/rfc6585#section-4",
     503: "https://tools.ietf.org/html/rfc7231#section-6.6.4",
 }
@@ -116,7 +117,7 @@ class ServiceTitanApi:
         self, resource: ResourceDef, handler: Handler
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            value = bearer_token(request)
+            value = _access_token(request)
             token = self.store.tokens.validate(value) if value else None
             if token is None:
                 return problem(
@@ -136,6 +137,10 @@ class ServiceTitanApi:
         return endpoint
 
     async def _body(self, request: Request) -> Any:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not _is_json(media_type):
+            # ASP.NET Core's answer before any model binding: 415 with a problem body.
+            raise StError(415, "Unsupported Media Type")
         try:
             return await read_json(request)
         except BadJson as exc:
@@ -195,6 +200,22 @@ class ServiceTitanApi:
                 rest = sorted(everything - set(handlers))
                 routes.append(Route(path, self.authed(r, self.not_allowed), methods=rest))
         return routes
+
+
+def _access_token(request: Request) -> str | None:
+    """ServiceTitan's guide sends ``Authorization: {access_token}``; clients also send
+    ``Bearer {access_token}``, which the API takes as well."""
+    bearer = bearer_token(request)
+    if bearer is not None:
+        return bearer
+    value = request.headers.get("authorization", "").strip()
+    return value if value and " " not in value else None
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type in ("application/json", "text/json") or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 def _not_found(request: Request) -> Response:

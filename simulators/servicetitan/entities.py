@@ -80,6 +80,7 @@ INVOICES = ResourceDef(
 PAYMENTS = ResourceDef("accounting", "payments", "payment", 20_000_001, create=True, export=True)
 PURCHASE_ORDERS = ResourceDef("inventory", "purchase-orders", "purchase-order", 60_001)
 BILLS = ResourceDef("inventory", "bills", "bill", 70_001)
+VENDORS = ResourceDef("inventory", "vendors", "vendor", 801)
 
 RESOURCES: tuple[ResourceDef, ...] = (
     BUSINESS_UNITS,
@@ -91,6 +92,7 @@ RESOURCES: tuple[ResourceDef, ...] = (
     PAYMENTS,
     PURCHASE_ORDERS,
     BILLS,
+    VENDORS,
 )
 
 PAYMENT_TYPES = {1: "Cash", 2: "Check", 3: "Credit Card", 4: "ACH"}

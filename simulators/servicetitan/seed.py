@@ -22,6 +22,7 @@ from simulators.servicetitan.entities import (
     PAYMENTS,
     PURCHASE_ORDERS,
     SERVICES,
+    VENDORS,
     ResourceDef,
     purchase_order_bill,
 )
@@ -142,6 +143,8 @@ def seed_rows(options: ServiceTitanOptions) -> Seeded:
     out += [(INVOICES, inv) for inv in invoices]
     out += [(PAYMENTS, p) for p in _payments(options, rng, invoices)]
     out += _purchasing(options, rng, units, [row for kind, row in skus if kind == "Material"])
+    # Last, so that adding them moved no other seed row's stamp.
+    out += [(VENDORS, _vendor(vendor_id, name)) for vendor_id, name in _VENDORS]
     seed_stamps(
         ((r.path, row) for r, row in out),
         "modifiedOn",
@@ -151,6 +154,18 @@ def seed_rows(options: ServiceTitanOptions) -> Seeded:
     for _, row in out:
         row["createdOn"] = row["modifiedOn"]
     return out
+
+
+def _vendor(vendor_id: int, name: str) -> dict[str, Any]:
+    """An inventory vendor as ``GET /inventory/v2/tenant/{t}/vendors`` lists it."""
+    return {
+        "id": vendor_id,
+        "name": name,
+        "active": True,
+        "isTruckReplenishment": False,
+        "address": {"street": "", "unit": "", "city": "", "state": "", "zip": "",
+                    "country": "USA"},
+    }  # fmt: skip
 
 
 def _day(options: ServiceTitanOptions, offset: int) -> datetime:

@@ -13,6 +13,8 @@ from ml_connector.api.errors import Conflict, FatalError, InvalidFields
 from ml_connector.api.session_auth import CookieSessionAuth
 from ml_connector.clients.acumatica import AcumaticaClient, EndpointVersionNotFound
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import read
+from producers.acumatica import STREAMS
 from simulators import acumatica
 from tests.clients.conftest import Serve
 from tests.clients.connections import acumatica_connection
@@ -72,7 +74,7 @@ async def test_delta_and_top_skip_paging(url: str, secrets: SecretStore) -> None
     assert len(vendors) == len(set(vendors)) == 50
     since = datetime.now(UTC)
     await client.put("Vendor", {"VendorID": "MLC003", "VendorName": "Delta"})
-    changed = [v["VendorID"] async for page in client.delta("Vendor", since) for v in page]
+    changed = [v["VendorID"] async for page in read(client, STREAMS["vendor"], since) for v in page]
     assert changed == ["MLC003"]
     await client.aclose()
 

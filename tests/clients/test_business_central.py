@@ -17,6 +17,8 @@ from ml_connector.api.client import RetryPolicy
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound, RetryableError
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import read
+from producers.business_central import STREAMS
 from simulators import business_central
 from tests.clients.conftest import Serve, ServeHttps
 from tests.clients.connections import bc_connection
@@ -58,7 +60,7 @@ async def test_find_and_upsert_by_number_are_idempotent(client: BusinessCentralC
 async def test_delta_reads_changes_since_a_cursor(client: BusinessCentralClient) -> None:
     since = datetime.now(UTC)
     await client.create("vendors", {"number": "MLC-3", "displayName": "Gamma"})
-    changed = [v["number"] async for page in client.delta("vendors", since) for v in page]
+    changed = [v["number"] async for page in read(client, STREAMS["vendor"], since) for v in page]
     assert changed == ["MLC-3"]
     await client.aclose()
 

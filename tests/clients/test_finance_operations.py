@@ -11,6 +11,8 @@ import pytest
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError
 from ml_connector.clients.finance_operations import FinanceOperationsClient
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import read
+from producers.finance_operations import streams
 from simulators import finance_operations as fo
 from tests.clients.conftest import Serve
 from tests.clients.connections import fo_connection
@@ -103,7 +105,7 @@ async def test_delta_on_a_modified_field(serve: Serve, secrets: SecretStore) -> 
     since = datetime.now(UTC)
     await client.create("VendorsV2", {"VendorAccountNumber": "MLC-4", "VendorName": "D"})
     # F&O stamps whole seconds: the overlap re-reads the second the cursor points into.
-    pages = client.delta("VendorsV2", "ModifiedDateTime", since, overlap=timedelta(seconds=1))
+    pages = read(client, streams("usmf")["vendor"], since, overlap=timedelta(seconds=1))
     changed = [v["VendorAccountNumber"] async for page in pages for v in page]
     assert changed == ["MLC-4"]
     await client.aclose()

@@ -11,6 +11,7 @@ import pytest
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.clients.servicenow import ServiceNowClient
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import read
 from producers.business_central import BusinessCentralSource
 from producers.hint import Hint
 from simulators import business_central, servicenow
@@ -37,7 +38,7 @@ async def target(serve: Serve, secrets: SecretStore) -> ServiceNowTarget:
 
 async def test_purchase_invoices_are_read_with_their_lines(source: BusinessCentralSource) -> None:
     stream = source.streams["purchase_invoice"]
-    raw = [r async for page in source.read_since(stream, None) for r in page]
+    raw = [r async for page in read(source.client, stream) for r in page]
     docs = [stream.to_canonical(r) for r in raw]
     assert len(docs) == 6
     assert {d["status"] for d in docs} <= {"Draft", "Open"}

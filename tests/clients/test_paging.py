@@ -11,6 +11,10 @@ from ml_connector.api.paging import LinkHeader, PageRequest, pages
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.clients.servicenow import ServiceNowClient
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream, read
+from ml_connector.streams.dialects import ENCODED_QUERY
+from ml_connector.streams.styles import KEYSET
+from producers.servicenow import CURSOR
 from simulators import business_central, servicenow
 from tests.clients.conftest import Serve
 from tests.clients.connections import bc_connection, sn_connection
@@ -54,6 +58,11 @@ async def test_link_header_pages_with_total_count(serve: Serve, secrets: SecretS
     await client.aclose()
 
 
+COMPANIES = Stream(
+    path="core_company", dialect=ENCODED_QUERY, paging=KEYSET, cursor=CURSOR, key_field="sys_id"
+)
+
+
 async def test_keyset_delta_reads_a_tie_larger_than_a_page(
     serve: Serve, secrets: SecretStore
 ) -> None:
@@ -64,7 +73,7 @@ async def test_keyset_delta_reads_a_tie_larger_than_a_page(
     client = ServiceNowClient(sn_connection(url, page_size=50), secrets)
     seen = [
         r["sys_id"]
-        async for page in client.delta("core_company", datetime(2030, 1, 1, tzinfo=UTC))
+        async for page in read(client, COMPANIES, datetime(2030, 1, 1, tzinfo=UTC))
         for r in page
     ]
     assert seen == sorted(tie) + sorted(later)
@@ -86,7 +95,7 @@ async def test_keyset_delta_skips_nothing_when_rows_change_mid_read(
         ids += seed_rows(app, 1, at=base.replace(second=second % 60, minute=second // 60))
     client = ServiceNowClient(sn_connection(url, page_size=25), secrets)
     seen: list[str] = []
-    async for page in client.delta("core_company", base):
+    async for page in read(client, COMPANIES, base):
         if not seen:
             # Someone edits an already-read row: with offsets every later row would shift
             # one place forward and one would be skipped.

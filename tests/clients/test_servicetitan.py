@@ -12,6 +12,11 @@ import pytest
 from ml_connector.api.errors import FatalError
 from ml_connector.clients.servicetitan import ServiceTitanClient
 from ml_connector.secrets import SecretStore
+from ml_connector.streams import Stream as Declared
+from ml_connector.streams import read
+from ml_connector.streams.dialects import SERVICETITAN_QUERY
+from ml_connector.streams.styles import PAGE_NUMBERS
+from producers.servicetitan import CURSOR
 from simulators import servicetitan
 from tests.clients.conftest import Serve
 from tests.clients.connections import st_connection
@@ -79,7 +84,9 @@ async def test_delta_and_ids_in_chunks_of_50(url: str, secrets: SecretStore) -> 
     assert sum("invoices" in e["path"] for e in requests(url)) == 2  # 60 ids: 50 + 10
     since = datetime.now(UTC)
     await client.patch("invoices", 10_000_002, {"summary": "changed"})
-    changed = [i["id"] async for page in client.delta("invoices", since) for i in page]
+    invoices_by_modified = Declared(path="invoices", dialect=SERVICETITAN_QUERY,
+                                    paging=PAGE_NUMBERS, cursor=CURSOR)  # fmt: skip
+    changed = [i["id"] async for page in read(client, invoices_by_modified, since) for i in page]
     assert changed == [10_000_002]
     await client.aclose()
 

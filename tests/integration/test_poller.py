@@ -13,15 +13,19 @@ from confluent_kafka import Consumer
 
 from ml_connector.avro import make_codec
 from ml_connector.clients.business_central import BusinessCentralClient
+from ml_connector.clients.servicetitan import ServiceTitanClient
 from ml_connector.connections.business_central import BusinessCentralConnection
+from ml_connector.connections.servicetitan import ServiceTitanConnection
 from ml_connector.kafka.admin import COMPACTED, TopicSpec, ensure_topics
 from ml_connector.kafka.clients import producer
 from ml_connector.secrets import SecretStore, generate_key
 from ml_connector.state import StateStore
 from ml_connector.topics import Topics
+from producers import servicetitan as servicetitan_source
 from producers.business_central import STREAMS, BusinessCentralSource
 from producers.poller import Cursor, Poller
-from simulators import business_central
+from producers.source import StreamSource
+from simulators import business_central, servicetitan
 from simulators.server import serve_in_thread
 
 
@@ -113,3 +117,47 @@ async def test_cursor_survives_a_new_poller(bootstrap: str, bc_url: str, tmp_pat
     stats = await again.poll_once()
     assert stats.records_read < 30  # only the records at the cursor's timestamp
     assert stats.totals["polls"] == 2
+
+
+async def test_a_declared_stream_of_another_system_polls_the_same_way(
+    bootstrap: str, tmp_path: Path
+) -> None:
+    """The poller knows no system: ServiceTitan's declared vendor stream, run by the generic
+    reader, keeps a tie committed after the poll as Business Central's does."""
+    url, stop = serve_in_thread(servicetitan.create_app(servicetitan.ServiceTitanOptions()))
+    topics = Topics(f"t{uuid.uuid4().hex[:8]}")
+    ensure_topics(bootstrap, [TopicSpec(topics.state, 1, COMPACTED),
+                              TopicSpec(topics.schemas, 1, COMPACTED),
+                              TopicSpec(topics.change("st", "vendor"), 3)])  # fmt: skip
+    store = SecretStore(tmp_path / "s.json", generate_key())
+    store.set("st", "cs1.mlc-secret")
+    store.set("key", "ak1.mlc-app-key")
+    conn = ServiceTitanConnection.model_validate(
+        {"system": "servicetitan", "api_url": url, "tenant_id": "1234567",
+         "auth": {"kind": "servicetitan", "token_url": f"{url}/connect/token",
+                  "client_id": "cid.mlc-sim", "client_secret": {"secret": "st"},
+                  "app_key": {"secret": "key"}}}
+    )  # fmt: skip
+    source = StreamSource("servicetitan", ServiceTitanClient(conn, store),
+                          servicetitan_source.STREAMS, lambda: _named("1234567"))  # fmt: skip
+    poller = Poller(source, source.streams["vendor"], connection="st", topics=topics,
+                    codec=make_codec(None, bootstrap, topics.schemas), producer=producer(bootstrap),
+                    state=StateStore(bootstrap, topics.state), overlap=timedelta(0))  # fmt: skip
+    try:
+        assert (await poller.poll_once()).records_read == 3  # the seeded vendors
+        cursor = Cursor.from_json((poller.state.load(poller.state_key) or {})["cursor"])
+        assert cursor is not None
+        stamp = cursor.modified_at.isoformat().replace("+00:00", "Z")
+        r = httpx.post(f"{url}/_sim/entities/vendors", json={"name": "Tied", "modifiedOn": stamp})
+        assert r.status_code == 201, r.text
+        tied = str(r.json()["id"])
+        second = await poller.poll_once()
+        assert tied in keys_in(bootstrap, poller.topic)
+        assert second.records_read >= 2  # the tie and the record the cursor points at
+    finally:
+        await source.aclose()
+        stop()
+
+
+async def _named(name: str) -> str:
+    return name

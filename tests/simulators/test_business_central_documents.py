@@ -42,8 +42,14 @@ async def test_every_entity_set_is_seeded_with_its_documented_fields(definition:
         headers = await bc_headers(client)
         body = await read(client, f"{company_url(app)}/{definition.name}", headers)
     assert body["value"], f"{definition.name} has no seed rows"
+    # Stream properties are not inline: each comes as its media edit and read links.
+    media = [
+        f"{s}@odata.{link}"
+        for s in definition.streams
+        for link in ("mediaEditLink", "mediaReadLink")
+    ]
     for row in body["value"]:
-        assert list(row) == ["@odata.etag", *definition.fields]
+        assert list(row) == ["@odata.etag", *definition.fields, *media]
 
 
 async def test_seed_is_referentially_consistent_and_has_cost_center_dimensions() -> None:
@@ -389,13 +395,14 @@ async def test_metadata_describes_types_keys_navigation_and_actions() -> None:
         entity = types[definition.type_name]
         assert entity.find(f"{EDM}Key/{EDM}PropertyRef").get("Name") == "id"  # type: ignore[union-attr]
         properties = {p.get("Name"): p.get("Type") for p in entity.findall(f"{EDM}Property")}
-        assert list(properties) == list(definition.fields)
+        assert list(properties) == [*definition.fields, *definition.streams]
+        assert all(properties[s] == "Edm.Stream" for s in definition.streams)
     order = types["purchaseOrder"]
     assert {p.get("Name"): p.get("Type") for p in order.findall(f"{EDM}Property")}[
         "orderDate"
     ] == "Edm.Date"
     navigation = [n.get("Name") for n in order.findall(f"{EDM}NavigationProperty")]
-    assert navigation == ["purchaseOrderLines"]
+    assert navigation == ["purchaseOrderLines", "vendor"]
     actions = {
         (a.get("Name"), a.find(f"{EDM}Parameter").get("Type"))  # type: ignore[union-attr]
         for a in schema.findall(f"{EDM}Action")

@@ -11,6 +11,7 @@ from processors.resolve import Awaited, Resolver, resolvers
 from tests.unit.test_config import BC, SN
 
 MASTERS = frozenset({"vendor", "gl_account", "cost_center"})
+PI = "purchase_invoice"
 
 
 class FakeXref:
@@ -44,21 +45,21 @@ def _bc(entity: str, code: str) -> XrefEntry:
 def test_a_document_waits_for_every_master_the_target_has_not_sent() -> None:
     xref = FakeXref(_bc("gl_account", "60100"))
     resolver = Resolver("sn", "bc", MappingRules(), xref, MASTERS)
-    _, missing = resolver.resolve(_doc(vendor_number="V00010"))
+    _, missing = resolver.resolve(PI, _doc(vendor_number="V00010"))
     assert missing == [Awaited("vendor", "V00010"), Awaited("cost_center", "CC200")]
 
 
 def test_a_supplier_without_an_erp_number_waits_for_the_learned_xref() -> None:
     xref = FakeXref(_bc("gl_account", "60100"), _bc("cost_center", "CC200"))
     resolver = Resolver("sn", "bc", MappingRules(), xref, MASTERS)
-    _, missing = resolver.resolve(_doc())
+    _, missing = resolver.resolve(PI, _doc())
     assert missing == [Awaited("vendor", "", "sup1")]
     assert not resolver.satisfied(missing[0])
     # The vendor sink wrote BC vendor V00010 into ServiceNow as supplier sup1, and said so.
     xref.entries += [XrefEntry("sn", "vendor", "sup1", "V00010", "bc", "bcid", "V00010"),
                      _bc("vendor", "V00010")]  # fmt: skip
     assert resolver.satisfied(missing[0])
-    resolved, missing = resolver.resolve(_doc())
+    resolved, missing = resolver.resolve(PI, _doc())
     assert (resolved["vendor_number"], missing) == ("V00010", [])
 
 
@@ -68,7 +69,7 @@ def test_explicit_mappings_win_over_what_was_learned() -> None:
     xref = FakeXref(XrefEntry("sn", "vendor", "sup1", "V00010", "bc", "x", "V00010"),
                     _bc("vendor", "V20000"), _bc("cost_center", "FACILITIES"),
                     _bc("gl_account", "6110"))  # fmt: skip
-    resolved, missing = Resolver("sn", "bc", rules, xref, MASTERS).resolve(_doc())
+    resolved, missing = Resolver("sn", "bc", rules, xref, MASTERS).resolve(PI, _doc())
     assert missing == []
     assert resolved["vendor_number"] == "V20000"
     assert resolved["cost_center"] == "FACILITIES"
@@ -78,7 +79,7 @@ def test_explicit_mappings_win_over_what_was_learned() -> None:
 
 def test_masters_the_target_does_not_send_are_left_to_the_target() -> None:
     resolver = Resolver("sn", "bc", MappingRules(), FakeXref(), frozenset())
-    resolved, missing = resolver.resolve(_doc(vendor_number="V00010", vendor_ref=None))
+    resolved, missing = resolver.resolve(PI, _doc(vendor_number="V00010", vendor_ref=None))
     assert missing == []
     assert resolved["vendor_number"] == "V00010"
 
@@ -86,7 +87,7 @@ def test_masters_the_target_does_not_send_are_left_to_the_target() -> None:
 def test_a_document_naming_no_vendor_at_all_is_not_parked() -> None:
     """Nothing could ever release it: the target refuses it with a reason instead."""
     resolver = Resolver("sn", "bc", MappingRules(), FakeXref(), MASTERS)
-    resolved, missing = resolver.resolve(_doc(vendor_ref=None, cost_center=None, lines=[]))
+    resolved, missing = resolver.resolve(PI, _doc(vendor_ref=None, cost_center=None, lines=[]))
     assert (resolved["vendor_number"], missing) == ("", [])
 
 
