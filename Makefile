@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: install demo test bench compose-tool postgres-server prometheus-server
+.PHONY: install demo test bench dashboard compose-tool postgres-server prometheus-server
 install: $(STAMP)
 
 # The audit index's PostgreSQL test starts a throwaway server from Debian's package.
@@ -49,6 +49,10 @@ test: $(STAMP) compose-tool postgres-server prometheus-server
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -ra
+
+# The Grafana dashboard is generated (app/dashboard.py); a test checks the committed JSON.
+dashboard: $(STAMP)
+	$(BIN)/python -m app.dashboard
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

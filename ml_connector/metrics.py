@@ -28,6 +28,10 @@ API_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )  # fmt: skip
 THROTTLED = Counter("mlc_api_throttled", "429 answers that paused a connection, by host", ["host"])
+THROTTLED_SECONDS = Counter(
+    "mlc_api_throttled_seconds", "Seconds a connection's requests were held back by 429 "
+    "answers (Retry-After), by host", ["host"],
+)  # fmt: skip
 PAUSED = Gauge(
     "mlc_worker_paused", "1 while a worker waits out a peer refusing everything", ["worker"]
 )

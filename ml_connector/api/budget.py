@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import httpx
 
 from ml_connector.api.errors import retry_after_seconds
-from ml_connector.metrics import API_CALLS, API_SECONDS, THROTTLED
+from ml_connector.metrics import API_CALLS, API_SECONDS, THROTTLED, THROTTLED_SECONDS
 
 SETTLE_SECONDS = 0.05
 
@@ -160,6 +160,8 @@ class RateBudget:
             asked = retry_after_seconds(response)
             wait = None if asked is None else min(asked, self.max_pause)
             if wait is not None and now + wait > self._paused_until:
+                # Only the time this answer adds: overlapping 429s do not count twice.
+                THROTTLED_SECONDS.labels(host).inc(now + wait - max(self._paused_until, now))
                 self._paused_until = now + wait
                 self.pauses += 1
                 THROTTLED.labels(host).inc()

@@ -195,6 +195,9 @@ class Worker:
         self._in_a_row = 0  # pauses since the last batch handled in full, for their length
         self.backing_off: str | None = None  # why it last paused everything, until it moves
         self._inflight: asyncio.Future[Any] | None = None
+        # Exported from the start, so a dashboard shows "not paused" rather than no data.
+        PAUSED.labels(name).set(0)
+        BACKOFFS.labels(name)
 
     async def run(self, stop: StopFlag) -> None:
         """Until ``stop()`` says so (checked between batches, so the last one is settled) or
