@@ -153,12 +153,22 @@ class SinkRunner:
                 batch.done(c)
                 continue
             by_key[(origin.topic, c.key)].append((c, origin))
+        before = self._counts()
         try:
             async with asyncio.TaskGroup() as group:
                 for records in by_key.values():
                     group.create_task(self._settle_key(records, batch))
         except* Backoff as waiting:
             raise waiting.exceptions[0] from None
+        done = {k: n - before[k] for k, n in self._counts().items() if n - before[k]}
+        log.info("%s: batch of %d settled: %s", self.target_name, len(batch.records),
+                 ", ".join(f"{k} {n}" for k, n in done.items()) or "nothing to write",
+                 extra={"connection": self.target_name, **done})  # fmt: skip
+
+    def _counts(self) -> dict[str, int]:
+        s = self.stats
+        return {"written": s.written, "retried": s.retried, "dead": s.dead, "held": s.held,
+                "stale": s.stale}  # fmt: skip
 
     async def _settle_key(self, records: list[tuple[Consumed, Origin]], batch: Batch) -> None:
         async with self._slots:
@@ -325,6 +335,12 @@ class SinkRunner:
                 source = self.codec.decode(self.topics[origin.topic], c.value)["source"]
             except Exception:  # noqa: BLE001 - an undecodable record is audited by its key
                 source = {}
+        # Every outcome passes here once, so this is the one line per write at debug.
+        if log.isEnabledFor(logging.DEBUG):
+            said = {k: v for k, v in detail.items() if k in ("status", "tier", "error", "attempt")}
+            log.debug("%s %s %s: %s %s", self.target_name, self.topics.get(origin.topic, "?"),
+                      (c.key or b"").decode(errors="replace"), stage, said or "",
+                      extra={"connection": self.target_name, "stage": stage})  # fmt: skip
         self.audit.emit(
             stage,
             connection=source.get("connection", "?"),

@@ -21,6 +21,7 @@ the answer came back makes the guarantee hold on the server's side of the wire t
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +32,8 @@ import httpx
 
 from ml_connector.api.errors import retry_after_seconds
 from ml_connector.metrics import API_CALLS, API_SECONDS, THROTTLED, THROTTLED_SECONDS
+
+log = logging.getLogger(__name__)
 
 SETTLE_SECONDS = 0.05
 
@@ -165,6 +168,8 @@ class RateBudget:
                 self._paused_until = now + wait
                 self.pauses += 1
                 THROTTLED.labels(host).inc()
+                log.warning("%s answered 429: requests to it wait %.1f s", host, wait,
+                            extra={"host": host, "wait_seconds": wait})  # fmt: skip
 
 
 class BudgetedTransport(httpx.AsyncBaseTransport):
