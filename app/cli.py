@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperCommand
 
 from app import cli_ops
-from app.cli_common import fail, read_settings
+from app.cli_common import JsonOption, fail, print_json, read_settings
 
 if TYPE_CHECKING:
     from simulators.simulator import Simulator
@@ -164,7 +164,7 @@ def secrets_set(
 
 
 @secrets_app.command("list")
-def secrets_list(config: ConfigOption) -> None:
+def secrets_list(config: ConfigOption, as_json: JsonOption = False) -> None:
     """Names of the stored secrets (never their values)."""
     from ml_connector.secrets import SecretError, SecretStore
 
@@ -174,6 +174,9 @@ def secrets_list(config: ConfigOption) -> None:
         names = store.names()
     except SecretError as exc:
         raise fail(str(exc)) from None
+    if as_json:
+        print_json(names)
+        return
     for name in names:
         print(name)
 
@@ -269,12 +272,18 @@ def status(
 
 
 @app.command("systems")
-def systems() -> None:
+def systems(as_json: JsonOption = False) -> None:
     """The systems the connector speaks to, and what each can do: what it reads as a source,
     how it notifies, what it writes as a target, whether it has a simulator."""
+    from dataclasses import asdict
+
     from rich.table import Table
 
     from app.catalogue import capabilities
+
+    if as_json:
+        print_json([asdict(c) for c in capabilities()])
+        return
 
     table = Table("system", "what it is", "reads (source)", "notifications", "writes (target)",
                   "simulator")  # fmt: skip

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -20,3 +22,12 @@ def read_settings(path: Path) -> Settings:
         return load_settings(path)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+
+
+# What every listing command takes: a machine reads JSON, a person reads the table.
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on stdout, plain (no colours or wrapping) so that tools can read it."""
+    typer.echo(json.dumps(value, indent=2, default=str))

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_common import fail, read_settings
+from app.cli_common import JsonOption, fail, print_json, read_settings
 from app.dlq import DeadFilter, DeadLetters
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
@@ -91,15 +91,34 @@ def dlq_list(
     config: ConfigOption, target: TargetArg, entity: EntityOpt = None, error_class: ClassOpt = None,
     key: KeyOpt = None, since: SinceOpt = None, until: UntilOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="include records already redriven")] = False,
+    as_json: JsonOption = False,
 ) -> None:  # fmt: skip
     """Dead records not yet redriven (all of them with --all)."""
     settings, bootstrap = _settings(config)
+    dlq = _dead_letters(settings, bootstrap, target)
+    if as_json:
+        print_json(
+            [
+                {
+                    "position": r.position,
+                    "entity": r.entity,
+                    "key": r.key,
+                    "failed_at": r.failed_at.isoformat(),
+                    "error_class": r.error_class,
+                    "error": r.error,
+                    "replays": r.replays,
+                    "redriven": r.replayed,
+                    "original_topic": r.original_topic,
+                }
+                for r in dlq.records(_filter(entity, error_class, key, since, until, all_))
+            ]
+        )
+        return
     table = Table(title=f"dead letters of {target}")
     for column in ("position", "entity", "key", "failed at", "error class", "error", "replays",
                    "redriven"):  # fmt: skip
         table.add_column(column, overflow="fold")
     count = 0
-    dlq = _dead_letters(settings, bootstrap, target)
     for r in dlq.records(_filter(entity, error_class, key, since, until, all_)):
         count += 1
         table.add_row(r.position, r.entity, r.key, r.failed_at.isoformat(timespec="seconds"),
@@ -247,3 +266,4 @@ def reconcile(
     if any(not r.clean for r in reports):
         raise typer.Exit(1)
     out.print("no differences")
+
