@@ -37,6 +37,7 @@ def _register_operations() -> None:
     app.command("audit")(cli_ops.audit)
     app.command("replay")(cli_ops.replay)
     app.command("reconcile")(cli_ops.reconcile)
+    app.command("ui")(cli_ops.ui)
 
 
 console = Console(stderr=True)

@@ -267,3 +267,19 @@ def reconcile(
         raise typer.Exit(1)
     out.print("no differences")
 
+
+def ui(
+    config: ConfigOption,
+    host: Annotated[str, typer.Option(help="address to bind (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of the page")] = 9410,
+    every: Annotated[float, typer.Option(help="seconds between samples")] = 5.0,
+) -> None:
+    """A status page: flows and entities, with lag, throughput and dead letters over time."""
+    import uvicorn
+
+    from app.ui import History, ui_app
+
+    settings, bootstrap = _settings(config)
+    history = History(settings, bootstrap, every=every).start()
+    out.print(f"status page on http://{host}:{port}/ (Ctrl-C stops it)")
+    uvicorn.run(ui_app(history), host=host, port=port, log_level="warning", access_log=False)
