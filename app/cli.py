@@ -38,6 +38,7 @@ def _register_operations() -> None:
     app.command("replay")(cli_ops.replay)
     app.command("reconcile")(cli_ops.reconcile)
     app.command("ui")(cli_ops.ui)
+    app.command("backfill")(cli_ops.backfill)
 
 
 console = Console(stderr=True)

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -83,7 +84,6 @@ async def _together(stop: asyncio.Event, *works: Awaitable[None]) -> None:
 
 def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> None:
     from ml_connector.audit import AuditLog
-    from producers.poller import Poller
     from producers.registry import build_source
 
     codec = prepare(settings, bootstrap)
@@ -96,11 +96,8 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
         flow = settings.flows[name]
         acting_for(flow.source)
         source = build_source(settings, name, secrets)
-        pollers = [
-            Poller(source, source.streams[e], connection=flow.source, topics=settings.kafka.topics,
-                   codec=codec, producer=kafka, state=state, overlap=flow.overlap, audit=audit)
-            for e in flow.entities
-        ]  # fmt: skip
+        pollers = [_poller(settings, name, e, source, codec, kafka, state, audit)
+                   for e in flow.entities]  # fmt: skip
         followers = []
         if flow.source in settings.webhook_connections():
             followers.append(_follow_hints(settings, bootstrap, flow.source, source, pollers,
@@ -135,6 +132,48 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
             log.error("producers stopped with %d record(s) not acknowledged by Kafka", left)
     if once and failed:
         raise ProducersFailed(f"polling failed for {', '.join(sorted(set(failed)))}")
+
+
+def _poller(settings: Settings, flow_name: str, entity: str, source: Any, codec: AvroCodec,
+            kafka: Any, state: StateStore, audit: Any) -> Any:  # fmt: skip
+    """The poller of one entity of a flow: what the producers run, and a backfill reuses."""
+    from producers.poller import Poller
+
+    flow = settings.flows[flow_name]
+    return Poller(source, source.streams[entity], connection=flow.source,
+                  topics=settings.kafka.topics, codec=codec, producer=kafka, state=state,
+                  overlap=flow.overlap, audit=audit)  # fmt: skip
+
+
+def backfill(
+    settings: Settings, bootstrap: str, flow_name: str, entity: str, since: datetime,
+    on_page: Callable[[int], None] | None = None,
+) -> int:  # fmt: skip
+    """Re-read one entity of a flow's source from ``since`` through the normal path (change
+    topic, processors, sink), audited as ``backfill``; returns the events produced."""
+    from ml_connector.audit import AuditLog
+    from producers.registry import build_source
+
+    flow = settings.flows[flow_name]
+    codec = prepare(settings, bootstrap)
+    secrets = SecretStore.from_config(settings.secrets)
+    kafka = producer(bootstrap, **settings.kafka.producer.properties())
+    audit = AuditLog(kafka, settings.kafka.topics.audit, "producers")
+
+    async def main() -> int:
+        acting_for(flow.source)
+        source = build_source(settings, flow_name, secrets)
+        try:
+            state = StateStore(bootstrap, settings.kafka.topics.state)
+            poller = _poller(settings, flow_name, entity, source, codec, kafka, state, audit)
+            return await poller.backfill(since, on_page)
+        finally:
+            await source.aclose()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        kafka.flush(30)  # the audit records too
 
 
 class ProducersFailed(RuntimeError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -46,8 +47,9 @@ class Source(Protocol):
 
 
 def _seen_stage(seen_via: str) -> str:
-    """The audit stage of a record read: ``received`` by webhook, else ``polled``."""
-    return "received" if seen_via == "webhook" else "polled"
+    """The audit stage of a record read: ``received`` by webhook, ``backfill`` when an
+    operator asked for it again, else ``polled``."""
+    return {"webhook": "received", "backfill": "backfill"}.get(seen_via, "polled")
 
 
 @dataclass(frozen=True, order=True)
@@ -183,6 +185,20 @@ class Poller:
         produced = [seen for _, seen in events]
         self._audit(produced, seen_via)
         return len(produced)
+
+    async def backfill(self, since: datetime, on_page: Callable[[int], None] | None = None) -> int:
+        """Everything the stream holds modified at or after ``since``, read again through the
+        declared stream and produced as snapshot reads (``r``, seen via ``backfill``), page by
+        page, each durable before the next is read. The poll's cursor does not move: the
+        backfill runs beside the polls, and the processors drop what did not change."""
+        produced = 0
+        async for page in read(self.source.client, self.stream, since, overlap=timedelta(0)):
+            if page:
+                produced += await self.emit(list(page), op="r", seen_via="backfill")
+            if on_page is not None:
+                on_page(len(page))
+        log.info("%s: backfill since %s produced %d", self.topic, since.isoformat(), produced)
+        return produced
 
     async def emit_delete(self, native_id: str, deleted_at: datetime, *, seen_via: str) -> None:
         """A delete event, then a tombstone for the key, durable before this returns.
