@@ -50,6 +50,9 @@ ROWS: tuple[tuple[str, tuple[Chart, ...]], ...] = (
     ("Flow", (
         Chart("Workers up", "1 when Prometheus reached the worker's listener", "short",
               (Query(f'up{{job="{JOB}"}}', "{{instance}}"),)),
+        Chart("Loops coming round", "Seconds since each worker loop last came round (readiness "
+              "fails past its allowance)", "s",
+              (Query("time() - max by (loop) (mlc_loop_heartbeat_seconds)", "{{loop}}"),)),
         Chart("Records per stage", "Audited stage outcomes per second, by component and stage",
               "ops", (Query(f"sum by (component, stage) (rate(mlc_records_total[{RATE}]))",
                             "{{component}} {{stage}}"),), stacked=True),

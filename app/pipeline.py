@@ -13,11 +13,13 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
+from ml_connector import heartbeat
 from ml_connector.avro import AvroCodec, codec_for
 from ml_connector.config import Settings
 from ml_connector.context import acting_for
 from ml_connector.kafka.admin import ensure_topics, pipeline_topics, topic_differences
 from ml_connector.kafka.clients import consumer, producer
+from ml_connector.kafka.worker import STALL_SECONDS
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
 
@@ -104,7 +106,10 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
                                            stop))  # fmt: skip
 
         async def polling() -> None:
+            # Allowed: the interval, and the polls themselves (a first one reads everything).
+            within = flow.poll_interval.total_seconds() + STALL_SECONDS
             while not stop.is_set():
+                heartbeat.beat(f"polls {name}", within)
                 for p in pollers:
                     try:
                         await p.poll_once()
@@ -116,6 +121,7 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
                     stop.set()
                     break
                 await _sleep_or_stop(stop, flow.poll_interval.total_seconds())
+            heartbeat.forget(f"polls {name}")
 
         await _together(stop, polling(), *followers)
 
@@ -251,6 +257,9 @@ def run_processors(settings: Settings, bootstrap: str) -> None:
                     on_failure=lambda _: os.kill(os.getpid(), signal.SIGTERM)).start()  # fmt: skip
     app = build_app(settings, bootstrap, codec, xref)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    if not worker.stdout.isatty():
+        # Its spinner writes cursor escape codes even when nothing is drawn: not into a file.
+        worker.spinner = None
     try:
         worker.execute_from_commandline()
     finally:

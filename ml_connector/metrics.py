@@ -36,6 +36,10 @@ PAUSED = Gauge(
     "mlc_worker_paused", "1 while a worker waits out a peer refusing everything", ["worker"]
 )
 BACKOFFS = Counter("mlc_worker_backoffs", "Times a worker paused everything", ["worker"])
+HEARTBEAT = Gauge(
+    "mlc_loop_heartbeat_seconds", "When each loop of a worker last came round (epoch seconds)",
+    ["loop"],
+)  # fmt: skip
 WRITE_SECONDS = Histogram(
     "mlc_write_seconds", "Time a target took to settle one record (the writer's whole upsert, "
     "in-process retries included), by target connection and entity",

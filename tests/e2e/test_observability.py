@@ -157,3 +157,6 @@ def test_metrics_agree_with_the_systems_and_every_dashboard_query_has_data(
             lambda: all(ready(u)[0] == 200 for u in workers.values()),
             timeout=120,
         )
+    # What the workers wrote to their log files is for files: no terminal escape codes.
+    for log_file in (p.box.workdir / "logs").glob("*.log"):
+        assert "\x1b[" not in log_file.read_text(errors="replace"), log_file.name
