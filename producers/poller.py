@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from confluent_kafka import Producer
@@ -44,6 +44,10 @@ class Source(Protocol):
     async def company(self) -> str | None: ...
 
     async def aclose(self) -> None: ...
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _seen_stage(seen_via: str) -> str:
@@ -122,6 +126,24 @@ class Poller:
         return Cursor.from_json(saved.get("cursor")), saved
 
     async def poll_once(self) -> PollStats:
+        """One poll; its outcome (when, ok or the error) is kept beside the cursor for
+        ``status``, a failed one too, so a poll that keeps failing is seen as such."""
+        try:
+            return await self._poll()
+        except Exception as exc:
+            await asyncio.to_thread(self._failed, exc)
+            raise
+
+    def _failed(self, exc: Exception) -> None:
+        _, saved = self._load()
+        totals = dict(saved.get("totals", {}))
+        totals["failed_polls"] = totals.get("failed_polls", 0) + 1
+        # Client errors are redacted where they are raised; the length is bounded here.
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        last = {"at": _now_iso(), "error": error}
+        self.state.save(self.state_key, {**saved, "totals": totals, "last_poll": last})
+
+    async def _poll(self) -> PollStats:
         cursor, saved = await asyncio.to_thread(self._load)
         since = cursor.modified_at if cursor else None
         info = await self._info()
@@ -154,8 +176,9 @@ class Poller:
         await asyncio.to_thread(
             self.state.save,
             self.state_key,
-            {"cursor": newest.to_json() if newest else None, "totals": totals},
-        )
+            {"cursor": newest.to_json() if newest else None, "totals": totals,
+             "last_poll": {"at": _now_iso(), "error": None, "read": stats.records_read}},
+        )  # fmt: skip
         if newest is not None:
             # Read at each scrape, so it keeps growing while the polls fail or find nothing.
             age(CURSOR_AGE.labels(self.connection, self.stream.entity),
