@@ -336,23 +336,20 @@ def run(
         groups = consumer_groups(settings).get(component)
         if groups:
             LagSampler(bootstrap, groups).start()
-    if component == "producers":
-        try:
-            pipeline.run_producers(settings, bootstrap, once=once)
-        except pipeline.ProducersFailed as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1) from None
-    elif component == "processors":
-        sys.argv = [sys.argv[0], "worker"]  # faust's worker reads its own command line
-        pipeline.run_processors(settings, bootstrap)
-    elif component == "sinks":
-        pipeline.run_sinks(settings, bootstrap)
-    elif component == "audit":
-        pipeline.run_audit_indexer(settings, bootstrap)
-    elif component == "webhooks":
-        pipeline.run_webhooks(settings, bootstrap)
-    else:
+    if component not in pipeline.RUNNERS:
         raise fail(f"unknown component {component!r}; expected one of {pipeline.COMPONENTS}")
+    if component == "processors":
+        sys.argv = [sys.argv[0], "worker"]  # faust's worker reads its own command line
+    try:
+        if component == "producers":
+            pipeline.run_producers(settings, bootstrap, once=once)
+        else:
+            pipeline.RUNNERS[component](settings, bootstrap)
+    except pipeline.StartFailed as exc:
+        # One line naming what to fix: Kafka refusing us, missing credentials, topics or
+        # registry not as configured, or every poll failing. No traceback, no secret.
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("demo")

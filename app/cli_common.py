@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from ml_connector import kafka_security as security
 from ml_connector.config import ConfigError, Settings, load_settings
+from ml_connector.secrets import SecretStore
 
 
 def fail(message: str) -> typer.Exit:
@@ -18,10 +20,15 @@ def fail(message: str) -> typer.Exit:
 
 
 def read_settings(path: Path) -> Settings:
+    """The configuration, with this process's Kafka and registry clients set to use its
+    credentials (resolved from the secret store when the first client is made)."""
     try:
-        return load_settings(path)
+        settings = load_settings(path)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    security.configure(settings.kafka.security, settings.kafka.registry_auth,
+                       lambda: SecretStore.from_config(settings.secrets))  # fmt: skip
+    return settings
 
 
 # What every listing command takes: a machine reads JSON, a person reads the table.

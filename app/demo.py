@@ -24,7 +24,7 @@ from ml_connector import xref
 from ml_connector.config import Settings
 from ml_connector.connections.servicenow import ServiceNowConnection, StagingTable
 from ml_connector.flows import returned_documents
-from ml_connector.kafka.clients import watermarks
+from ml_connector.kafka.clients import consumer, watermarks
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
 
@@ -50,7 +50,7 @@ class EntitySummary:
 
 def topic_size(bootstrap: str, topic: str) -> int:
     """Records ever written to a topic (sum of end offsets minus start offsets)."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "mlc-summary"})
+    c = consumer(bootstrap, "mlc-summary")
     try:
         return _size(c, topic)
     finally:

@@ -14,10 +14,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from confluent_kafka.admin import AdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ml_connector import heartbeat
+from ml_connector.kafka.clients import admin as admin_client
 from ml_connector.metrics import PAUSED
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ KAFKA_CHECK_SECONDS = 10.0
 
 class Readiness:
     def __init__(self, bootstrap: str) -> None:
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        self.admin = admin_client(bootstrap, log_level=0)
         self._checked = 0.0
         self._kafka: str | None = "not checked yet"
 

@@ -12,6 +12,8 @@ from datetime import datetime
 from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from ml_connector.kafka.clients import admin as admin_client
+
 
 class ReplayRefused(Exception):
     """The group cannot be reset now; the message says why and what to do."""
@@ -49,7 +51,7 @@ _STOPPED = (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD)
 
 def group_stopped(bootstrap: str, group: str) -> bool:
     """No member is running (offsets may be moved now)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = admin_client(bootstrap)
     return admin.describe_consumer_groups([group])[group].result().state in _STOPPED
 
 
@@ -65,7 +67,7 @@ def reset_group(
     """Move ``group`` on ``topics`` (default: every topic it has committed) and report."""
     if sum((to_earliest, to_datetime is not None, to_offset is not None)) != 1:
         raise ReplayRefused("give exactly one of --to-earliest, --to-datetime, --to-offset")
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = admin_client(bootstrap)
     description = admin.describe_consumer_groups([group])[group].result()
     if description.state not in _STOPPED:
         members = ", ".join(m.client_id for m in description.members) or "?"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
+from ml_connector import kafka_security as security
 from ml_connector.api.client import RetryPolicy
 from ml_connector.config import Settings
+from ml_connector.kafka.clients import KafkaUnreachable, cluster_metadata
+from ml_connector.kafka_security import AccessError
 from ml_connector.ping import Check, Needs, reach, run_steps
 from ml_connector.secrets import SecretError, SecretStore
 from ml_connector.systems import system
@@ -53,23 +54,35 @@ def ping_kafka(settings: Settings) -> list[Check]:
     if not bootstrap:
         return [Check("kafka", False, "no bootstrap servers configured",
                       "set kafka.bootstrap_servers or KAFKA_BOOTSTRAP_SERVERS")]  # fmt: skip
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     try:
-        metadata = admin.list_topics(timeout=10)
-    except KafkaException as exc:
-        return [Check("kafka", False, f"{bootstrap}: {exc.args[0]}",
-                      "check the bootstrap servers and that the brokers run")]  # fmt: skip
+        metadata = cluster_metadata(bootstrap, timeout=10)
+    except AccessError as exc:
+        return [Check("kafka", False, str(exc), "store it with: ml-connector secrets set NAME")]
+    except KafkaUnreachable as exc:
+        fix = ("check the bootstrap servers and that the brokers run, and kafka.security "
+               "(protocol, CA, SASL user and password)")  # fmt: skip
+        return [Check("kafka", False, str(exc), fix)]
     checks = [Check("kafka", True, f"{len(metadata.brokers)} broker(s) at {bootstrap}")]
     url = settings.kafka.schema_registry_url
     if url:
-        try:
-            response = httpx.get(url.rstrip("/") + "/subjects", timeout=10)
-            response.raise_for_status()
-            checks.append(Check("registry", True, f"{url}: {len(response.json())} subject(s)"))
-        except (httpx.HTTPError, ValueError) as exc:
-            fix = "check schema_registry_url and that the registry runs"
-            checks.append(Check("registry", False, f"{url}: {exc}", fix))
+        checks.append(_ping_registry(url))
     return checks
+
+
+def _ping_registry(url: str) -> Check:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    try:
+        # The same client, credentials and CA as the workers' codec.
+        client = SchemaRegistryClient({"url": url, **security.current().registry})
+        subjects = client.get_subjects()
+    except AccessError as exc:
+        return Check("registry", False, str(exc), "store it with: ml-connector secrets set NAME")
+    except (SchemaRegistryError, httpx.HTTPError, OSError, ValueError) as exc:
+        fix = "check schema_registry_url, kafka.registry_auth and that the registry runs"
+        return Check("registry", False, f"{url}: {exc}", fix)
+    return Check("registry", True, f"{url}: {len(subjects)} subject(s)")
 
 
 def ping_all(settings: Settings, connections: list[str], *, kafka: bool) -> list[tuple[str, Check]]:

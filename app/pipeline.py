@@ -14,12 +14,13 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from ml_connector import heartbeat
-from ml_connector.avro import AvroCodec, codec_for
+from ml_connector.avro import AvroCodec, MissingRegistry, codec_for
 from ml_connector.config import Settings
 from ml_connector.context import acting_for
 from ml_connector.kafka.admin import ensure_topics, pipeline_topics, topic_differences
-from ml_connector.kafka.clients import consumer, producer
+from ml_connector.kafka.clients import KafkaUnreachable, cluster_metadata, consumer, producer
 from ml_connector.kafka.worker import STALL_SECONDS
+from ml_connector.kafka_security import AccessError
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
 
@@ -35,6 +36,7 @@ def components(settings: Settings) -> tuple[str, ...]:
 
 def prepare(settings: Settings, bootstrap: str) -> AvroCodec:
     k = settings.kafka
+    cluster_metadata(bootstrap)  # refused credentials end the start-up here, named
     specs = pipeline_topics(settings)
     if k.manage_topics:
         ensure_topics(bootstrap, specs, k.replication_factor)
@@ -341,3 +343,16 @@ def run_audit_indexer(settings: Settings, bootstrap: str) -> None:
             await _sleep_or_stop(stop, 1.0)
 
     asyncio.run(_until_signal(main))
+
+
+# The runners that take (settings, bootstrap); producers also take ``once``.
+RUNNERS: dict[str, Callable[[Settings, str], None]] = {
+    "producers": run_producers,
+    "processors": run_processors,
+    "sinks": run_sinks,
+    "audit": run_audit_indexer,
+    "webhooks": run_webhooks,
+}
+
+# What ends a worker's start-up with one line naming the problem rather than a traceback.
+StartFailed = (ProducersFailed, KafkaUnreachable, AccessError, TopicsNotReady, MissingRegistry)

@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import OffsetSpec
 
 from ml_connector.config import Settings
+from ml_connector.kafka.clients import admin as admin_client
 from ml_connector.state import StateStore
 
 TIMEOUT = 10.0
@@ -63,7 +64,7 @@ class Offsets:
     """Committed offsets and ends of topics, through one admin client."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        self.admin = admin_client(bootstrap, log_level=0)
         self.meta = self.admin.list_topics(timeout=TIMEOUT).topics
 
     def partitions(self, topics: list[str]) -> list[TopicPartition]:

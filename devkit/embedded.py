@@ -27,6 +27,7 @@ from devkit.java import (
     java_executable,
     run_maven,
 )
+from simulators.tls import self_signed
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,10 @@ _LOGGING_JARS = (
     ("org.slf4j", "slf4j-reload4j", "1.7.36"),
     ("ch.qos.reload4j", "reload4j", "1.2.25"),
 )
+
+
+# PLAIN first: its JAAS line also names the listener's own login.
+_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class BrokerStartError(JavaServiceError):
@@ -95,15 +100,31 @@ log4j.logger.org.apache.kafka=INFO
 """
 
 
+@dataclass(frozen=True)
+class SaslUsers:
+    """A SASL_SSL listener beside the plain one, with these users for PLAIN and SCRAM-SHA-256
+    and SCRAM-SHA-512 (the same password for each mechanism)."""
+
+    users: dict[str, str]
+
+
 @dataclass
 class EmbeddedBroker:
-    """One single-node KRaft broker; use as a context manager or call start()/stop()."""
+    """One single-node KRaft broker; use as a context manager or call start()/stop().
+
+    With ``sasl``, a second listener speaks SASL_SSL with a self-signed certificate
+    (``tls_ca`` is the file clients trust); the PLAINTEXT listener stays for the broker's own
+    traffic and for tools that inspect it.
+    """
 
     version: str = KAFKA_VERSION
     heap: str = "768m"
     port: int = 0
     controller_port: int = 0
     workdir: Path | None = None
+    sasl: SaslUsers | None = None
+    sasl_port: int = 0
+    tls_ca: Path | None = None
     _process: JavaProcess | None = field(default=None, init=False, repr=False)
     _own_workdir: bool = field(default=False, init=False, repr=False)
 
@@ -111,17 +132,65 @@ class EmbeddedBroker:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def sasl_bootstrap_servers(self) -> str:
+        if self.sasl is None:
+            raise ValueError("this broker has no SASL_SSL listener")
+        return f"127.0.0.1:{self.sasl_port}"
+
+    def _sasl_props(self) -> dict[str, str]:
+        """The SASL_SSL listener: PEM key store, PLAIN users inline, SCRAM users formatted in."""
+        assert self.workdir is not None and self.sasl is not None
+        tls = self_signed(self.workdir / "tls")
+        self.tls_ca = Path(tls.cert_path)
+        keystore = self.workdir / "tls" / "keystore.pem"
+        keystore.write_text(Path(tls.key_path).read_text() + Path(tls.cert_path).read_text())
+        users = " ".join(f'user_{u}="{p}"' for u, p in self.sasl.users.items())
+        admin, password = next(iter(self.sasl.users.items()))
+        prefix = "listener.name.sasl_ssl"
+        return {
+            f"{prefix}.ssl.keystore.type": "PEM",
+            f"{prefix}.ssl.keystore.location": str(keystore),
+            f"{prefix}.sasl.enabled.mechanisms": ",".join(_MECHANISMS),
+            f"{prefix}.plain.sasl.jaas.config": "org.apache.kafka.common.security.plain."
+            f'PlainLoginModule required username="{admin}" password="{password}" {users};',
+            **{
+                f"{prefix}.{m.lower()}.sasl.jaas.config": "org.apache.kafka.common.security."
+                "scram.ScramLoginModule required;"
+                for m in _MECHANISMS[1:]
+            },
+        }
+
+    def _scram_users(self) -> list[str]:
+        assert self.sasl is not None
+        return [
+            arg
+            for user, password in self.sasl.users.items()
+            for m in _MECHANISMS[1:]
+            for arg in ("--add-scram", f"{m}=[name={user},password={password}]")
+        ]
+
     def _write_config(self, controller_port: int) -> Path:
         assert self.workdir is not None
+        listeners = f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}"
+        advertised = f"PLAINTEXT://127.0.0.1:{self.port}"
+        protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        extra: dict[str, str] = {}
+        if self.sasl is not None:
+            listeners += f",SASL_SSL://127.0.0.1:{self.sasl_port}"
+            advertised += f",SASL_SSL://127.0.0.1:{self.sasl_port}"
+            protocols += ",SASL_SSL:SASL_SSL"
+            extra = self._sasl_props()
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listeners": listeners,
+            "advertised.listeners": advertised,
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": protocols,
+            **extra,
             "log.dirs": str(self.workdir / "data"),
             "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": "1",
@@ -158,11 +227,14 @@ class EmbeddedBroker:
         # Ports are kept across restarts: clients reconnect to the address they know.
         self.port = self.port or free_port()
         self.controller_port = self.controller_port or free_port()
+        if self.sasl is not None:
+            self.sasl_port = self.sasl_port or free_port()
         config = self._write_config(self.controller_port)
         if first_start:
+            scram = self._scram_users() if self.sasl is not None else []
             fmt = subprocess.run(
                 self._java("kafka.tools.StorageTool", "format", "-t", _cluster_id(),
-                           "-c", str(config), "-g"),
+                           "-c", str(config), "-g", *scram),
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if fmt.returncode != 0:

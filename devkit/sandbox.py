@@ -48,6 +48,8 @@ class Sandbox:
     sn_purchase_orders: int = 5  # seeded ServiceNow purchase orders, with lines
     sn_invoices: int = 5  # seeded ServiceNow AP invoices (about a third approved)
     sn_connection: dict[str, Any] = field(default_factory=dict)  # more of connections.sn
+    kafka_config: dict[str, Any] = field(default_factory=dict)  # more of kafka (security ...)
+    extra_secrets: dict[str, str] = field(default_factory=dict)  # stored beside the systems'
     bc_url: str = ""
     sn_url: str = ""
     bc: Any = None  # the BC simulator app (its store is .state.sim)
@@ -103,6 +105,7 @@ class Sandbox:
                 # Without a registry the sandbox says so, rather than failing to start.
                 "encoding": "confluent" if self.registry_url else "single-object",
                 "topic_prefix": self.topic_prefix,
+                **self.kafka_config,
             },
             "metrics": {"port": self.metrics_port},
             "secrets": {
@@ -163,6 +166,8 @@ class Sandbox:
         store.set("sn-client-secret", SN_CLIENT[1])
         store.set("sn-password", SN_USER[1])
         store.set("sn-push-secret", SN_PUSH_SECRET)
+        for name, value in self.extra_secrets.items():
+            store.set(name, value)
         return path
 
     def _webhook_settings(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 import schemas
+from ml_connector import kafka_security as security
 from ml_connector.config import KafkaConfig
 from ml_connector.state import CompactedTopic
 from ml_connector.topics import value_subject
@@ -45,7 +46,8 @@ class RegistryCatalog:
     def __init__(self, url: str) -> None:
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
-        self._client = SchemaRegistryClient({"url": url})
+        # Basic auth and the registry's CA come with the process's Kafka access.
+        self._client = SchemaRegistryClient({"url": url, **security.current().registry})
         self._ids: dict[tuple[str, str], int] = {}
         self._by_id: dict[int, Parsed] = {}
         self._lock = threading.Lock()

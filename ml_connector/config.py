@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, model_validator
 from ml_connector.connections.base import ConnectionBase
 from ml_connector.connections.base import Model as _Model
 from ml_connector.field_overrides import EntityFields
+from ml_connector.kafka_security import KafkaSecurity, RegistryAuth
 from ml_connector.secrets import SecretsConfig
 from ml_connector.systems import SYSTEMS
 from ml_connector.topics import Topics
@@ -72,6 +73,13 @@ class KafkaConfig(_Model):
     )
 
     producer: ProducerTuning = Field(default_factory=ProducerTuning)
+    security: KafkaSecurity = Field(
+        default_factory=KafkaSecurity,
+        description="TLS and SASL to the brokers, for confluent-kafka and Faust alike",
+    )
+    registry_auth: RegistryAuth = Field(
+        default_factory=RegistryAuth, description="basic auth and CA of the Schema Registry"
+    )
 
     @property
     def topics(self) -> Topics:

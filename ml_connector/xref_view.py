@@ -6,9 +6,9 @@ import asyncio
 import threading
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-from ml_connector.kafka.clients import Consumed
+from ml_connector.kafka.clients import Consumed, consumer
 from ml_connector.kafka.worker import Worker, each
 from ml_connector.xref import XrefEntry, fold, xref_key
 
@@ -25,13 +25,11 @@ class XrefView:
     def __init__(self, bootstrap: str, topic: str,
                  on_failure: Callable[[BaseException], None] | None = None) -> None:  # fmt: skip
         self.topic = topic
-        self._consumer = Consumer({
-            "bootstrap.servers": bootstrap,
-            "group.id": "mlc-xref-reader",  # never commits: every reader starts at the beginning
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-            "log_level": 0,
-        })  # fmt: skip
+        self._consumer = consumer(
+            bootstrap,
+            "mlc-xref-reader",  # never commits: every reader starts at the beginning
+            **{"enable.partition.eof": False, "log_level": 0},
+        )  # fmt: skip
         self._entries: dict[str, XrefEntry] = {}
         self._codes: dict[tuple[str, str, str], str] = {}  # (conn, entity, folded code) -> key
         self._lock = threading.Lock()

@@ -31,6 +31,7 @@ from ml_connector.config import Settings
 from ml_connector.metrics import RECORDS
 from ml_connector.xref import master_entry, xref_key
 from ml_connector.xref_view import XrefView
+from processors.credentials import faust_credentials
 from processors.parking import Parked, release_timer
 from processors.resolve import Resolver, resolvers
 from processors.routes import Route, routes
@@ -69,6 +70,7 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
     app = faust.App(
         topics.processor_app(),
         broker=f"kafka://{bootstrap}",
+        broker_credentials=faust_credentials(),
         store="memory://",
         # Tables live in memory and in their changelogs; nothing belongs in the working dir.
         datadir=tempfile.mkdtemp(prefix="mlc-processors-"),

@@ -14,6 +14,15 @@ import pytest
 
 from devkit.registry import EmbeddedRegistry
 from devkit.runtime import KafkaRuntime, acquire_kafka
+from ml_connector import kafka_security
+
+
+@pytest.fixture(autouse=True)
+def _plain_kafka_access() -> Iterator[None]:
+    """A command run in-process sets its config's Kafka credentials for the process; the
+    next test starts from plain clients again."""
+    yield
+    kafka_security.reset()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetS
 
 from ml_connector.config import Settings
 from ml_connector.flows import returned_documents
+from ml_connector.kafka.clients import admin as admin_client
 from ml_connector.xref import DOCUMENTS
 
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"}
@@ -25,7 +26,7 @@ class TopicSpec:
 def ensure_topics(
     bootstrap: str, specs: Iterable[TopicSpec], replication_factor: int = 1, timeout: float = 30
 ) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = admin_client(bootstrap)
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication_factor,
@@ -49,7 +50,7 @@ def topic_differences(
 ) -> list[str]:
     """One line per topic that is missing, or whose partitions, replication or cleanup policy
     differ from what the design needs (a compacted topic that deletes loses state)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = admin_client(bootstrap)
     metadata = admin.list_topics(timeout=timeout).topics
     specs = list(specs)
     found = [f"{s.name}: missing" for s in specs if s.name not in metadata]
@@ -124,7 +125,7 @@ def partition_lag(
 
 def group_progress(bootstrap: str, group: str, topics: list[str]) -> tuple[tuple[int, ...], int]:
     """(the group's committed offsets, records on ``topics`` it has not committed past)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = admin_client(bootstrap, log_level=0)
     found = partition_lag(admin, group, topics)
     return tuple(sorted(done for done, _ in found.values())), sum(lag for _, lag in found.values())
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, ClusterMetadata
 
+from ml_connector import kafka_security as security
 from ml_connector.headers import Headers
 
 # murmur2 matches the Java clients' partitioner, so keys land on the same partition whichever
@@ -18,10 +20,48 @@ from ml_connector.headers import Headers
 PARTITIONER = "murmur2_random"
 
 
+def _cluster(bootstrap: str) -> dict[str, Any]:
+    """Where the cluster is and how to authenticate to it (``security.configure``)."""
+    return {**security.current().properties, "bootstrap.servers": bootstrap}
+
+
+def admin(bootstrap: str, **overrides: Any) -> AdminClient:
+    return AdminClient({**_cluster(bootstrap), **overrides})
+
+
+class KafkaUnreachable(RuntimeError):
+    """The brokers cannot be reached or refuse our credentials; the message says which."""
+
+
+# Answers no retry will change: wrong credentials, an untrusted certificate, a refused ACL.
+_REFUSALS = frozenset({KafkaError._AUTHENTICATION, KafkaError._SSL,
+                       KafkaError.SASL_AUTHENTICATION_FAILED})  # fmt: skip
+
+
+def cluster_metadata(bootstrap: str, timeout: float = 30.0) -> ClusterMetadata:
+    """The cluster's metadata, or ``KafkaUnreachable`` saying why not: a refusal of our
+    credentials or certificate is reported as soon as the broker gives it, not after the
+    timeout, and in librdkafka's words (which never carry the secret)."""
+    errors: list[KafkaError] = []
+    client = admin(bootstrap, error_cb=errors.append, log_level=0)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.list_topics(timeout=1)
+        except KafkaException as exc:
+            client.poll(0)  # serves error_cb: the reasons behind a failed metadata request
+            refused = [e for e in errors if e.code() in _REFUSALS]
+            if refused:
+                raise KafkaUnreachable(f"kafka at {bootstrap}: {refused[-1].str()}") from None
+            if time.monotonic() > deadline:
+                reason = errors[-1].str() if errors else exc.args[0].str()
+                raise KafkaUnreachable(f"kafka at {bootstrap}: {reason}") from None
+
+
 def producer(bootstrap: str, **overrides: Any) -> Producer:
     """Idempotent, acks=all: a retried send is never written twice to a partition."""
     config = {
-        "bootstrap.servers": bootstrap,
+        **_cluster(bootstrap),
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": PARTITIONER,
@@ -37,7 +77,7 @@ def producer(bootstrap: str, **overrides: Any) -> Producer:
 def consumer(bootstrap: str, group: str, **overrides: Any) -> Consumer:
     """Manual commits only: an offset moves after the work it stands for is done."""
     config = {
-        "bootstrap.servers": bootstrap,
+        **_cluster(bootstrap),
         "group.id": group,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",

@@ -11,9 +11,8 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 
-from confluent_kafka.admin import AdminClient
-
 from ml_connector.kafka.admin import partition_lag
+from ml_connector.kafka.clients import admin as admin_client
 from ml_connector.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ EVERY_SECONDS = 10.0
 class LagSampler:
     def __init__(self, bootstrap: str, groups: Mapping[str, Sequence[str]],
                  every: float = EVERY_SECONDS) -> None:  # fmt: skip
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        self.admin = admin_client(bootstrap, log_level=0)
         self.groups = {g: list(t) for g, t in groups.items()}
         self.every = every
         self._stop = threading.Event()

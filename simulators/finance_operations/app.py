@@ -23,6 +23,7 @@ from simulators.credentials import bearer_token
 from simulators.deliveries import delivery_routes
 from simulators.entra import EntraApp
 from simulators.entra_discovery import authority_routes
+from simulators.finance_operations.actions import find_action
 from simulators.finance_operations.entities import EntityDef
 from simulators.finance_operations.events import event_routes
 from simulators.finance_operations.inspection import FnoRecordAdapter
@@ -300,6 +301,22 @@ class FinanceOperationsApi:
         self.store.delete(entity, self.store.get(entity, key))
         return Response(status_code=204, headers={"OData-Version": "4.0"})
 
+    async def invoke(self, request: Request) -> Response:
+        """A bound action; only set-bound ones exist, so an instance in the path is a 404."""
+        name, key_text = parse_segment(request.path_params["target"])
+        action = find_action(name, request.path_params["action"]) if key_text is None else None
+        if action is None:
+            raise FnoError(
+                404, f"No HTTP resource was found that matches the request URI '{request.url}'.", ""
+            )
+        # An action without parameters may be posted with no body at all.
+        body = await self._body(request) if (await request.body()).strip() else {}
+        result = action.run(self.options, action.arguments(body))
+        if action.returns is None:
+            return Response(status_code=204, headers={"OData-Version": "4.0"})
+        context = f"{self._root(request)}/$metadata#{action.returns.value}"
+        return _odata({"@odata.context": context, "value": result})
+
     def routes(self) -> list[BaseRoute]:
         target = "/data/{target}"
         return [
@@ -311,6 +328,7 @@ class FinanceOperationsApi:
             Route(target, self.authed(self.create), methods=["POST"]),
             Route(target, self.authed(self.update), methods=["PATCH"]),
             Route(target, self.authed(self.delete), methods=["DELETE"]),
+            Route(target + "/{action}", self.authed(self.invoke), methods=["POST"]),
         ]
 
 

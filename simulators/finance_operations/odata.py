@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from simulators.finance_operations.actions import ACTIONS, action_xml, binding_types_xml
 from simulators.finance_operations.entities import NAMESPACE, EntityDef
 from simulators.odata import FilterParser, Kind, ODataError, Predicate, _Operand
 
@@ -160,12 +161,13 @@ def metadata_xml(
         + "</EntitySet>"
         for e in entities.values()
     )
+    actions = "".join(action_xml(a) for a in ACTIONS)
     return (
         '<?xml version="1.0" encoding="utf-8"?>'
         '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">'
         "<edmx:DataServices>"
         f'<Schema Namespace="{NAMESPACE}" xmlns="http://docs.oasis-open.org/odata/ns/edm">'
-        f"{enums}{''.join(types)}"
+        f"{enums}{''.join(types)}{binding_types_xml()}{actions}"
         f'<EntityContainer Name="Resources">{sets}</EntityContainer>'
         "</Schema></edmx:DataServices></edmx:Edmx>"
     )

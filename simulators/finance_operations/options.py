@@ -38,6 +38,9 @@ class FinanceOperationsOptions:
     # Standard entities expose no modified stamp; a customer may add one (UNCONFIRMED).
     modified_field: str | None = None
     page_size: int = FNO_MAX_PAGE_SIZE
+    # What the GetApplicationVersion / GetPlatformBuildVersion actions answer.
+    application_version: str = "10.0.40"
+    platform_build_version: str = "7.0.7198.105"
     # Status of write failures (duplicate key, posted document, missing header); UNCONFIRMED.
     write_error_status: int = 400
     business_event_endpoints: tuple[BusinessEventEndpoint, ...] = ()

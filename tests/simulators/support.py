@@ -1,5 +1,5 @@
-"""Helpers shared by the simulator contract tests: in-process clients, BC tokens and an HTTPS
-BC company client."""
+"""Helpers shared by the simulator contract tests: in-process clients, BC tokens, and HTTPS
+clients of a BC company and of an F&O environment."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ BC_TOKEN_FORM = {
 BC_ROOT = "/v2.0/sim-tenant/production/api/v2.0"
 BC_COMPANIES = f"{BC_ROOT}/companies"
 SN_AUTH = ("mlc.integration", "mlc-password")
+FNO_TOKEN_FORM = {
+    "grant_type": "client_credentials",
+    "client_id": "mlc-client",
+    "client_secret": "mlc-secret",
+    "scope": "https://mlc-sim.operations.dynamics.com/.default",
+}
 
 
 @asynccontextmanager
@@ -52,6 +58,22 @@ def bc_company_over_https(app: Starlette) -> Iterator[httpx.Client]:
             client.headers["Authorization"] = f"Bearer {token}"
             company = client.get(BC_COMPANIES).json()["value"][0]["id"]
             client.base_url = httpx.URL(f"{served.url}{BC_COMPANIES}({company})/")
+            yield client
+    finally:
+        served.stop()
+
+
+@contextmanager
+def fno_over_https(app: Starlette) -> Iterator[httpx.Client]:
+    """A client of the F&O ``app`` served over HTTPS on a real socket, holding a bearer token
+    for the environment's ``/.default`` scope."""
+    served = serve_in_thread(app, tls=True)
+    assert served.cert_path is not None
+    trust = ssl.create_default_context(cafile=served.cert_path)
+    try:
+        with httpx.Client(base_url=served.url, verify=trust) as client:
+            token = client.post("/sim-tenant/oauth2/v2.0/token", data=FNO_TOKEN_FORM).json()
+            client.headers["Authorization"] = f"Bearer {token['access_token']}"
             yield client
     finally:
         served.stop()

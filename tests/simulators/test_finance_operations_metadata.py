@@ -4,33 +4,19 @@ public entity lists and look-ups a client reads to discover entity sets, keys an
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from simulators import finance_operations
-from simulators.server import serve_in_thread
-
-TOKEN_FORM = {
-    "grant_type": "client_credentials",
-    "client_id": "mlc-client",
-    "client_secret": "mlc-secret",
-    "scope": "https://mlc-sim.operations.dynamics.com/.default",
-}
+from tests.simulators.support import fno_over_https
 
 
 @pytest.fixture(scope="module")
 def fno() -> Iterator[httpx.Client]:
-    served = serve_in_thread(finance_operations.create_app(), tls=True)
-    assert served.cert_path is not None
-    trust = ssl.create_default_context(cafile=served.cert_path)
-    with httpx.Client(base_url=served.url, verify=trust) as client:
-        token = client.post("/sim-tenant/oauth2/v2.0/token", data=TOKEN_FORM).json()
-        client.headers["Authorization"] = f"Bearer {token['access_token']}"
+    with fno_over_https(finance_operations.create_app()) as client:
         yield client
-    served.stop()
 
 
 def test_data_entities_name_the_public_collections_served(fno: httpx.Client) -> None:
