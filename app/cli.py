@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperCommand
 
 from app import cli_ops
-from app.cli_common import fail, read_settings
+from app.cli_common import JsonOption, fail, print_json, read_settings
 
 if TYPE_CHECKING:
     from simulators.simulator import Simulator
@@ -37,6 +37,8 @@ def _register_operations() -> None:
     app.command("audit")(cli_ops.audit)
     app.command("replay")(cli_ops.replay)
     app.command("reconcile")(cli_ops.reconcile)
+    app.command("ui")(cli_ops.ui)
+    app.command("backfill")(cli_ops.backfill)
 
 
 console = Console(stderr=True)
@@ -164,7 +166,7 @@ def secrets_set(
 
 
 @secrets_app.command("list")
-def secrets_list(config: ConfigOption) -> None:
+def secrets_list(config: ConfigOption, as_json: JsonOption = False) -> None:
     """Names of the stored secrets (never their values)."""
     from ml_connector.secrets import SecretError, SecretStore
 
@@ -174,6 +176,9 @@ def secrets_list(config: ConfigOption) -> None:
         names = store.names()
     except SecretError as exc:
         raise fail(str(exc)) from None
+    if as_json:
+        print_json(names)
+        return
     for name in names:
         print(name)
 
@@ -252,10 +257,12 @@ def status(
         print(json.dumps(found.to_json(), indent=2))
         return
     out = Console()
-    streams = Table("flow", "connection", "entity", "cursor", "polls", "read", "produced")
+    streams = Table("flow", "connection", "entity", "cursor", "polls", "read", "produced",
+                    "last poll", "its result")  # fmt: skip
     for s in found.streams:
         streams.add_row(s.flow, s.connection, s.entity, s.cursor or "-", str(s.polls),
-                        str(s.records_read), str(s.events_produced))  # fmt: skip
+                        str(s.records_read), str(s.events_produced), s.last_poll_at or "-",
+                        "-" if s.last_poll_at is None else (s.last_error or "ok"))  # fmt: skip
     groups = Table("consumer group", "members", "lag")
     for g in found.groups:
         groups.add_row(g.group, str(g.members), str(g.lag))
@@ -269,12 +276,18 @@ def status(
 
 
 @app.command("systems")
-def systems() -> None:
+def systems(as_json: JsonOption = False) -> None:
     """The systems the connector speaks to, and what each can do: what it reads as a source,
     how it notifies, what it writes as a target, whether it has a simulator."""
+    from dataclasses import asdict
+
     from rich.table import Table
 
     from app.catalogue import capabilities
+
+    if as_json:
+        print_json([asdict(c) for c in capabilities()])
+        return
 
     table = Table("system", "what it is", "reads (source)", "notifications", "writes (target)",
                   "simulator")  # fmt: skip
@@ -299,6 +312,8 @@ def run(
     from app.config_check import problems
     from app.logs import LEVELS
     from app.supervisor import Supervisor
+    from ml_connector.kafka.groups import consumer_groups
+    from ml_connector.kafka.lag import LagSampler
 
     if log_level.lower() not in LEVELS:
         raise fail(f"--log-level {log_level!r}: expected one of {', '.join(LEVELS)}")
@@ -318,6 +333,9 @@ def run(
     if m.port is not None and component in health.OFFSETS:
         health.serve(m.listen_host, m.port + health.OFFSETS[component],
                      health.Readiness(bootstrap))  # fmt: skip
+        groups = consumer_groups(settings).get(component)
+        if groups:
+            LagSampler(bootstrap, groups).start()
     if component not in pipeline.RUNNERS:
         raise fail(f"unknown component {component!r}; expected one of {pipeline.COMPONENTS}")
     if component == "processors":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -27,3 +29,12 @@ def read_settings(path: Path) -> Settings:
     security.configure(settings.kafka.security, settings.kafka.registry_auth,
                        lambda: SecretStore.from_config(settings.secrets))  # fmt: skip
     return settings
+
+
+# What every listing command takes: a machine reads JSON, a person reads the table.
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on stdout, plain (no colours or wrapping) so that tools can read it."""
+    typer.echo(json.dumps(value, indent=2, default=str))

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_common import fail, read_settings
+from app.cli_common import JsonOption, fail, print_json, read_settings
 from app.dlq import DeadFilter, DeadLetters
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
@@ -30,6 +30,11 @@ def _settings(path: Path) -> tuple[Settings, str]:
     if not settings.kafka.bootstrap_servers:
         raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
     return settings, settings.kafka.bootstrap_servers
+
+
+def _known_flow(settings: Settings, flow: str) -> None:
+    if flow not in settings.flows:
+        raise fail(f"no flow named {flow!r} (known: {', '.join(sorted(settings.flows))})")
 
 
 def _when(ms: int) -> str:
@@ -79,6 +84,7 @@ def _filter(
 
 
 TargetArg = Annotated[str, typer.Argument(help="target connection, e.g. sn")]
+FlowArg = Annotated[str, typer.Argument(help="flow name, e.g. bc-servicenow")]
 EntityOpt = Annotated[str | None, typer.Option(help="only this entity")]
 ClassOpt = Annotated[str | None, typer.Option("--error-class", help="only this error class")]
 KeyOpt = Annotated[str | None, typer.Option(help="only this record key")]
@@ -91,15 +97,34 @@ def dlq_list(
     config: ConfigOption, target: TargetArg, entity: EntityOpt = None, error_class: ClassOpt = None,
     key: KeyOpt = None, since: SinceOpt = None, until: UntilOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="include records already redriven")] = False,
+    as_json: JsonOption = False,
 ) -> None:  # fmt: skip
     """Dead records not yet redriven (all of them with --all)."""
     settings, bootstrap = _settings(config)
+    dlq = _dead_letters(settings, bootstrap, target)
+    if as_json:
+        print_json(
+            [
+                {
+                    "position": r.position,
+                    "entity": r.entity,
+                    "key": r.key,
+                    "failed_at": r.failed_at.isoformat(),
+                    "error_class": r.error_class,
+                    "error": r.error,
+                    "replays": r.replays,
+                    "redriven": r.replayed,
+                    "original_topic": r.original_topic,
+                }
+                for r in dlq.records(_filter(entity, error_class, key, since, until, all_))
+            ]
+        )
+        return
     table = Table(title=f"dead letters of {target}")
     for column in ("position", "entity", "key", "failed at", "error class", "error", "replays",
                    "redriven"):  # fmt: skip
         table.add_column(column, overflow="fold")
     count = 0
-    dlq = _dead_letters(settings, bootstrap, target)
     for r in dlq.records(_filter(entity, error_class, key, since, until, all_)):
         count += 1
         table.add_row(r.position, r.entity, r.key, r.failed_at.isoformat(timespec="seconds"),
@@ -149,12 +174,16 @@ def dlq_replay(
     force: Annotated[bool, typer.Option(help="redrive past delivery.max_replays too")] = False,
 ) -> None:  # fmt: skip
     """Redrive dead records to their original topic, throttled, with a loop guard."""
+    from app.progress import counting
+
     settings, bootstrap = _settings(config)
     codec = _codec(settings, bootstrap)
-    done, refused = _dead_letters(settings, bootstrap, target).replay(
-        _filter(entity, error_class, key, since, until), rate=rate,
-        max_replays=settings.delivery.max_replays, force=force, codec=codec,
-    )  # fmt: skip
+    with counting(f"redriving the dead letters of {target}") as progress:
+        done, refused = _dead_letters(settings, bootstrap, target).replay(
+            _filter(entity, error_class, key, since, until), rate=rate,
+            max_replays=settings.delivery.max_replays, force=force, codec=codec,
+            on_record=progress.advance,
+        )  # fmt: skip
     out.print(f"redriven: {len(done)}")
     if refused:
         out.print(f"refused: {len(refused)} already redriven {settings.delivery.max_replays} "
@@ -215,7 +244,7 @@ def _replay_record(settings: Settings, bootstrap: str, spec: str) -> None:
 
 def reconcile(
     config: ConfigOption,
-    flow: Annotated[str, typer.Argument(help="flow name, e.g. bc-servicenow")],
+    flow: FlowArg,
     show: Annotated[int, typer.Option(help="differences listed per kind and entity")] = 20,
 ) -> None:
     """Compare both systems of a flow entity by entity; exit 1 when they differ."""
@@ -225,10 +254,15 @@ def reconcile(
     from ml_connector.secrets import SecretStore
 
     settings, _ = _settings(config)
-    if flow not in settings.flows:
-        raise fail(f"no flow named {flow!r} (known: {', '.join(sorted(settings.flows))})")
+    _known_flow(settings, flow)
+    from app.progress import counting
+
     secrets = SecretStore.from_config(settings.secrets)
-    reports = asyncio.run(run_reconcile(settings, flow, secrets))
+    with counting(f"reading {flow}'s source") as progress:
+        reports = asyncio.run(run_reconcile(
+            settings, flow, secrets,
+            on_page=lambda entity, n: progress.advance(n, f"reading {flow}'s {entity}"),
+        ))  # fmt: skip
     table = Table(title=f"reconcile {flow}")
     for column in ("entity", "in source", "missing", "different", "extra"):
         table.add_column(column, justify="left" if column == "entity" else "right")
@@ -247,3 +281,42 @@ def reconcile(
     if any(not r.clean for r in reports):
         raise typer.Exit(1)
     out.print("no differences")
+
+
+def ui(
+    config: ConfigOption,
+    host: Annotated[str, typer.Option(help="address to bind (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of the page")] = 9410,
+    every: Annotated[float, typer.Option(help="seconds between samples")] = 5.0,
+) -> None:
+    """A status page: flows and entities, with lag, throughput and dead letters over time."""
+    import uvicorn
+
+    from app.ui import History, ui_app
+
+    settings, bootstrap = _settings(config)
+    history = History(settings, bootstrap, every=every).start()
+    out.print(f"status page on http://{host}:{port}/ (Ctrl-C stops it)")
+    uvicorn.run(ui_app(history), host=host, port=port, log_level="warning", access_log=False)
+
+
+def backfill(
+    config: ConfigOption,
+    flow: FlowArg,
+    entity: Annotated[str, typer.Argument(help="canonical entity, e.g. vendor")],
+    since: Annotated[datetime, typer.Option(help="re-read records modified at or after this")],
+) -> None:
+    """Re-read an entity from a date through the normal path (change topic, processors,
+    sinks), audited as ``backfill``; the processors drop what did not change."""
+    from app.pipeline import backfill as run_backfill
+    from app.progress import counting
+
+    settings, bootstrap = _settings(config)
+    _known_flow(settings, flow)
+    if entity not in settings.flows[flow].entities:
+        raise fail(f"flow {flow!r} has no entity {entity!r} "
+                   f"(it moves: {', '.join(settings.flows[flow].entities)})")  # fmt: skip
+    with counting(f"backfilling {flow} {entity} since {since:%Y-%m-%d %H:%M}") as progress:
+        produced = run_backfill(settings, bootstrap, flow, entity, since.astimezone(),
+                                on_page=progress.advance)  # fmt: skip
+    out.print(f"backfill: {produced} record(s) sent through {flow} again")

@@ -112,9 +112,10 @@ class DeadLetters:
 
     def replay(
         self, keep: DeadFilter, *, rate: float, max_replays: int, force: bool = False,
-        codec: AvroCodec | None = None,
+        codec: AvroCodec | None = None, on_record: Callable[[], None] | None = None,
     ) -> tuple[list[DeadRecord], list[DeadRecord]]:  # fmt: skip
-        """Redrive matching records at most ``rate`` per second; return (replayed, refused)."""
+        """Redrive matching records at most ``rate`` per second; return (replayed, refused).
+        ``on_record()`` after each one redriven, for progress."""
         kafka = self._producer
         audit = AuditLog(kafka, self.audit_topic, "dlq") if self.audit_topic else None
         tracker = DeliveryTracker()
@@ -141,6 +142,8 @@ class DeadLetters:
                            dlq_position=r.position, replay=r.replays + 1)  # fmt: skip
             replayed.append(r)
             kafka.poll(0)
+            if on_record is not None:
+                on_record()
         tracker.wait(kafka)
         return replayed, refused
 

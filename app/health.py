@@ -1,5 +1,6 @@
 """Each worker's own listener: ``/metrics`` (Prometheus), ``/healthz`` (alive) and
-``/readyz`` (Kafka reachable, and no worker waiting out a peer that refuses everything).
+``/readyz`` (Kafka reachable, no worker waiting out a peer that refuses everything, and every
+loop still coming round).
 
 A plain threaded HTTP server from the standard library: it must answer while the worker's
 event loop is busy or stuck, which is exactly when it matters.
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ml_connector import heartbeat
 from ml_connector.kafka.clients import admin as admin_client
 from ml_connector.metrics import PAUSED
 
@@ -43,6 +45,7 @@ class Readiness:
 
     def problems(self) -> list[str]:
         found = [p for p in [self._kafka_problem()] if p]
+        found += heartbeat.stalled()
         for metric in PAUSED.collect():
             found += [f"{s.labels['worker']} is paused (see its log)"
                       for s in metric.samples if s.value]  # fmt: skip

@@ -1,8 +1,9 @@
 """Logging for every process: JSON lines for files and collectors, readable text on a terminal.
 
-Every line names its component (producers, sinks, ...) so the supervisor's interleaved
-children stay apart; third-party libraries speak at warning and above only, and nothing
-writes terminal escape codes into a file.
+Every line names its component (producers, sinks, ...) and the connection its loop acts for,
+so the supervisor's interleaved children and a worker's flows stay apart; third-party
+libraries speak at warning and above only, and nothing writes terminal escape codes into a
+file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+
+from ml_connector.context import CONNECTION
 
 LEVELS = ("debug", "info", "warning", "error")
 NOISY = ("httpx", "httpcore", "faust", "aiokafka", "kafka", "mode", "uvicorn", "urllib3",
@@ -38,6 +41,10 @@ class _Component(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.component = self.component
+        if not hasattr(record, "connection"):
+            # The connection the loop that logged acts for ("-" outside any: start-up, CLI).
+            acting = CONNECTION.get()
+            record.connection = "-" if acting == "?" else acting
         return True
 
 
@@ -49,12 +56,12 @@ def setup(level: str = "info", *, component: str = "cli", fmt: str | None = None
     formatter: logging.Formatter
     if chosen == "json":
         formatter = JsonFormatter(
-            "%(asctime)s %(levelname)s %(component)s %(name)s %(message)s",
+            "%(asctime)s %(levelname)s %(component)s %(connection)s %(name)s %(message)s",
             rename_fields={"levelname": "level", "asctime": "time", "name": "logger"},
         )
     else:
         formatter = logging.Formatter(
-            "%(asctime)s %(levelname)-7s %(component)s %(name)s: %(message)s"
+            "%(asctime)s %(levelname)-7s %(component)s %(connection)s %(name)s: %(message)s"
         )
     handler.setFormatter(formatter)
     handler.addFilter(_Component(component))

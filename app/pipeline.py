@@ -8,14 +8,18 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from confluent_kafka import KafkaException
 
+from ml_connector import heartbeat
 from ml_connector.avro import AvroCodec, MissingRegistry, codec_for
 from ml_connector.config import Settings
+from ml_connector.context import acting_for
 from ml_connector.kafka.admin import ensure_topics, pipeline_topics, topic_differences
 from ml_connector.kafka.clients import KafkaUnreachable, cluster_metadata, consumer, producer
+from ml_connector.kafka.worker import STALL_SECONDS
 from ml_connector.kafka_security import AccessError
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
@@ -84,7 +88,6 @@ async def _together(stop: asyncio.Event, *works: Awaitable[None]) -> None:
 
 def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> None:
     from ml_connector.audit import AuditLog
-    from producers.poller import Poller
     from producers.registry import build_source
 
     codec = prepare(settings, bootstrap)
@@ -95,19 +98,20 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
 
     async def poll_flow(name: str, stop: asyncio.Event) -> None:
         flow = settings.flows[name]
+        acting_for(flow.source)
         source = build_source(settings, name, secrets)
-        pollers = [
-            Poller(source, source.streams[e], connection=flow.source, topics=settings.kafka.topics,
-                   codec=codec, producer=kafka, state=state, overlap=flow.overlap, audit=audit)
-            for e in flow.entities
-        ]  # fmt: skip
+        pollers = [_poller(settings, name, e, source, codec, kafka, state, audit)
+                   for e in flow.entities]  # fmt: skip
         followers = []
         if flow.source in settings.webhook_connections():
             followers.append(_follow_hints(settings, bootstrap, flow.source, source, pollers,
                                            stop))  # fmt: skip
 
         async def polling() -> None:
+            # Allowed: the interval, and the polls themselves (a first one reads everything).
+            within = flow.poll_interval.total_seconds() + STALL_SECONDS
             while not stop.is_set():
+                heartbeat.beat(f"polls {name}", within)
                 for p in pollers:
                     try:
                         await p.poll_once()
@@ -119,6 +123,7 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
                     stop.set()
                     break
                 await _sleep_or_stop(stop, flow.poll_interval.total_seconds())
+            heartbeat.forget(f"polls {name}")
 
         await _together(stop, polling(), *followers)
 
@@ -135,6 +140,48 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
             log.error("producers stopped with %d record(s) not acknowledged by Kafka", left)
     if once and failed:
         raise ProducersFailed(f"polling failed for {', '.join(sorted(set(failed)))}")
+
+
+def _poller(settings: Settings, flow_name: str, entity: str, source: Any, codec: AvroCodec,
+            kafka: Any, state: StateStore, audit: Any) -> Any:  # fmt: skip
+    """The poller of one entity of a flow: what the producers run, and a backfill reuses."""
+    from producers.poller import Poller
+
+    flow = settings.flows[flow_name]
+    return Poller(source, source.streams[entity], connection=flow.source,
+                  topics=settings.kafka.topics, codec=codec, producer=kafka, state=state,
+                  overlap=flow.overlap, audit=audit)  # fmt: skip
+
+
+def backfill(
+    settings: Settings, bootstrap: str, flow_name: str, entity: str, since: datetime,
+    on_page: Callable[[int], None] | None = None,
+) -> int:  # fmt: skip
+    """Re-read one entity of a flow's source from ``since`` through the normal path (change
+    topic, processors, sink), audited as ``backfill``; returns the events produced."""
+    from ml_connector.audit import AuditLog
+    from producers.registry import build_source
+
+    flow = settings.flows[flow_name]
+    codec = prepare(settings, bootstrap)
+    secrets = SecretStore.from_config(settings.secrets)
+    kafka = producer(bootstrap, **settings.kafka.producer.properties())
+    audit = AuditLog(kafka, settings.kafka.topics.audit, "producers")
+
+    async def main() -> int:
+        acting_for(flow.source)
+        source = build_source(settings, flow_name, secrets)
+        try:
+            state = StateStore(bootstrap, settings.kafka.topics.state)
+            poller = _poller(settings, flow_name, entity, source, codec, kafka, state, audit)
+            return await poller.backfill(since, on_page)
+        finally:
+            await source.aclose()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        kafka.flush(30)  # the audit records too
 
 
 class ProducersFailed(RuntimeError):
@@ -161,11 +208,13 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
     from producers.hint import Hint
     from producers.receiver import receiver_app
     from producers.registry import build_notifiers
+    from producers.subscriptions import publish_expiries
 
     prepare(settings, bootstrap)
     topics, hooks = settings.kafka.topics, settings.webhooks
     secrets = SecretStore.from_config(settings.secrets)
-    notifiers = build_notifiers(settings, secrets, StateStore(bootstrap, topics.state))
+    state = StateStore(bootstrap, topics.state)
+    notifiers = build_notifiers(settings, secrets, state)
     kafka = producer(bootstrap, **settings.kafka.producer.properties())
 
     def write_hints(hints: list[Hint]) -> None:
@@ -183,8 +232,13 @@ def run_webhooks(settings: Settings, bootstrap: str) -> None:
             await asyncio.sleep(0.05)
         # Subscriptions only after the receiver answers: BC's handshake calls it first.
         while not stop.is_set() and not serving.done():
-            for notifier in notifiers.values():
+            for (_system, connection), notifier in notifiers.items():
+                acting_for(connection)
                 await notifier.maintain()
+            try:
+                await asyncio.to_thread(publish_expiries, state)
+            except Exception as exc:  # noqa: BLE001 - a gauge is not worth stopping the receiver
+                log.warning("subscription expiries not published: %s", exc)
             await _sleep_or_stop(stop, hooks.check_interval.total_seconds())
         server.should_exit = True
         await serving
@@ -205,6 +259,9 @@ def run_processors(settings: Settings, bootstrap: str) -> None:
                     on_failure=lambda _: os.kill(os.getpid(), signal.SIGTERM)).start()  # fmt: skip
     app = build_app(settings, bootstrap, codec, xref)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    if not worker.stdout.isatty():
+        # Its spinner writes cursor escape codes even when nothing is drawn: not into a file.
+        worker.spinner = None
     try:
         worker.execute_from_commandline()
     finally:

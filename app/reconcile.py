@@ -70,7 +70,12 @@ def compare(
     return report
 
 
-async def reconcile(settings: Settings, flow_name: str, secrets: SecretStore) -> list[EntityReport]:
+async def reconcile(
+    settings: Settings, flow_name: str, secrets: SecretStore,
+    on_page: Callable[[str, int], None] | None = None,
+) -> list[EntityReport]:  # fmt: skip
+    """Each entity of the flow read in full from the source and compared with the target's
+    snapshot; ``on_page(entity, records)`` after each source page, for progress."""
     from sinks.registry import build_target
 
     flow = settings.flows[flow_name]
@@ -95,6 +100,8 @@ async def reconcile(settings: Settings, flow_name: str, secrets: SecretStore) ->
             held = await target.snapshot(entity)
             records: dict[str, dict[str, Any]] = {}
             async for page in streams.read(source.client, stream):
+                if on_page is not None:
+                    on_page(entity, len(page))
                 for raw in page:
                     canonical = stream.to_canonical(raw)
                     if entity in returned:

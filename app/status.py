@@ -29,6 +29,9 @@ class StreamStatus:
     polls: int = 0
     records_read: int = 0
     events_produced: int = 0
+    last_poll_at: str | None = None
+    last_error: str | None = None  # of the last poll; None when it succeeded
+    failed_polls: int = 0
 
 
 @dataclass
@@ -109,11 +112,12 @@ def status(settings: Settings, bootstrap: str) -> Status:
     for name, flow in settings.flows.items():
         for entity in flow.entities:
             saved = state.get(f"cursor|{flow.source}|{entity}") or {}
-            totals = saved.get("totals", {})
+            totals, last = saved.get("totals", {}), saved.get("last_poll") or {}
             streams.append(StreamStatus(
                 name, flow.source, entity, (saved.get("cursor") or {}).get("modified_at"),
                 totals.get("polls", 0), totals.get("records_read", 0),
-                totals.get("events_produced", 0),
+                totals.get("events_produced", 0), last.get("at"), last.get("error"),
+                totals.get("failed_polls", 0),
             ))  # fmt: skip
     offsets = Offsets(bootstrap)
     flows = settings.flows.values()

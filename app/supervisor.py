@@ -18,6 +18,7 @@ from pathlib import Path
 from app.watchdog import ProgressWatch
 from ml_connector.children import die_with_parent
 from ml_connector.config import Settings, load_settings
+from ml_connector.kafka.groups import consumer_groups
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +28,11 @@ def watches_for(settings: Settings, stall_after: float) -> dict[str, list[Progre
     bootstrap = settings.kafka.bootstrap_servers
     if not bootstrap:
         return {}
-    topics = settings.kafka.topics
-    flows = settings.flows.values()
-    change = sorted({topics.change(f.source, e) for f in flows for e in f.entities})
-    sinks = [
-        ProgressWatch(bootstrap, topics.sink_group(target),
-                      sorted({topics.sink(target, e) for f in flows if f.target == target
-                              for e in f.entities}), stall_after)
-        for target in sorted({f.target for f in flows})
-    ]  # fmt: skip
     return {
-        "processors": [ProgressWatch(bootstrap, topics.processor_app(), change, stall_after)],
-        "sinks": sinks,
-        "audit": [ProgressWatch(bootstrap, topics.audit_group, [topics.audit], stall_after)],
-    }
+        component: [ProgressWatch(bootstrap, group, topics, stall_after)
+                    for group, topics in groups.items()]
+        for component, groups in consumer_groups(settings).items()
+    }  # fmt: skip
 
 
 @dataclass

@@ -31,6 +31,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int, attempts: int = 50) -> int:
+    """The first of ``count`` consecutive free loopback ports (the workers' listeners sit at
+    fixed offsets from one base port)."""
+    for _ in range(attempts):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise JavaServiceError(f"no {count} consecutive free ports found")
+
+
 def java_executable() -> str:
     java = shutil.which("java")
     if java is None:

@@ -20,8 +20,8 @@ from ml_connector.metrics import RECORDS
 # waiting in a sink behind an earlier record of its key that is in retry (before the two were
 # told apart, sinks wrote ``parked`` for that too; such records stay in the topic and index).
 STAGES = (
-    "polled", "received", "produced", "mapped", "deduplicated", "routed", "parked", "held",
-    "written", "retried", "dead", "replayed",
+    "polled", "received", "backfill", "produced", "mapped", "deduplicated", "routed", "parked",
+    "held", "written", "retried", "dead", "replayed",
 )  # fmt: skip
 
 

@@ -233,7 +233,10 @@ class WebhookConfig(_Model):
 class MetricsConfig(_Model):
     """Each worker process serves /metrics, /healthz and /readyz."""
 
-    listen_host: str = Field(default="127.0.0.1", description="address to bind (loopback)")
+    listen_host: str = Field(
+        default="127.0.0.1",
+        description="address to bind (loopback); MLC_METRICS_LISTEN_HOST overrides it",
+    )
     port: int | None = Field(
         default=9400, ge=1, le=65530,
         description="producers listen here, processors +1, sinks +2, audit +3, webhooks +4; "
@@ -282,9 +285,13 @@ class Settings(_Model):
             updates["bootstrap_servers"] = bootstrap
         if registry := os.environ.get("SCHEMA_REGISTRY_URL"):
             updates["schema_registry_url"] = registry
-        if not updates:
-            return self
-        return self.model_copy(update={"kafka": self.kafka.model_copy(update=updates)})
+        changed: dict[str, Any] = {}
+        if updates:
+            changed["kafka"] = self.kafka.model_copy(update=updates)
+        # A container's listener must bind beyond loopback for Prometheus to reach it.
+        if listen := os.environ.get("MLC_METRICS_LISTEN_HOST"):
+            changed["metrics"] = self.metrics.model_copy(update={"listen_host": listen})
+        return self.model_copy(update=changed) if changed else self
 
 
 def _path(loc: tuple[Any, ...], data: Any) -> str:

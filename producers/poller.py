@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from confluent_kafka import Producer
@@ -20,6 +21,7 @@ from confluent_kafka import Producer
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
 from ml_connector.kafka.clients import DeliveryTracker, Outgoing, deliver
+from ml_connector.metrics import CURSOR_AGE, age
 from ml_connector.state import StateStore
 from ml_connector.streams import read
 from ml_connector.topics import Topics
@@ -44,9 +46,14 @@ class Source(Protocol):
     async def aclose(self) -> None: ...
 
 
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def _seen_stage(seen_via: str) -> str:
-    """The audit stage of a record read: ``received`` by webhook, else ``polled``."""
-    return "received" if seen_via == "webhook" else "polled"
+    """The audit stage of a record read: ``received`` by webhook, ``backfill`` when an
+    operator asked for it again, else ``polled``."""
+    return {"webhook": "received", "backfill": "backfill"}.get(seen_via, "polled")
 
 
 @dataclass(frozen=True, order=True)
@@ -119,6 +126,24 @@ class Poller:
         return Cursor.from_json(saved.get("cursor")), saved
 
     async def poll_once(self) -> PollStats:
+        """One poll; its outcome (when, ok or the error) is kept beside the cursor for
+        ``status``, a failed one too, so a poll that keeps failing is seen as such."""
+        try:
+            return await self._poll()
+        except Exception as exc:
+            await asyncio.to_thread(self._failed, exc)
+            raise
+
+    def _failed(self, exc: Exception) -> None:
+        _, saved = self._load()
+        totals = dict(saved.get("totals", {}))
+        totals["failed_polls"] = totals.get("failed_polls", 0) + 1
+        # Client errors are redacted where they are raised; the length is bounded here.
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        last = {"at": _now_iso(), "error": error}
+        self.state.save(self.state_key, {**saved, "totals": totals, "last_poll": last})
+
+    async def _poll(self) -> PollStats:
         cursor, saved = await asyncio.to_thread(self._load)
         since = cursor.modified_at if cursor else None
         info = await self._info()
@@ -151,8 +176,13 @@ class Poller:
         await asyncio.to_thread(
             self.state.save,
             self.state_key,
-            {"cursor": newest.to_json() if newest else None, "totals": totals},
-        )
+            {"cursor": newest.to_json() if newest else None, "totals": totals,
+             "last_poll": {"at": _now_iso(), "error": None, "read": stats.records_read}},
+        )  # fmt: skip
+        if newest is not None:
+            # Read at each scrape, so it keeps growing while the polls fail or find nothing.
+            age(CURSOR_AGE.labels(self.connection, self.stream.entity),
+                newest.modified_at.timestamp())  # fmt: skip
         log.info("%s: read %d, produced %d, cursor %s", self.topic, stats.records_read,
                  stats.events_produced, newest)  # fmt: skip
         return stats
@@ -178,6 +208,20 @@ class Poller:
         produced = [seen for _, seen in events]
         self._audit(produced, seen_via)
         return len(produced)
+
+    async def backfill(self, since: datetime, on_page: Callable[[int], None] | None = None) -> int:
+        """Everything the stream holds modified at or after ``since``, read again through the
+        declared stream and produced as snapshot reads (``r``, seen via ``backfill``), page by
+        page, each durable before the next is read. The poll's cursor does not move: the
+        backfill runs beside the polls, and the processors drop what did not change."""
+        produced = 0
+        async for page in read(self.source.client, self.stream, since, overlap=timedelta(0)):
+            if page:
+                produced += await self.emit(list(page), op="r", seen_via="backfill")
+            if on_page is not None:
+                on_page(len(page))
+        log.info("%s: backfill since %s produced %d", self.topic, since.isoformat(), produced)
+        return produced
 
     async def emit_delete(self, native_id: str, deleted_at: datetime, *, seen_via: str) -> None:
         """A delete event, then a tombstone for the key, durable before this returns.

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
@@ -32,8 +33,10 @@ from ml_connector import headers as h
 from ml_connector.api.errors import CredentialsRejected, RetryableError
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
+from ml_connector.context import acting_for
 from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing
 from ml_connector.kafka.worker import Backoff, Batch, Worker, now_ms
+from ml_connector.metrics import END_TO_END_SECONDS, WRITE_SECONDS
 from ml_connector.xref import written_entry
 from sinks.base import Outcome, SinkRecord, Target
 from sinks.holding import HeldKeys
@@ -117,6 +120,7 @@ class SinkRunner:
 
     # -- the loop ----------------------------------------------------------------------
     async def run(self) -> None:
+        acting_for(self.target_name)
         worker = Worker(
             self.consumer, self.handle, name=f"sink {self.target_name}",
             topics=[*self.topics, *(t.topic for t in self.tiers)], producer=self.producer,
@@ -149,12 +153,22 @@ class SinkRunner:
                 batch.done(c)
                 continue
             by_key[(origin.topic, c.key)].append((c, origin))
+        before = self._counts()
         try:
             async with asyncio.TaskGroup() as group:
                 for records in by_key.values():
                     group.create_task(self._settle_key(records, batch))
         except* Backoff as waiting:
             raise waiting.exceptions[0] from None
+        done = {k: n - before[k] for k, n in self._counts().items() if n - before[k]}
+        log.info("%s: batch of %d settled: %s", self.target_name, len(batch.records),
+                 ", ".join(f"{k} {n}" for k, n in done.items()) or "nothing to write",
+                 extra={"connection": self.target_name, **done})  # fmt: skip
+
+    def _counts(self) -> dict[str, int]:
+        s = self.stats
+        return {"written": s.written, "retried": s.retried, "dead": s.dead, "held": s.held,
+                "stale": s.stale}  # fmt: skip
 
     async def _settle_key(self, records: list[tuple[Consumed, Origin]], batch: Batch) -> None:
         async with self._slots:
@@ -241,12 +255,18 @@ class SinkRunner:
             event = self.codec.decode(entity, c.value)
             record = SinkRecord(origin.topic, origin.partition, origin.offset,
                                 (c.key or b"").decode(), entity, event)  # fmt: skip
+            started = time.monotonic()
             outcome: Outcome = await self.target.write(record)
+            WRITE_SECONDS.labels(self.target_name, entity).observe(time.monotonic() - started)
         except Exception as exc:  # noqa: BLE001 - the caller sorts it by class
             return None, (exc, traceback.format_exc())
         if not outcome.ok:
             return record, (TargetRejected(outcome.error or "rejected"), "")
         self.stats.by_status[outcome.status] += 1
+        changed = (event.get("source") or {}).get("modified_at")
+        if isinstance(changed, datetime):
+            END_TO_END_SECONDS.labels(self.target_name, entity).observe(
+                max(0.0, time.time() - changed.timestamp()))  # fmt: skip
         self._audit(c, origin, "written", status=outcome.status, target_id=outcome.target_id,
                     attempt=origin.attempt + 1, event=event,
                     **({"note": outcome.note} if outcome.note else {}))  # fmt: skip
@@ -315,6 +335,12 @@ class SinkRunner:
                 source = self.codec.decode(self.topics[origin.topic], c.value)["source"]
             except Exception:  # noqa: BLE001 - an undecodable record is audited by its key
                 source = {}
+        # Every outcome passes here once, so this is the one line per write at debug.
+        if log.isEnabledFor(logging.DEBUG):
+            said = {k: v for k, v in detail.items() if k in ("status", "tier", "error", "attempt")}
+            log.debug("%s %s %s: %s %s", self.target_name, self.topics.get(origin.topic, "?"),
+                      (c.key or b"").decode(errors="replace"), stage, said or "",
+                      extra={"connection": self.target_name, "stage": stage})  # fmt: skip
         self.audit.emit(
             stage,
             connection=source.get("connection", "?"),

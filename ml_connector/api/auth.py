@@ -29,6 +29,8 @@ from ml_connector.api.errors import (
     raise_for_status,
     redact,
 )
+from ml_connector.context import CONNECTION
+from ml_connector.metrics import TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -162,10 +164,12 @@ class TokenAuth(httpx.Auth):
                 status=response.status_code,
             )
         payload = _token_answer(response)
+        grant = "refresh" if self._refresh is not None else "login"
         if self._refresh is not None:
             self.refreshes += 1
         else:
             self.logins += 1
+        TOKENS.labels(CONNECTION.get(), grant).inc()
         self._token = SecretStr(str(payload["access_token"]))
         if payload.get("refresh_token"):
             self._refresh = SecretStr(str(payload["refresh_token"]))

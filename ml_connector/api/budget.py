@@ -21,6 +21,7 @@ the answer came back makes the guarantee hold on the server's side of the wire t
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +31,9 @@ from dataclasses import dataclass
 import httpx
 
 from ml_connector.api.errors import retry_after_seconds
-from ml_connector.metrics import API_CALLS, API_SECONDS, THROTTLED
+from ml_connector.metrics import API_CALLS, API_SECONDS, THROTTLED, THROTTLED_SECONDS
+
+log = logging.getLogger(__name__)
 
 SETTLE_SECONDS = 0.05
 
@@ -160,9 +163,13 @@ class RateBudget:
             asked = retry_after_seconds(response)
             wait = None if asked is None else min(asked, self.max_pause)
             if wait is not None and now + wait > self._paused_until:
+                # Only the time this answer adds: overlapping 429s do not count twice.
+                THROTTLED_SECONDS.labels(host).inc(now + wait - max(self._paused_until, now))
                 self._paused_until = now + wait
                 self.pauses += 1
                 THROTTLED.labels(host).inc()
+                log.warning("%s answered 429: requests to it wait %.1f s", host, wait,
+                            extra={"host": host, "wait_seconds": wait})  # fmt: skip
 
 
 class BudgetedTransport(httpx.AsyncBaseTransport):

@@ -24,6 +24,8 @@ from ml_connector.api.errors import (
     raise_for_status,
     redact,
 )
+from ml_connector.context import CONNECTION
+from ml_connector.metrics import TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class CookieSessionAuth(httpx.Auth):
             raise FatalError(f"login at {self.login_url} set no session cookie")
         self._cookies = cookies
         self.logins += 1
+        TOKENS.labels(CONNECTION.get(), "session").inc()
 
     def _secrets(self) -> list[str]:
         return [v.get_secret_value() for v in self._credentials.values()

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import ConfigResource, NewTopic, OffsetSpec
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec
 
 from ml_connector.config import Settings
 from ml_connector.flows import returned_documents
@@ -101,22 +101,33 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     return list(unique.values())
 
 
+def partition_lag(
+    admin: AdminClient, group: str, topics: list[str], timeout: float = 5.0
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(topic, partition) -> (the group's committed offset, records it has not committed past),
+    for every partition of ``topics`` that exists. Nothing committed counts from offset 0."""
+    meta = admin.list_topics(timeout=timeout).topics
+    partitions = [TopicPartition(t, p) for t in topics if t in meta for p in meta[t].partitions]
+    if not partitions:
+        return {}
+    request = [ConsumerGroupTopicPartitions(group, partitions)]
+    committed = admin.list_consumer_group_offsets(request)[group].result(timeout=timeout)
+    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in partitions})
+    offsets = {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions or []}
+    found = {}
+    for tp in partitions:
+        key = (tp.topic, tp.partition)
+        end = ends[tp].result(timeout=timeout).offset
+        done = offsets.get(key, 0)
+        found[key] = (done, max(0, end - max(done, 0)))
+    return found
+
+
 def group_progress(bootstrap: str, group: str, topics: list[str]) -> tuple[tuple[int, ...], int]:
     """(the group's committed offsets, records on ``topics`` it has not committed past)."""
     admin = admin_client(bootstrap, log_level=0)
-    meta = admin.list_topics(timeout=5).topics
-    partitions = [TopicPartition(t, p) for t in topics if t in meta for p in meta[t].partitions]
-    if not partitions:
-        return (), 0
-    request = [ConsumerGroupTopicPartitions(group, partitions)]
-    committed = admin.list_consumer_group_offsets(request)[group].result(timeout=5)
-    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in partitions})
-    offsets = {(tp.topic, tp.partition): tp.offset for tp in committed.topic_partitions or []}
-    lag = 0
-    for tp in partitions:
-        end = ends[tp].result(timeout=5).offset
-        lag += max(0, end - max(offsets.get((tp.topic, tp.partition), 0), 0))
-    return tuple(sorted(offsets.values())), lag
+    found = partition_lag(admin, group, topics)
+    return tuple(sorted(done for done, _ in found.values())), sum(lag for _, lag in found.values())
 
 
 def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:

@@ -27,12 +27,17 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
+from ml_connector.heartbeat import beat, forget
 from ml_connector.kafka.clients import Consumed, DeliveryTracker, Outgoing
 from ml_connector.metrics import BACKOFFS, PAUSED
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# A loop that has not come round for this long is stalled (readiness says so): far more than
+# a batch takes against a slow target, since waits on a refusing peer are pauses instead.
+STALL_SECONDS = 300.0
 
 # Asked before each batch; an asyncio.Event's or a threading.Event's ``is_set`` will do.
 StopFlag = Callable[[], bool]
@@ -174,6 +179,7 @@ class Worker:
         hold: Hold | None = None,
         on_assign: Rebalance | None = None,
         on_revoke: Rebalance | None = None,
+        stall_after: float = STALL_SECONDS,
     ) -> None:
         if bool(topics) == bool(partitions):
             raise ValueError("give the topics to subscribe to or the partitions to read")
@@ -190,11 +196,15 @@ class Worker:
         self.hold = hold
         self.on_assign = on_assign
         self.on_revoke = on_revoke
+        self.stall_after = stall_after
         self._paused: dict[tuple[str, int], int] = {}  # partition -> due (epoch ms)
         self.backoffs = 0
         self._in_a_row = 0  # pauses since the last batch handled in full, for their length
         self.backing_off: str | None = None  # why it last paused everything, until it moves
         self._inflight: asyncio.Future[Any] | None = None
+        # Exported from the start, so a dashboard shows "not paused" rather than no data.
+        PAUSED.labels(name).set(0)
+        BACKOFFS.labels(name)
 
     async def run(self, stop: StopFlag) -> None:
         """Until ``stop()`` says so (checked between batches, so the last one is settled) or
@@ -207,6 +217,7 @@ class Worker:
             else:
                 self.consumer.assign(self.partitions)
             while not stop():
+                beat(self.name, self.stall_after)
                 self._resume_due()
                 messages = await self._blocking(self.consumer.consume, self.batch_size,
                                                 self.timeout)  # fmt: skip
@@ -214,6 +225,7 @@ class Worker:
                 if ready:
                     await self._handle(ready)
         finally:
+            forget(self.name)
             await self._close()
 
     # -- a batch -----------------------------------------------------------------------

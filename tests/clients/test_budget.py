@@ -81,3 +81,22 @@ async def test_window_counts_a_request_until_per_seconds_after_it_finished() -> 
         pass
     assert budget._wait_needed(5.0) == pytest.approx(1.0 + SETTLE_SECONDS)
     assert budget._wait_needed(6.0 + SETTLE_SECONDS) == 0.0
+
+
+def test_a_429_is_logged_at_warning_and_its_pause_counted_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def paused() -> float:
+        return REGISTRY.get_sample_value("mlc_api_throttled_seconds_total", {"host": "h429"}) or 0
+
+    now = [0.0]
+    budget = RateBudget(Rate(), clock=lambda: now[0])
+    before = paused()
+    budget.observe(_response(429, **{"Retry-After": "10"}), host="h429")
+    now[0] = 4.0  # another 429 while paused adds only what it extends: 14 s, not 10 + 10
+    budget.observe(_response(429, **{"Retry-After": "10"}), host="h429")
+    assert paused() - before == pytest.approx(14.0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["h429 answered 429: requests to it wait 10.0 s"] * 2

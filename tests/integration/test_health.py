@@ -9,6 +9,7 @@ import pytest
 
 from app.health import Readiness, serve
 from devkit.java import free_port
+from ml_connector import heartbeat
 from ml_connector.audit import AuditLog
 from ml_connector.kafka.clients import producer
 from ml_connector.metrics import PAUSED
@@ -37,7 +38,9 @@ def test_metrics_count_what_the_audit_trail_records(listener: str, bootstrap: st
     assert httpx.get(f"{listener}/healthz").status_code == 200
 
 
-def test_readiness_flips_when_kafka_is_away_or_a_worker_is_paused(listener: str) -> None:
+def test_readiness_flips_when_kafka_is_away_a_worker_is_paused_or_a_loop_stalls(
+    listener: str,
+) -> None:
     ready = httpx.get(f"{listener}/readyz")
     assert ready.status_code == 200 and ready.json() == {"ready": True, "problems": []}
     PAUSED.labels("sink sn-health").set(1)
@@ -47,6 +50,16 @@ def test_readiness_flips_when_kafka_is_away_or_a_worker_is_paused(listener: str)
         assert "sink sn-health is paused" in " ".join(paused.json()["problems"])
     finally:
         PAUSED.labels("sink sn-health").set(0)
+    assert httpx.get(f"{listener}/readyz").status_code == 200
+
+    # A loop that stopped coming round: not ready, naming it; ended on purpose: ready again.
+    heartbeat.beat("sink sn-health", within=-1.0)  # overdue at once
+    try:
+        stuck = httpx.get(f"{listener}/readyz")
+        assert stuck.status_code == 503
+        assert "sink sn-health has not come round" in " ".join(stuck.json()["problems"])
+    finally:
+        heartbeat.forget("sink sn-health")
     assert httpx.get(f"{listener}/readyz").status_code == 200
 
     away = Readiness(f"127.0.0.1:{free_port()}")  # nothing listens there

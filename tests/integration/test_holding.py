@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -171,8 +172,9 @@ async def _running_until(runner: SinkRunner, done: Callable[[], bool]) -> None:
 
 
 async def test_a_record_behind_one_in_retry_is_held_then_written_after_it(
-    sink: Sink, vendor_event: dict[str, Any]
+    sink: Sink, vendor_event: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="sinks.runner")
     sink.target.fail_once = {0}
     deliver(producer(sink.bootstrap), [
         Outgoing(sink.sink_topic, b"v1", sink.event("v1", "Update 1", vendor_event)),
@@ -186,6 +188,13 @@ async def test_a_record_behind_one_in_retry_is_held_then_written_after_it(
     assert stored[f"held|{TARGET}|{sink.sink_topic}|v1"] == {
         "pending": [], "tier": None, "done": 1}  # fmt: skip
     assert not [k for k in stored if k.startswith("parked|")]
+    # One line per outcome at debug, one per batch at info, both naming the target.
+    outcomes = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert [m.split(": ")[1].split()[0] for m in outcomes if m.startswith(f"{TARGET} vendor v1")
+            ] == ["retried", "held", "written", "written"]  # fmt: skip
+    batches = [r for r in caplog.records if r.levelno == logging.INFO and "batch of" in r.msg]
+    assert batches and all(getattr(r, "connection", None) == TARGET for r in batches)
+    assert sum(getattr(r, "written", 0) for r in batches) == 2
 
 
 async def test_a_key_held_before_an_upgrade_stays_held_after_it(

@@ -161,3 +161,29 @@ async def test_a_declared_stream_of_another_system_polls_the_same_way(
 
 async def _named(name: str) -> str:
     return name
+
+
+async def test_each_poll_keeps_its_outcome_beside_the_cursor(
+    bootstrap: str, bc_url: str, tmp_path: Path
+) -> None:
+    """What ``status`` shows as the last poll and its result, a failed poll too."""
+    poller = make_poller(bootstrap, bc_url, tmp_path, overlap=0)
+    await poller.poll_once()
+    saved = poller.state.load(poller.state_key) or {}
+    assert saved["last_poll"]["error"] is None and saved["last_poll"]["read"] == 30
+    cursor = saved["cursor"]
+
+    faults = httpx.put(f"{bc_url}/_sim/faults", json={"error_rate": 1.0, "error_status": 503})
+    assert faults.status_code == 200
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the client raises for a 503
+        await poller.poll_once()
+    failed = poller.state.load(poller.state_key) or {}
+    assert failed["last_poll"]["error"] and "503" in failed["last_poll"]["error"]
+    assert failed["cursor"] == cursor and failed["totals"]["failed_polls"] == 1
+    assert failed["totals"]["polls"] == 1  # the failed one is not counted as a poll made
+
+    httpx.put(f"{bc_url}/_sim/faults", json={"error_rate": 0.0})
+    await poller.poll_once()
+    again = poller.state.load(poller.state_key) or {}
+    assert again["last_poll"]["error"] is None and again["totals"]["failed_polls"] == 1
+    await poller.source.client.aclose()  # type: ignore[attr-defined]

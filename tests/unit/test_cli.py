@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -44,4 +45,25 @@ def test_secrets_are_stored_encrypted_and_never_printed(tmp_path: Path) -> None:
     assert "hunter2" not in (tmp_path / "store.json").read_text()
     listed = runner.invoke(app, ["secrets", "list", "-c", str(config)])
     assert listed.output.split() == ["bc-secret"]
-    assert "hunter2" not in result.output + listed.output
+    as_json = runner.invoke(app, ["secrets", "list", "-c", str(config), "--json"])
+    assert json.loads(as_json.output) == ["bc-secret"]
+    assert "hunter2" not in result.output + listed.output + as_json.output
+
+
+def test_systems_lists_as_json_for_tools() -> None:
+    result = runner.invoke(app, ["systems", "--json"])
+    assert result.exit_code == 0, result.output
+    systems = {s["system"]: s for s in json.loads(result.output)}
+    assert {"business_central", "servicenow", "acumatica", "servicetitan"} <= set(systems)
+    assert "vendor" in systems["business_central"]["reads"]
+    assert systems["servicenow"]["writes"]
+
+
+def test_usage_and_config_errors_exit_2(tmp_path: Path) -> None:
+    """(Found problems exit 1: ping's and reconcile's tests say so.)"""
+    assert runner.invoke(app, ["status", "--no-such-option"]).exit_code == 2
+    missing = runner.invoke(app, ["status", "-c", str(tmp_path / "absent.yaml")])
+    assert missing.exit_code == 2 and "absent.yaml" in missing.output
+    config = tmp_path / "mlc.yaml"
+    config.write_text("kafka: {bootstrap_servers: '127.0.0.1:1'}\n")
+    assert runner.invoke(app, ["reconcile", "-c", str(config), "nope"]).exit_code == 2

@@ -152,3 +152,14 @@ def test_new_connection_errors_name_the_key(data: dict, names: str) -> None:  # 
     with pytest.raises(ConfigError) as info:
         parse_settings({"connections": {"c": data}})
     assert names in str(info.value)
+
+
+def test_containers_widen_the_metrics_listener_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mlc.yaml"
+    path.write_text("metrics:\n  port: 9500\n")
+    assert load_settings(path).metrics.listen_host == "127.0.0.1"  # loopback unless told
+    monkeypatch.setenv("MLC_METRICS_LISTEN_HOST", "0.0.0.0")
+    metrics = load_settings(path).metrics
+    assert (metrics.listen_host, metrics.port) == ("0.0.0.0", 9500)

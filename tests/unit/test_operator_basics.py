@@ -50,6 +50,30 @@ def test_log_lines_are_json_naming_their_component(capsys: pytest.CaptureFixture
     assert "\x1b[" not in json.dumps(lines)
 
 
+@pytest.mark.usefixtures("restore_logging")
+def test_every_line_names_the_connection_its_loop_acts_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    from ml_connector.context import acting_for
+
+    logs.setup("info", component="producers", fmt="json")
+
+    async def loop(connection: str) -> None:
+        acting_for(connection)
+        await asyncio.to_thread(logging.getLogger("producers.poller").info, "polled")
+
+    async def both() -> None:
+        await asyncio.gather(loop("bc"), loop("acu"))
+
+    logging.getLogger("app.pipeline").info("starting")
+    asyncio.run(both())
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    first, *polls = (line["connection"] for line in lines)
+    assert first == "-" and sorted(polls) == ["acu", "bc"]
+
+
 def test_a_bad_log_level_is_a_usage_error() -> None:
     result = runner.invoke(app, ["run", "-c", "nosuch.yaml", "--log-level", "loud"])
     assert result.exit_code == 2 and "--log-level" in result.output
