@@ -19,6 +19,8 @@ import pytest
 import yaml
 
 from devkit.embedded import EmbeddedBroker, SaslUsers
+from ml_connector import kafka_security as security
+from ml_connector.secrets import SecretStore
 
 pytestmark = pytest.mark.kafka
 
@@ -29,7 +31,7 @@ VENDORS = 12
 
 @pytest.fixture(scope="module")
 def secure_broker() -> Iterator[EmbeddedBroker]:
-    broker = EmbeddedBroker(heap="512m", sasl=SaslUsers({"admin": "admin-pw", "mlc": PASSWORD}))
+    broker = EmbeddedBroker(sasl=SaslUsers({"admin": "admin-pw", "mlc": PASSWORD}))
     broker.start(timeout=120)
     try:
         yield broker
@@ -52,13 +54,20 @@ def _security(broker: EmbeddedBroker, mechanism: str) -> dict[str, Any]:
 def test_pipeline_runs_end_to_end_over_sasl_ssl(
     pipeline_factory: Callable[..., Any], secure_broker: EmbeddedBroker
 ) -> None:
+    given = _security(secure_broker, "SCRAM-SHA-512")
     p = pipeline_factory(
-        broker=secure_broker.bootstrap_servers,  # the harness's own view of the topics
+        broker=given.pop("bootstrap_servers"),
         vendors=VENDORS,
         poll_interval=1.0,
-        kafka_config=_security(secure_broker, "SCRAM-SHA-512"),
+        kafka_config=given,
         extra_secrets={"kafka-password": PASSWORD},
+        run=False,
     )
+    # The harness and the supervisor's watchdog in this process reach Kafka as the workers
+    # do, over SASL_SSL, so a worker stuck on the secure cluster is seen and restarted.
+    security.configure(p.settings.kafka.security, p.settings.kafka.registry_auth,
+                       lambda: SecretStore.from_config(p.settings.secrets))  # fmt: skip
+    p.supervisor.start()
     # Producers (confluent-kafka), processors (Faust on aiokafka) and sinks all had to
     # authenticate for a vendor to cross from Business Central to ServiceNow.
     p.wait("all vendors in ServiceNow", lambda: len(p.sn_vendor_counts()) >= VENDORS)
