@@ -144,20 +144,26 @@ def _documents(options: AcumaticaOptions, vendors: list[str]) -> list[tuple[Enti
                 },
             )
         )
+    bills = [values for entity, values in out if entity is BILL]
     for i in range(options.check_count):
+        amount = round(rng.uniform(50, 5000), 2)
+        # A payment applies to one of its vendor's bills, the way AP pays them.
+        paid = rng.choice(bills) if bills else None
         out.append(
             (
                 CHECK,
                 {
                     "ReferenceNbr": f"{i + 1:06d}",
-                    "Vendor": rng.choice(vendors),
+                    "Vendor": paid["Vendor"] if paid else rng.choice(vendors),
                     "PaymentRef": f"{1000 + i}",
                     "ApplicationDate": day + timedelta(days=i),
-                    "PaymentAmount": round(rng.uniform(50, 5000), 2),
+                    "PaymentAmount": amount,
                     "Description": f"Payment {i + 1}",
+                    "Details": [{"DocType": "Bill", "ReferenceNbr": paid["ReferenceNbr"],
+                                 "AmountPaid": amount}] if paid else [],
                 },
             )
-        )
+        )  # fmt: skip
     return out
 
 
