@@ -148,8 +148,9 @@ def payment(r: dict[str, Any]) -> dict[str, Any]:
         "posting_date": day(r.get("ApplicationDate")),
         "amount": money(r.get("PaymentAmount")),
         "currency": text(r.get("CurrencyID")),
-        "applies_to_invoice_number": text(bills[0]["ReferenceNbr"]) if bills else None,
+        "applies_to_invoice_number": None,
         "external_document_number": text(r.get("PaymentRef")),
+        "applies_to_bill_number": text(bills[0]["ReferenceNbr"]) if bills else None,
     }
 
 

@@ -81,7 +81,7 @@ def _payment(doc: Mapping[str, Any], invoice: Mapping[str, str]) -> Row:
     paid = bool(owed) and amount >= Decimal(owed)
     return {
         "u_number": invoice["number"],
-        "u_erp_number": _string(doc.get("applies_to_invoice_number")),
+        "u_erp_number": _string(doc.get("applies_to_bill_number")),
         "u_payment_status": "paid" if paid else "partially paid",
         "u_paid_amount": _string(amount),
         "u_payment_date": _string(doc.get("posting_date")),
@@ -132,7 +132,7 @@ class DocumentWriter:
         Until that invoice has reached ServiceNow there is nothing to put the payment on:
         retried through the tiers, as the invoice is on its way through the same flow.
         """
-        number = doc.get("applies_to_invoice_number")
+        number = doc.get("applies_to_bill_number")
         if not number:
             return {}
         invoices = self.tables["purchase_invoice"]

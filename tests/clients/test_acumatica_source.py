@@ -61,7 +61,7 @@ async def test_documents_carry_their_lines_and_payments_what_they_pay(
         assert sum(line["amount"] for line in doc["lines"]) == doc["total_excluding_tax"]
     payments = await _all(client, "payment")
     for p in payments:
-        assert bills[p["applies_to_invoice_number"]]["vendor_number"] == p["vendor_number"]
+        assert bills[p["applies_to_bill_number"]]["vendor_number"] == p["vendor_number"]
     await client.aclose()
 
 

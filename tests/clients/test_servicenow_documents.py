@@ -86,7 +86,7 @@ async def test_a_payment_lands_on_the_invoice_it_pays_once_that_invoice_is_there
     target: ServiceNowTarget,
 ) -> None:
     payment = {"number": "000031", "vendor_number": "V00010", "amount": Decimal("50"),
-               "applies_to_invoice_number": "000777", "posting_date": None}  # fmt: skip
+               "applies_to_bill_number": "000777", "posting_date": None}  # fmt: skip
     with pytest.raises(RetryableError, match="no invoice 000777 yet"):
         await target.write(_record("payment", payment))
     written = await target.write(_record("purchase_invoice", _bill()))
