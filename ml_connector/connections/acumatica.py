@@ -34,6 +34,11 @@ class AcumaticaConnection(ConnectionBase):
     endpoint: str = "Default"
     version: str = Field(description="pinned endpoint version, e.g. 24.200.001")
     page_size: int = Field(default=500, ge=1)
+    origin_field: str = Field(
+        default="VendorRef",
+        description="purchase order field holding the number of the ServiceNow request it "
+        "was created from: what the look-up before each create filters on",
+    )
     auth: Annotated[AcumaticaOAuth | AcumaticaLogin, Field(discriminator="kind")]
 
     @property
