@@ -299,6 +299,7 @@ def run(
     from app.config_check import problems
     from app.logs import LEVELS
     from app.supervisor import Supervisor
+    from ml_connector.api.errors import FatalError
 
     if log_level.lower() not in LEVELS:
         raise fail(f"--log-level {log_level!r}: expected one of {', '.join(LEVELS)}")
@@ -318,17 +319,23 @@ def run(
     if m.port is not None and component in health.OFFSETS:
         health.serve(m.listen_host, m.port + health.OFFSETS[component],
                      health.Readiness(bootstrap))  # fmt: skip
+    # A system refusing for good at start-up (an endpoint version it does not serve) ends
+    # the component with the reason, not a traceback.
     if component == "producers":
         try:
             pipeline.run_producers(settings, bootstrap, once=once)
-        except pipeline.ProducersFailed as exc:
+        except (pipeline.ProducersFailed, FatalError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
     elif component == "processors":
         sys.argv = [sys.argv[0], "worker"]  # faust's worker reads its own command line
         pipeline.run_processors(settings, bootstrap)
     elif component == "sinks":
-        pipeline.run_sinks(settings, bootstrap)
+        try:
+            pipeline.run_sinks(settings, bootstrap)
+        except FatalError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
     elif component == "audit":
         pipeline.run_audit_indexer(settings, bootstrap)
     elif component == "webhooks":

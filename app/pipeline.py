@@ -94,6 +94,8 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
     async def poll_flow(name: str, stop: asyncio.Event) -> None:
         flow = settings.flows[name]
         source = build_source(settings, name, secrets)
+        # A source that cannot be read at all ends the process with why, not a log of 404s.
+        await source.start()
         pollers = [
             Poller(source, source.streams[e], connection=flow.source, topics=settings.kafka.topics,
                    codec=codec, producer=kafka, state=state, overlap=flow.overlap, audit=audit)

@@ -181,4 +181,4 @@ def source(connection: AcumaticaConnection, flow: FlowConfig, secrets: SecretSto
     async def instance() -> str:
         return client.instance
 
-    return StreamSource(SYSTEM, client, STREAMS, instance)
+    return StreamSource(SYSTEM, client, STREAMS, instance, client.check_version)

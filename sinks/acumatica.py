@@ -60,6 +60,9 @@ class AcumaticaTarget:
         self.client = client
         self.origin_field = origin_field
 
+    async def start(self) -> None:
+        await self.client.check_version()
+
     async def write(self, record: SinkRecord) -> Outcome:
         if record.entity not in ENTITIES:
             refused = f"Acumatica takes purchase orders only, not {record.entity}"

@@ -212,6 +212,9 @@ class ServiceNowTarget:
             "entered in the ERP, not sent by ServiceNow"
         )
 
+    async def start(self) -> None:
+        """Nothing to check before writing."""
+
     async def aclose(self) -> None:
         await self.client.aclose()
 
