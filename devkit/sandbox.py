@@ -25,6 +25,7 @@ SN_PUSH_SECRET = "mlc-push-secret-sandbox"  # 16+ characters, as the receiver re
 ACU_USER = ("mlc.integration", "mlc-password")
 ACU_CLIENT_SECRET = "mlc-secret"
 ACU_VERSION = "24.200.001"
+ACU_PUSH_SECRET = "mlc-acu-push-secret-sandbox"
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Sandbox:
     acu_options: dict[str, Any] = field(default_factory=dict)  # more AcumaticaOptions
     acu_connection: dict[str, Any] = field(default_factory=dict)  # more of connections.acu
     acu_flow: dict[str, Any] = field(default_factory=dict)  # more of that flow
+    acu_push: bool = False  # Acumatica push notifications of the flow's entities
+    acu_push_sends: str = ACU_PUSH_SECRET  # the secret the instance sends (tests: a wrong one)
     bc_url: str = ""
     sn_url: str = ""
     acu_url: str = ""
@@ -72,7 +75,7 @@ class Sandbox:
         from simulators.server import serve_in_thread
 
         box = cls(workdir or Path(tempfile.mkdtemp(prefix="mlc-sandbox-")), bootstrap, **options)
-        box.receiver_port = free_port() if (box.webhooks or box.sn_push) else 0
+        box.receiver_port = free_port() if (box.webhooks or box.sn_push or box.acu_push) else 0
         push = servicenow.PushRule(
             url=f"http://127.0.0.1:{box.receiver_port}/webhooks/servicenow/sn",
             tables=("sn_shop_invoice", "sn_shop_purchase_order"), secret=SN_PUSH_SECRET,
@@ -112,10 +115,24 @@ class Sandbox:
         from simulators.server import serve_in_thread
 
         options = {"seed": self.seed, "username": ACU_USER[0], "password": ACU_USER[1],
-                   "client_secret": ACU_CLIENT_SECRET, **self.acu_options}  # fmt: skip
+                   "client_secret": ACU_CLIENT_SECRET, **self._acu_pushes(),
+                   **self.acu_options}  # fmt: skip
         self.acu = acumatica.create_app(acumatica.AcumaticaOptions(**options))
         self.acu_url, stop = serve_in_thread(self.acu)
         self._stops.append(stop)
+
+    def _acu_pushes(self) -> dict[str, Any]:
+        """One push notification per entity the flow reads, named as the entity."""
+        if not self.acu_push:
+            return {}
+        from producers.acumatica import STREAMS
+        from simulators.acumatica import PushNotification
+
+        url = f"http://127.0.0.1:{self.receiver_port}/webhooks/acumatica/acu"
+        pushes = tuple(PushNotification(STREAMS[e].path, STREAMS[e].path, url,
+                                        header_value=self.acu_push_sends)
+                       for e in self.acumatica_entities)  # fmt: skip
+        return {"push_notifications": pushes, "push_retry_delays": (1, 2, 4, 8)}
 
     def _acumatica(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The Acumatica connection and its flow into ServiceNow, when the sandbox has one."""
@@ -138,6 +155,7 @@ class Sandbox:
                 "username": ACU_USER[0],
                 "password": {"secret": "acu-password"},
             },
+            **({"push": {"secret": {"secret": "acu-push-secret"}}} if self.acu_push else {}),
             **self.acu_connection,
         }
         flow = {
@@ -238,6 +256,7 @@ class Sandbox:
         store.set("sn-push-secret", SN_PUSH_SECRET)
         store.set("acu-client-secret", ACU_CLIENT_SECRET)
         store.set("acu-password", ACU_USER[1])
+        store.set("acu-push-secret", ACU_PUSH_SECRET)
         return path
 
     def _webhook_settings(self) -> dict[str, Any]:

@@ -8,18 +8,21 @@ moves the header's LastModifiedDateTime, so the next delta read carries it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from ml_connector.api.odata import odata_string
 from ml_connector.clients.acumatica import AcumaticaClient
 from ml_connector.clients.acumatica_values import unwrap
 from ml_connector.config import FlowConfig
 from ml_connector.connections.acumatica import AcumaticaConnection
 from ml_connector.secrets import SecretStore
-from ml_connector.streams import CursorField
+from ml_connector.streams import CursorField, read
 from ml_connector.streams.dialects import ODATA
 from ml_connector.streams.literals import acumatica_datetime
 from ml_connector.streams.styles import TOP_SKIP
 from producers.events import day, money, text
+from producers.hint import Hint
 from producers.source import StreamSource
 from producers.stream import Mapper, Stream
 
@@ -173,12 +176,42 @@ STREAMS: dict[str, Stream] = {
     "payment": acumatica_stream("payment", "Check", payment, expand="Details"),
 }  # fmt: skip
 ENTITIES = tuple(STREAMS)
+# The key fields of each entity, in order: what a push notification's row names it by.
+KEYS: dict[str, tuple[str, ...]] = {
+    "Vendor": ("VendorID",),
+    "Account": ("AccountCD",),
+    "Subaccount": ("SubaccountCD",),
+    "PurchaseOrder": ("Type", "OrderNbr"),
+    "Bill": ("Type", "ReferenceNbr"),
+    "Check": ("Type", "ReferenceNbr"),
+}
+BY_PATH = {stream.path: entity for entity, stream in STREAMS.items()}
 
 
-def source(connection: AcumaticaConnection, flow: FlowConfig, secrets: SecretStore) -> StreamSource:
-    client = AcumaticaClient(connection, secrets)
+class AcumaticaSource(StreamSource):
+    def __init__(self, client: AcumaticaClient) -> None:
+        super().__init__(SYSTEM, client, STREAMS, self._instance, client.check_version)
+        self.acumatica = client
 
-    async def instance() -> str:
-        return client.instance
+    async def _instance(self) -> str:
+        return self.acumatica.instance
 
-    return StreamSource(SYSTEM, client, STREAMS, instance, client.check_version)
+    def entity_for(self, hint: Hint) -> str | None:
+        return BY_PATH.get(hint.entity_set)
+
+    async def records_for(self, hint: Hint) -> tuple[str | None, list[dict[str, Any]]]:
+        """A pushed row names its record by key fields: read it back with its lines, so what
+        moves is what the instance holds now, not what the notification carried."""
+        entity = self.entity_for(hint)
+        if entity is None or not hint.record_id:
+            return None, []
+        keys = json.loads(hint.record_id)
+        where = " and ".join(f"{k} eq {odata_string(str(keys[k]))}" for k in KEYS[hint.entity_set])
+        found = read(self.acumatica, self.streams[entity], where=where)
+        return entity, [r async for page in found for r in page]
+
+
+def source(
+    connection: AcumaticaConnection, flow: FlowConfig, secrets: SecretStore
+) -> AcumaticaSource:
+    return AcumaticaSource(AcumaticaClient(connection, secrets))

@@ -17,6 +17,7 @@ from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
 from producers import (
     acumatica,
+    acumatica_push,
     business_central,
     business_central_notifications,
     servicenow,
@@ -42,7 +43,8 @@ class SourceSystem:
 SOURCES: tuple[SourceSystem, ...] = (
     SourceSystem("business_central", business_central.source, business_central.ENTITIES,
                  business_central_notifications.notifier, "change subscriptions (webhooks)"),
-    SourceSystem("acumatica", acumatica.source, acumatica.ENTITIES),
+    SourceSystem("acumatica", acumatica.source, acumatica.ENTITIES, acumatica_push.notifier,
+                 "push notifications"),
     SourceSystem("servicenow", servicenow.source, servicenow.ENTITIES, servicenow_push.notifier,
                  "Business Rule pushes"),
 )  # fmt: skip
