@@ -92,7 +92,7 @@ class Sandbox:
                 client_id=SN_CLIENT[0], client_secret=SN_CLIENT[1],
                 username=SN_USER[0], password=SN_USER[1],
                 purchase_order_count=box.sn_purchase_orders, invoice_count=box.sn_invoices,
-                push=push, **box._sn_maps(), **box.sn_options,
+                push=push, **{**box._sn_maps(), **box.sn_options},
             )
         )  # fmt: skip
         if box.acumatica_entities:
@@ -105,10 +105,13 @@ class Sandbox:
         return box
 
     def _sn_maps(self) -> dict[str, Any]:
-        """Acumatica's documents name suppliers, which need Accounts Payable Operations."""
+        """An instance for Acumatica: its documents name suppliers, which need Accounts
+        Payable Operations, and its chart and cost centers are Acumatica's, none seeded."""
         from simulators.servicenow.maps import AP_OPERATIONS_MAPS
 
-        return {"transform_maps": AP_OPERATIONS_MAPS} if self.acumatica_entities else {}
+        if not self.acumatica_entities:
+            return {}
+        return {"transform_maps": AP_OPERATIONS_MAPS, "gl_accounts": (), "cost_centers": ()}
 
     def _start_acumatica(self) -> None:
         from simulators import acumatica

@@ -19,6 +19,7 @@ from ml_connector.api.odata import odata_string
 from ml_connector.clients.acumatica import AcumaticaClient
 from ml_connector.connections.acumatica import AcumaticaConnection
 from ml_connector.records import Record
+from ml_connector.values import comparable
 from sinks.base import Outcome, SinkRecord, TargetContext
 
 ENTITIES = ("purchase_order",)
@@ -87,6 +88,20 @@ class AcumaticaTarget:
             if page:
                 return page[0]
         return None
+
+    async def snapshot(self, entity: str) -> dict[str, dict[str, str]]:
+        """Acumatica's orders by the ServiceNow number they carry, as canonical fields; those
+        entered in Acumatica directly carry none and are not compared (see ``reconcile``)."""
+        held: dict[str, dict[str, str]] = {}
+        async for page in self.client.read(ORDER):
+            for order in page:
+                number = str(order.get(self.origin_field) or "").casefold()
+                if number:
+                    held[number] = {
+                        "vendor_number": str(order.get("VendorID") or ""),
+                        "total_excluding_tax": comparable(order.get("OrderTotal")),
+                    }
+        return held
 
     async def aclose(self) -> None:
         await self.client.aclose()

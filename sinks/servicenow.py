@@ -12,11 +12,12 @@ from typing import Any
 
 from ml_connector.clients.servicenow import ServiceNowClient
 from ml_connector.config import Settings
-from ml_connector.connections.servicenow import ServiceNowConnection
+from ml_connector.connections.servicenow import DocumentTable, ServiceNowConnection, StagingTable
 from ml_connector.flows import returned_documents
 from sinks.base import Outcome, SinkRecord, TargetContext
 from sinks.overrides import Overrides, Refused
 from sinks.servicenow_documents import ENTITIES as DOCUMENT_ENTITIES
+from sinks.servicenow_documents import TARGET_FIELDS as DOCUMENT_FIELDS
 from sinks.servicenow_documents import DocumentWriter, header_columns
 from sinks.servicenow_values import quoted
 from sinks.servicenow_values import servicenow_string as _string
@@ -219,9 +220,15 @@ class ServiceNowTarget:
         await self.client.aclose()
 
     async def snapshot(self, entity: str) -> dict[str, dict[str, str]]:
-        """Target rows that carry the entity's key, as canonical fields, by case-folded key."""
-        table = self.tables[entity]
-        columns = TARGET_FIELDS[entity]
+        """Target rows that carry the entity's key, as canonical fields, by case-folded key.
+
+        A document kind some flow into this instance sends whole is compared as documents
+        (by the ERP number), otherwise as the statuses BC sends back."""
+        whole = any(sent == entity for _, sent in self.whole)
+        table: StagingTable | DocumentTable = (
+            self.documents.tables[entity] if whole else self.tables[entity]
+        )
+        columns = DOCUMENT_FIELDS[entity] if whole else TARGET_FIELDS[entity]
         rows = await self.client.table(
             table.target, query=f"{table.target_key}ISNOTEMPTY",
             fields=[table.target_key, *columns],

@@ -102,6 +102,17 @@ KINDS: Mapping[str, Kind] = {
 ENTITIES = (*KINDS, "payment")
 
 
+# What reconciliation compares: target column (dot-walked where the value sits on a
+# referenced record) -> canonical field, per document written whole.
+TARGET_FIELDS: Mapping[str, Mapping[str, str]] = {
+    "purchase_order": {"supplier.u_erp_vendor_number": "vendor_number",
+                       "total_amount": "total_excluding_tax", "currency": "currency"},
+    "purchase_invoice": {"supplier.u_erp_vendor_number": "vendor_number",
+                         "total_amount": "total_including_tax", "currency": "currency"},
+    "payment": {"u_erp_number": "applies_to_bill_number", "paid_amount": "amount"},
+}  # fmt: skip
+
+
 def renamed(row: Row, names: Mapping[str, str]) -> Row:
     """The row with the instance's column names where they differ from the defaults."""
     return {names.get(column, column): value for column, value in row.items()}

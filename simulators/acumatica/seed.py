@@ -145,10 +145,11 @@ def _documents(options: AcumaticaOptions, vendors: list[str]) -> list[tuple[Enti
             )
         )
     bills = [values for entity, values in out if entity is BILL]
+    # Each payment pays one bill of its vendor, the way AP pays them; a bill is paid once.
+    paying = rng.sample(bills, min(len(bills), options.check_count))
     for i in range(options.check_count):
         amount = round(rng.uniform(50, 5000), 2)
-        # A payment applies to one of its vendor's bills, the way AP pays them.
-        paid = rng.choice(bills) if bills else None
+        paid = paying[i] if i < len(paying) else None
         out.append(
             (
                 CHECK,

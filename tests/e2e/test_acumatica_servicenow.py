@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.e2e.test_reconcile import differences, reconcile
 
 pytestmark = pytest.mark.kafka
 
@@ -119,3 +122,17 @@ def test_a_bill_edited_in_acumatica_updates_the_same_servicenow_row(
     lines = [r for r in p.sn_rows("sn_shop_invoice_line") if r["invoice"] == before["sys_id"]]
     assert len(lines) == len(bill["Details"])
     assert p.dlq_size("sn") == 0
+
+    # Reconciliation agrees on every entity, then names exactly a hand edit in ServiceNow.
+    p.wait("the pipeline idle", lambda: _settled(p))
+    clean = reconcile(p, "acumatica-servicenow")
+    assert clean.exit_code == 0 and "no differences" in clean.output, clean.output
+    p.supervisor.hold("producers")  # so the pipeline does not mend it while we look
+    r = p.sn.patch(f"/_sim/tables/sn_shop_invoice/{before['sys_id']}",
+                   json={"total_amount": "1.00"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    found = reconcile(p, "acumatica-servicenow")
+    assert found.exit_code == 1
+    assert differences(found.output) == [
+        f"different purchase_invoice 000002: total_including_tax: source "
+        f"'{format(Decimal(str(bill['Amount'])).normalize(), 'f')}' target '1.00'"]  # fmt: skip

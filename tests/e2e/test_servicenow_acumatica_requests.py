@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app.offsets import group_stopped, reset_group
+from tests.e2e.test_reconcile import reconcile
 
 pytestmark = pytest.mark.kafka
 
@@ -99,3 +100,7 @@ def test_an_approved_request_becomes_one_order_even_after_a_reset_to_earliest(
     assert len(_orders_for(p, "PO0090001")) == 1 and not _orders_for(p, "PO0090002")
     assert _writes(p) == writes  # looked up, found, nothing written
     assert p.dlq_size("acu") == 0
+    # Both directions reconcile: the approved request against the order it became.
+    for flow in ("servicenow-acumatica", "acumatica-servicenow"):
+        clean = reconcile(p, flow)
+        assert clean.exit_code == 0 and "no differences" in clean.output, clean.output
