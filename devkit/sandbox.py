@@ -111,7 +111,8 @@ class Sandbox:
 
         if not self.acumatica_entities:
             return {}
-        return {"transform_maps": AP_OPERATIONS_MAPS, "gl_accounts": (), "cost_centers": ()}
+        return {"transform_maps": AP_OPERATIONS_MAPS, "gl_accounts": (), "cost_centers": (),
+                "supplier_count": 0}
 
     def _start_acumatica(self) -> None:
         from simulators import acumatica
