@@ -356,11 +356,17 @@ def run(
 def demo(
     flow: Annotated[
         str | None,
-        typer.Option(help="the integration to show (bc-servicenow); default: every one"),
+        typer.Option(
+            help="the integration to show (bc-servicenow, acumatica-servicenow); default: every one"
+        ),
     ] = None,
-    vendors: Annotated[int, typer.Option(help="vendors seeded in Business Central")] = 300,
+    vendors: Annotated[int, typer.Option(help="vendors seeded in the ERP")] = 300,
     documents: Annotated[
-        int, typer.Option(help="purchase orders and AP invoices seeded in ServiceNow")
+        int,
+        typer.Option(
+            help="purchase orders and AP invoices seeded (ServiceNow for BC, "
+            "Acumatica for Acumatica)"
+        ),
     ] = 3000,
     poll_interval: Annotated[float, typer.Option(help="seconds between polls")] = 60.0,
     keep_running: Annotated[
@@ -392,6 +398,7 @@ def demo(
             bootstrap=runtime.bootstrap_servers, registry_url=registry.url,
             scenario=Scenario(vendors, documents, poll_interval),
             keep_running=keep_running, timeout=timeout, workdir=workdir, console=out,
+            integrations=(flow,) if flow else INTEGRATIONS,
         )  # fmt: skip
     finally:
         registry.close()

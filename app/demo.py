@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.audit_index import AuditIndex
+from app.demo_measure import Landed, in_servicenow
 from app.dlq import DeadFilter, DeadLetters
 from app.pipeline import components
 from app.reconcile import EntityReport, reconcile
@@ -22,7 +23,10 @@ from app.supervisor import Supervisor
 from devkit.sandbox import Sandbox
 from ml_connector import xref
 from ml_connector.config import Settings
-from ml_connector.connections.servicenow import ServiceNowConnection, StagingTable
+from ml_connector.connections.servicenow import (
+    ServiceNowConnection,
+    StagingTable,
+)
 from ml_connector.flows import returned_documents
 from ml_connector.kafka.clients import consumer, watermarks
 from ml_connector.secrets import SecretStore
@@ -89,21 +93,9 @@ def dead_letters(box: Sandbox, settings: Settings, target: str, entity: str) -> 
     return dlq.records(DeadFilter(entity=entity, include_replayed=True))
 
 
-@dataclass(frozen=True)
-class Landed:
-    """What the demo compares for one entity: the source's keys and how the target holds them."""
-
-    keys: set[str]
-    held: Counter[str]  # key -> records in the target carrying it
-    written: int
-
-
 def masters_in_servicenow(bc: httpx.Client, sn: httpx.Client, table: StagingTable,
                           entity: str, dimension: str) -> Landed:  # fmt: skip
-    counts = sn.get(f"/_sim/tables/{table.target}/counts",
-                    params={"field": table.target_key}).json()["counts"]  # fmt: skip
-    staged = sn.get(f"/_sim/tables/{table.staging}").json()["result"]
-    return Landed(source_keys(bc, entity, dimension), Counter(counts), len(staged))
+    return in_servicenow(sn, source_keys(bc, entity, dimension), table)
 
 
 # ServiceNow documents by the number BC files them under: only approved ones are read, and
@@ -143,28 +135,42 @@ def statuses_in_servicenow(bc: httpx.Client, sn: httpx.Client, table: StagingTab
     return Landed({r["number"].lower() for r in rows}, held, len(staged))
 
 
-def summarize(box: Sandbox, settings: Settings, timed: bool = False) -> list[EntitySummary]:
+# What one flow's entity amounts to in both systems: (box, settings, flow, entity) -> Landed.
+Measure = Callable[[Sandbox, Settings, str, str], Landed]
+
+
+def bc_landed(box: Sandbox, settings: Settings, name: str, entity: str) -> Landed:
+    """The Business Central <-> ServiceNow integration."""
+    flow = settings.flows[name]
+    target = settings.connections[flow.target]
+    with (
+        httpx.Client(base_url=box.bc_url, timeout=30) as bc,
+        httpx.Client(base_url=box.sn_url, timeout=30) as sn,
+    ):
+        if isinstance(target, ServiceNowConnection) and entity in returned_documents(
+            settings, name
+        ):
+            return statuses_in_servicenow(bc, sn, target.tables[entity])
+        if isinstance(target, ServiceNowConnection):
+            return masters_in_servicenow(bc, sn, target.tables[entity], entity,
+                                         flow.cost_center_dimension)  # fmt: skip
+        return documents_in_business_central(bc, sn, entity)
+
+
+def summarize(
+    box: Sandbox, settings: Settings, timed: bool = False, measure: Measure = bc_landed
+) -> list[EntitySummary]:
     """What each system holds now; ``timed`` adds each entity's slowest read-to-write time."""
     topics = settings.kafka.topics
     state = StateStore(box.bootstrap, topics.state).load_all()
     index = AuditIndex(settings.audit.database) if timed else None
     if index is not None:
         index.sync(box.bootstrap, topics.audit, topics.audit_cli_group)
-    bc = httpx.Client(base_url=box.bc_url, timeout=30)
-    sn = httpx.Client(base_url=box.sn_url, timeout=30)
     rows = []
     for name, flow in settings.flows.items():
-        target = settings.connections[flow.target]
-        returned = returned_documents(settings, name)
         for entity in flow.entities:
             totals = state.get(f"cursor|{flow.source}|{entity}", {}).get("totals", {})
-            if isinstance(target, ServiceNowConnection) and entity in returned:
-                landed = statuses_in_servicenow(bc, sn, target.tables[entity])
-            elif isinstance(target, ServiceNowConnection):
-                landed = masters_in_servicenow(bc, sn, target.tables[entity], entity,
-                                               flow.cost_center_dimension)  # fmt: skip
-            else:
-                landed = documents_in_business_central(bc, sn, entity)
+            landed = measure(box, settings, name, entity)
             rows.append(
                 EntitySummary(
                     flow=name,
@@ -181,8 +187,6 @@ def summarize(box: Sandbox, settings: Settings, timed: bool = False) -> list[Ent
                                 default=None) if index is not None else None,
                 )
             )  # fmt: skip
-    bc.close()
-    sn.close()
     return rows
 
 
@@ -221,7 +225,7 @@ DOCUMENT_ENTITIES = ["purchase_order", "purchase_invoice"]
 # back onto the ServiceNow invoices they came from.
 BC_ENTITIES = [*MASTERS, "purchase_invoice"]
 # The integrations the demo knows, by the name its masters flow has in the config.
-INTEGRATIONS = ("bc-servicenow",)
+INTEGRATIONS = ("bc-servicenow", "acumatica-servicenow")
 
 
 @dataclass(frozen=True)
@@ -274,11 +278,39 @@ def check_timing(rows: list[EntitySummary], settings: Settings, console: Console
 def run_demo(
     *, bootstrap: str, registry_url: str | None, scenario: Scenario, keep_running: bool,
     timeout: float, workdir: Path | None, console: Console,
+    integrations: tuple[str, ...] = INTEGRATIONS,
 ) -> bool:  # fmt: skip
-    ok = False
+    """Each integration in a sandbox of its own, one after the other; True if all passed."""
+    ok = True
+    for name in integrations:
+        console.rule(name)
+        where = workdir / name if workdir is not None else None
+        ok = _play(name, bootstrap=bootstrap, registry_url=registry_url, scenario=scenario,
+                   keep_running=keep_running, timeout=timeout, workdir=where,
+                   console=console) and ok  # fmt: skip
+    return ok
+
+
+def _sandbox(name: str, bootstrap: str, workdir: Path | None, registry_url: str | None,
+             scenario: Scenario) -> tuple[Sandbox, Measure, Callable[[Sandbox], bool]]:  # fmt: skip
+    """The sandbox playing an integration, how to measure it, and what to do once its
+    masters are in (true when done)."""
+    if name == "acumatica-servicenow":
+        from app import demo_acumatica as acu
+
+        box = acu.start(
+            bootstrap,
+            workdir,
+            registry_url=registry_url,
+            vendors=scenario.vendors,
+            documents=scenario.documents,
+            poll_interval=scenario.poll_interval,
+        )
+        requests = max(1, scenario.documents // 100)
+        return box, acu.landed, lambda b: acu.raise_requests(b, requests) > 0
     documents = {"servicenow-bc": {"source": "sn", "target": "bc",
                                    "entities": DOCUMENT_ENTITIES}}  # fmt: skip
-    with Sandbox.start(
+    box = Sandbox.start(
         bootstrap, workdir, registry_url=registry_url, vendors=scenario.vendors,
         entities=BC_ENTITIES,
         extra_flows=documents, poll_interval=scenario.poll_interval,
@@ -286,33 +318,49 @@ def run_demo(
         sn_invoices=scenario.documents - scenario.documents // 2,
         bc_options={"cost_centers": FACILITY_SITES},
         sn_options={"cost_centers": FACILITY_SITES, "supplier_count": scenario.vendors},
-    ) as box:  # fmt: skip
+    )  # fmt: skip
+    return box, bc_landed, lambda b: True
+
+
+def _play(
+    name: str, *, bootstrap: str, registry_url: str | None, scenario: Scenario,
+    keep_running: bool, timeout: float, workdir: Path | None, console: Console,
+) -> bool:  # fmt: skip
+    ok = False
+    box, measure, after_masters = _sandbox(name, bootstrap, workdir, registry_url, scenario)
+    with box:
         settings = box.settings()
-        console.print(f"Business Central simulator: {box.bc_url}")
-        console.print(f"ServiceNow simulator:       {box.sn_url}")
+        for label, url in (("Business Central", box.bc_url), ("Acumatica", box.acu_url),
+                           ("ServiceNow", box.sn_url)):  # fmt: skip
+            if url and (label != "Business Central" or "bc-servicenow" in settings.flows):
+                console.print(f"{label + ' simulator:':28}{url}")
         console.print(f"config: {box.config_path}; logs: {box.workdir / 'logs'}")
         supervisor = Supervisor(box.config_path, components(settings), log_dir=box.workdir / "logs")
         supervisor.start()
         try:
             deadline = time.monotonic() + timeout
             rows: list[EntitySummary] = []
+            done_after = False
             with console.status("waiting for the seeded records to arrive...") as status:
                 while time.monotonic() < deadline:
                     supervisor.check()
-                    rows = summarize(box, settings)
+                    done_after = done_after or after_masters(box)
+                    rows = summarize(box, settings, measure=measure)
                     done = sum(r.in_target for r in rows)
                     status.update(f"{done} of {sum(r.seeded for r in rows)} records in their "
                                   "targets")  # fmt: skip
-                    if rows and all(r.complete for r in rows):
+                    if done_after and rows and all(r.complete for r in rows):
                         break
                     time.sleep(1)
             # Give the sinks a moment to commit, then report what the systems hold.
             time.sleep(1)
-            rows = summarize(box, settings, timed=True)
+            rows = summarize(box, settings, timed=True, measure=measure)
             console.print(render(rows))
             complete = bool(rows) and all(r.complete for r in rows)
             agree = check_reconcile(settings, console)
-            timely = check_timing(rows, settings, console)
+            # The BC scenario promises one polling interval per document; elsewhere the
+            # summary shows the slowest time without promising it.
+            timely = check_timing(rows, settings, console) if name == "bc-servicenow" else True
             ok = complete and agree and timely
             if keep_running:
                 console.print("pipeline running; Ctrl-C stops it")

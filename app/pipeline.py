@@ -14,6 +14,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from ml_connector import heartbeat
+from ml_connector.api.errors import FatalError
 from ml_connector.avro import AvroCodec, MissingRegistry, codec_for
 from ml_connector.config import Settings
 from ml_connector.context import acting_for
@@ -100,6 +101,8 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
         flow = settings.flows[name]
         acting_for(flow.source)
         source = build_source(settings, name, secrets)
+        # A source that cannot be read at all ends the process with why, not a log of 404s.
+        await source.start()
         pollers = [_poller(settings, name, e, source, codec, kafka, state, audit)
                    for e in flow.entities]  # fmt: skip
         followers = []
@@ -172,6 +175,7 @@ def backfill(
         acting_for(flow.source)
         source = build_source(settings, flow_name, secrets)
         try:
+            await source.start()  # a backfill checks the source as the producers do
             state = StateStore(bootstrap, settings.kafka.topics.state)
             poller = _poller(settings, flow_name, entity, source, codec, kafka, state, audit)
             return await poller.backfill(since, on_page)
@@ -355,4 +359,11 @@ RUNNERS: dict[str, Callable[[Settings, str], None]] = {
 }
 
 # What ends a worker's start-up with one line naming the problem rather than a traceback.
-StartFailed = (ProducersFailed, KafkaUnreachable, AccessError, TopicsNotReady, MissingRegistry)
+StartFailed = (
+    ProducersFailed,
+    KafkaUnreachable,
+    AccessError,
+    TopicsNotReady,
+    MissingRegistry,
+    FatalError,
+)

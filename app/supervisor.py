@@ -84,8 +84,10 @@ class Supervisor:
         log.info("started %s (pid %d)", child.component, child.process.pid)
 
     def start(self) -> None:
+        """Every component not held (one held before the start waits for ``release``)."""
         for child in self.children:
-            self._spawn(child)
+            if not child.held:
+                self._spawn(child)
 
     def check(self) -> None:
         """Restart children that exited or stalled; one that ran a while gets its backoff reset."""

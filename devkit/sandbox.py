@@ -22,6 +22,10 @@ BC_CLIENT = ("mlc-client", "mlc-secret")
 SN_CLIENT = ("mlc-client", "mlc-secret")
 SN_USER = ("mlc.integration", "mlc-password")
 SN_PUSH_SECRET = "mlc-push-secret-sandbox"  # 16+ characters, as the receiver requires
+ACU_USER = ("mlc.integration", "mlc-password")
+ACU_CLIENT_SECRET = "mlc-secret"
+ACU_VERSION = "24.200.001"
+ACU_PUSH_SECRET = "mlc-acu-push-secret-sandbox"
 
 
 @dataclass
@@ -50,8 +54,18 @@ class Sandbox:
     sn_connection: dict[str, Any] = field(default_factory=dict)  # more of connections.sn
     kafka_config: dict[str, Any] = field(default_factory=dict)  # more of kafka (security ...)
     extra_secrets: dict[str, str] = field(default_factory=dict)  # stored beside the systems'
+    bc_flow: bool = True  # the bc-servicenow flow (off where a sandbox plays another ERP)
+    # Entities of the acumatica-servicenow flow; any starts the Acumatica simulator too.
+    acumatica_entities: list[str] = field(default_factory=list)
+    acu_options: dict[str, Any] = field(default_factory=dict)  # more AcumaticaOptions
+    acu_connection: dict[str, Any] = field(default_factory=dict)  # more of connections.acu
+    acu_flow: dict[str, Any] = field(default_factory=dict)  # more of that flow
+    acu_push: bool = False  # Acumatica push notifications of the flow's entities
+    acu_push_sends: str = ACU_PUSH_SECRET  # the secret the instance sends (tests: a wrong one)
     bc_url: str = ""
     sn_url: str = ""
+    acu_url: str = ""
+    acu: Any = None
     bc: Any = None  # the BC simulator app (its store is .state.sim)
     sn: Any = None
     config_path: Path = field(default_factory=Path)
@@ -63,7 +77,7 @@ class Sandbox:
         from simulators.server import serve_in_thread
 
         box = cls(workdir or Path(tempfile.mkdtemp(prefix="mlc-sandbox-")), bootstrap, **options)
-        box.receiver_port = free_port() if (box.webhooks or box.sn_push) else 0
+        box.receiver_port = free_port() if (box.webhooks or box.sn_push or box.acu_push) else 0
         push = servicenow.PushRule(
             url=f"http://127.0.0.1:{box.receiver_port}/webhooks/servicenow/sn",
             tables=("sn_shop_invoice", "sn_shop_purchase_order"), secret=SN_PUSH_SECRET,
@@ -80,15 +94,91 @@ class Sandbox:
                 client_id=SN_CLIENT[0], client_secret=SN_CLIENT[1],
                 username=SN_USER[0], password=SN_USER[1],
                 purchase_order_count=box.sn_purchase_orders, invoice_count=box.sn_invoices,
-                push=push, **box.sn_options,
+                push=push, **{**box._sn_maps(), **box.sn_options},
             )
         )  # fmt: skip
+        if box.acumatica_entities:
+            box._start_acumatica()
         box.bc_url, stop_bc = serve_in_thread(box.bc)
         box._stops.append(stop_bc)
         box.sn_url, stop_sn = serve_in_thread(box.sn)
         box._stops.append(stop_sn)
         box.config_path = box.write_config()
         return box
+
+    def _sn_maps(self) -> dict[str, Any]:
+        """An instance for Acumatica: its documents name suppliers, which need Accounts
+        Payable Operations, and its chart and cost centers are Acumatica's, none seeded."""
+        from simulators.servicenow.maps import AP_OPERATIONS_MAPS
+
+        if not self.acumatica_entities:
+            return {}
+        return {
+            "transform_maps": AP_OPERATIONS_MAPS,
+            "gl_accounts": (),
+            "cost_centers": (),
+            "supplier_count": 0,
+        }
+
+    def _start_acumatica(self) -> None:
+        from simulators import acumatica
+        from simulators.server import serve_in_thread
+
+        options = {"seed": self.seed, "username": ACU_USER[0], "password": ACU_USER[1],
+                   "client_secret": ACU_CLIENT_SECRET, **self._acu_pushes(),
+                   **self.acu_options}  # fmt: skip
+        self.acu = acumatica.create_app(acumatica.AcumaticaOptions(**options))
+        self.acu_url, stop = serve_in_thread(self.acu)
+        self._stops.append(stop)
+
+    def _acu_pushes(self) -> dict[str, Any]:
+        """One push notification per entity the flow reads, named as the entity."""
+        if not self.acu_push:
+            return {}
+        from producers.acumatica import STREAMS
+        from simulators.acumatica import PushNotification
+
+        url = f"http://127.0.0.1:{self.receiver_port}/webhooks/acumatica/acu"
+        pushes = tuple(PushNotification(STREAMS[e].path, STREAMS[e].path, url,
+                                        header_value=self.acu_push_sends)
+                       for e in self.acumatica_entities)  # fmt: skip
+        return {"push_notifications": pushes, "push_retry_delays": (1, 2, 4, 8)}
+
+    def _acumatica(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The Acumatica connection and its flow into ServiceNow, when the sandbox has one."""
+        if not self.acumatica_entities:
+            return {}, {}
+        from simulators.acumatica import AcumaticaOptions
+
+        defaults = AcumaticaOptions()
+        tenant = self.acu_options.get("tenant", defaults.tenant)
+        client = self.acu_options.get("client_id", defaults.client_id)
+        connection = {
+            "system": "acumatica",
+            "instance_url": self.acu_url,
+            "version": ACU_VERSION,
+            "page_size": 100,
+            "auth": {
+                "kind": "acumatica_oauth",
+                "client_id": f"{client}@{tenant}",
+                "client_secret": {"secret": "acu-client-secret"},
+                "username": ACU_USER[0],
+                "password": {"secret": "acu-password"},
+            },
+            **({"push": {"secret": {"secret": "acu-push-secret"}}} if self.acu_push else {}),
+            **self.acu_connection,
+        }
+        flow = {
+            "source": "acu",
+            "target": "sn",
+            "entities": self.acumatica_entities,
+            # Acumatica's own orders go whole, beside the requests coming back as orders.
+            "returned": [],
+            "poll_interval": self.poll_interval,
+            "overlap": 2.0,
+            **self.acu_flow,
+        }
+        return {"acu": connection}, {"acumatica-servicenow": flow}
 
     @property
     def key_file(self) -> Path:
@@ -98,6 +188,7 @@ class Sandbox:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.key_file.write_text(generate_key())
         self.key_file.chmod(0o600)
+        acu_connection, acu_flow = self._acumatica()
         config = {
             "kafka": {
                 "bootstrap_servers": self.bootstrap,
@@ -143,15 +234,23 @@ class Sandbox:
                     **({"push": {"secret": {"secret": "sn-push-secret"}}} if self.sn_push else {}),
                     **self.sn_connection,
                 },
+                **acu_connection,
             },
             "flows": {
-                "bc-servicenow": {
-                    "source": "bc",
-                    "target": "sn",
-                    "entities": self.entities,
-                    "poll_interval": self.poll_interval,
-                    "overlap": 2.0,
-                },
+                **(
+                    {
+                        "bc-servicenow": {
+                            "source": "bc",
+                            "target": "sn",
+                            "entities": self.entities,
+                            "poll_interval": self.poll_interval,
+                            "overlap": 2.0,
+                        }
+                    }
+                    if self.bc_flow
+                    else {}
+                ),
+                **acu_flow,
                 **{
                     name: {"poll_interval": self.poll_interval, "overlap": 2.0, **flow}
                     for name, flow in self.extra_flows.items()
@@ -168,6 +267,9 @@ class Sandbox:
         store.set("sn-push-secret", SN_PUSH_SECRET)
         for name, value in self.extra_secrets.items():
             store.set(name, value)
+        store.set("acu-client-secret", ACU_CLIENT_SECRET)
+        store.set("acu-password", ACU_USER[1])
+        store.set("acu-push-secret", ACU_PUSH_SECRET)
         return path
 
     def _webhook_settings(self) -> dict[str, Any]:

@@ -139,6 +139,13 @@ class FlowConfig(_Model):
         "dimension is, as General Ledger Setup says; documents carry the cost center there",
     )
     mappings: MappingRules = Field(default_factory=MappingRules)
+    returned: list[str] | None = Field(
+        default=None,
+        description="documents this flow carries back to the system they were entered in as "
+        "their status only (posted, paid); default: the documents the other way's flow sends. "
+        "[] sends every document whole, e.g. ERP purchase orders beside the requests that "
+        "come back from ServiceNow as orders",
+    )
     park_timeout: timedelta = Field(
         gt=ZERO,
         default=timedelta(hours=1),
@@ -152,6 +159,13 @@ class FlowConfig(_Model):
         "{value: <constant>}, {lookup: {...}, otherwise: keep|reject|{value: ...}} (with or "
         "without from), {rename: <column>} or {drop: true}",
     )
+
+    @model_validator(mode="after")
+    def _returns_what_it_carries(self) -> FlowConfig:
+        stray = [e for e in self.returned or [] if e not in self.entities]
+        if stray:
+            raise ValueError(f"returned: {', '.join(stray)} is not among this flow's entities")
+        return self
 
 
 def _default_tiers() -> list[timedelta]:

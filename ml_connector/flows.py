@@ -12,9 +12,12 @@ def returned_documents(settings: Settings, flow_name: str) -> frozenset[str]:
     The system that sends the masters is the system of record: documents are entered on the
     other side and created there (ServiceNow orders and invoices, posted in BC). When a flow
     from the system of record also carries a document kind the other side sends it, those
-    documents go back as their status (posted, paid), and name nothing to resolve.
+    documents go back as their status (posted, paid), and name nothing to resolve. A flow's
+    ``returned`` says so explicitly where an ERP sends its own documents of that kind too.
     """
     flow = settings.flows[flow_name]
+    if flow.returned is not None:
+        return frozenset(DOCUMENTS & set(flow.returned) & set(flow.entities))
 
     def carried(source: str, target: str) -> set[str]:
         return {e for f in settings.flows.values() if (f.source, f.target) == (source, target)

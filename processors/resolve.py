@@ -6,9 +6,9 @@ payment the invoice it applies to. Each reference goes through, in order: the fl
 ``mappings``; what the connector learned while syncing masters (``mlc.xref``: a ServiceNow
 supplier's sys_id -> the Business Central vendor it was written from), for references that
 carry the source's own id; the same code on both sides. Then, for entities the target itself
-sends out through another flow, the code must be one the target is known to hold: until it
-is, the document waits ("references resolve before transactions") rather than reach the
-target half mapped.
+sends out through another flow, or that the same flow writes into it, the code must be one
+the target is known to hold: until it is, the document waits ("references resolve before
+transactions") rather than reach the target half mapped.
 """
 
 from __future__ import annotations
@@ -114,9 +114,11 @@ def resolvers(settings: Settings, xref: Xref) -> dict[tuple[str, str], Resolver]
     for name, flow in settings.flows.items():
         if not DOCUMENTS & (set(flow.entities) - returned_documents(settings, name)):
             continue
-        # What the target itself sends out is waited for; the rest is left to the target.
+        # What the target itself sends out is waited for, and what this flow writes into it
+        # that its documents name (accounts and cost centers before the lines charged to
+        # them, a bill before its payment); the rest is left to the target.
         waited = frozenset(e for f in settings.flows.values() if f.source == flow.target
-                           for e in f.entities)  # fmt: skip
+                           for e in f.entities) | (REFERENCED & set(flow.entities))  # fmt: skip
         out[(flow.source, flow.target)] = Resolver(
             flow.source, flow.target, flow.mappings, xref, waited,
             flow.park_timeout.total_seconds(),

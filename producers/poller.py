@@ -43,6 +43,9 @@ class Source(Protocol):
 
     async def company(self) -> str | None: ...
 
+    async def start(self) -> None:
+        """Start-up checks: raises what makes reading pointless (a version not served)."""
+
     async def aclose(self) -> None: ...
 
 

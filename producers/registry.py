@@ -15,7 +15,14 @@ from ml_connector.config import FlowConfig, Settings
 from ml_connector.connections.base import ConnectionBase
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
-from producers import business_central, business_central_notifications, servicenow, servicenow_push
+from producers import (
+    acumatica,
+    acumatica_push,
+    business_central,
+    business_central_notifications,
+    servicenow,
+    servicenow_push,
+)
 from producers.notifications import NotifierContext
 from producers.poller import Source
 from producers.receiver import Notifier
@@ -36,6 +43,8 @@ class SourceSystem:
 SOURCES: tuple[SourceSystem, ...] = (
     SourceSystem("business_central", business_central.source, business_central.ENTITIES,
                  business_central_notifications.notifier, "change subscriptions (webhooks)"),
+    SourceSystem("acumatica", acumatica.source, acumatica.ENTITIES, acumatica_push.notifier,
+                 "push notifications"),
     SourceSystem("servicenow", servicenow.source, servicenow.ENTITIES, servicenow_push.notifier,
                  "Business Rule pushes"),
 )  # fmt: skip

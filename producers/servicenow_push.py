@@ -7,17 +7,16 @@ the shared secret (401 without it). The document is read back from the instance,
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ml_connector.connections.base import describe_secret
 from ml_connector.connections.servicenow import ServiceNowConnection
 from producers.hint import Hint
 from producers.notifications import NotifierContext
 from producers.receiver import BadNotification, Intake, json_body
+from producers.shared_secret import SharedSecret
 
 # What ServiceNow's identifiers look like; anything else could smuggle encoded-query syntax
 # (``^NQ``: OR a new condition) into the read-back and widen it past the source's filter.
@@ -45,16 +44,14 @@ def parse_push(connection: str, body: Any) -> Hint:
 
 
 class ServiceNowPushNotifier:
-    def __init__(self, header: str, secret: str) -> None:
-        self.header = header
-        self._secret = secret
+    def __init__(self, secret: SharedSecret) -> None:
+        self.secret = secret
 
     async def handle(self, request: Request, intake: Intake) -> Response:
         if request.method != "POST":
             return JSONResponse({"error": "pushes are POSTed"}, 405)
-        given = request.headers.get(self.header, "").encode("latin-1", "replace")
-        if not given or not secrets.compare_digest(given, self._secret.encode()):
-            return intake.refused(1, 401, f"missing or wrong {self.header} header")
+        if not self.secret.accepts(request):
+            return intake.refused(1, 401, self.secret.refusal)
         try:
             hint = parse_push(intake.connection, await json_body(request))
         except BadNotification as exc:
@@ -69,11 +66,4 @@ def notifier(ctx: NotifierContext) -> ServiceNowPushNotifier | None:
     conn = ctx.connection
     if not isinstance(conn, ServiceNowConnection) or conn.push is None:
         return None
-    secret = ctx.secrets.get(conn.push.secret).get_secret_value()
-    if len(secret) < 16:
-        # An empty or short shared secret would let anyone who finds the URL push.
-        raise ValueError(
-            f"connections.{ctx.name}.push.secret: the {describe_secret(conn.push.secret)} must "
-            "be at least 16 characters"
-        )
-    return ServiceNowPushNotifier(conn.push.header, secret)
+    return ServiceNowPushNotifier(SharedSecret.of(ctx, conn.push))

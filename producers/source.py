@@ -28,14 +28,21 @@ class StreamSource:
         client: Client,
         streams: Mapping[str, Stream],
         company: Callable[[], Awaitable[str | None]],
+        check: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.system = system
         self.client = client
         self.streams = dict(streams)
         self._company = company
+        self._check = check
 
     async def company(self) -> str | None:
         return await self._company()
+
+    async def start(self) -> None:
+        """The system's start-up check, if it has one (Acumatica's pinned version)."""
+        if self._check is not None:
+            await self._check()
 
     async def aclose(self) -> None:
         await self.client.aclose()

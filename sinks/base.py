@@ -39,6 +39,9 @@ class Target(Protocol):
 
     async def write(self, record: SinkRecord) -> Outcome: ...
 
+    async def start(self) -> None:
+        """Start-up checks: raises what makes writing pointless (a version not served)."""
+
     async def aclose(self) -> None: ...
 
 

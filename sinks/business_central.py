@@ -169,6 +169,9 @@ class BusinessCentralTarget:
         # A draft left by an earlier attempt and posted now: nothing else changed.
         return Outcome("written" if posted and status == "ignored" else status, target_id=doc_id)
 
+    async def start(self) -> None:
+        """Nothing to check before writing."""
+
     async def aclose(self) -> None:
         await self.client.aclose()
 

@@ -121,6 +121,7 @@ class SinkRunner:
     # -- the loop ----------------------------------------------------------------------
     async def run(self) -> None:
         acting_for(self.target_name)
+        await self.target.start()  # before consuming: nothing is taken that cannot be written
         worker = Worker(
             self.consumer, self.handle, name=f"sink {self.target_name}",
             topics=[*self.topics, *(t.topic for t in self.tiers)], producer=self.producer,

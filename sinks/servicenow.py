@@ -11,9 +11,16 @@ from decimal import Decimal
 from typing import Any
 
 from ml_connector.clients.servicenow import ServiceNowClient
-from ml_connector.connections.servicenow import ServiceNowConnection
+from ml_connector.config import Settings
+from ml_connector.connections.servicenow import DocumentTable, ServiceNowConnection, StagingTable
+from ml_connector.flows import returned_documents
 from sinks.base import Outcome, SinkRecord, TargetContext
 from sinks.overrides import Overrides, Refused
+from sinks.servicenow_documents import ENTITIES as DOCUMENT_ENTITIES
+from sinks.servicenow_documents import TARGET_FIELDS as DOCUMENT_FIELDS
+from sinks.servicenow_documents import DocumentWriter, header_columns
+from sinks.servicenow_values import quoted
+from sinks.servicenow_values import servicenow_string as _string
 
 # Staging column <- canonical field. ServiceNow's docs give labels, not column names, so these
 # defaults follow the u_ convention of custom columns.
@@ -30,17 +37,6 @@ VENDOR_COLUMNS = {
     "u_tax_id": "tax_id",
     "u_currency": "currency",
 }
-
-
-def _string(value: Any) -> str:
-    """ServiceNow holds every value as a string; None becomes empty (clears the field)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return str(value)
 
 
 def vendor_row(entity: dict[str, Any], deleted: bool) -> dict[str, str]:
@@ -120,22 +116,41 @@ TARGET_FIELDS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
-def _quoted(value: str) -> str:
-    """A value inside an encoded query, where ``^`` separates terms."""
-    return value.replace("^", "^^")
+Whole = frozenset[tuple[str, str]]  # (source connection, entity) of documents written whole
+
+
+def whole_documents(settings: Settings, target: str) -> Whole:
+    """The ERP documents each flow into ``target`` sends whole, rather than as their status
+    onto a ServiceNow document they came from."""
+    return frozenset(
+        (flow.source, entity)
+        for name, flow in settings.flows.items() if flow.target == target
+        for entity in flow.entities
+        if entity in DOCUMENT_ENTITIES and entity not in returned_documents(settings, name)
+    )  # fmt: skip
 
 
 class ServiceNowTarget:
     origin_fields = ORIGIN_FIELDS
 
-    def __init__(self, client: ServiceNowClient, overrides: Overrides[str] | None = None) -> None:
+    def __init__(
+        self,
+        client: ServiceNowClient,
+        overrides: Overrides[str] | None = None,
+        whole: Whole = frozenset(),
+    ) -> None:
         self.client = client
         self.tables = client.connection.tables
         self.overrides = overrides or Overrides[str]({})
+        self.whole = whole
+        self.documents = DocumentWriter(client, client.connection.document_tables)
 
     async def write(self, record: SinkRecord) -> Outcome:
         event = record.event
         entity = event["after"] or event["before"]
+        source = (event.get("source") or {}).get("connection")
+        if (source, record.entity) in self.whole:
+            return await self._document(record)
         if record.entity not in RENDERERS or record.entity not in self.tables:
             return Outcome("rejected", error=f"ServiceNow has no staging table for {record.entity}")
         if entity is None:
@@ -157,6 +172,25 @@ class ServiceNowTarget:
         first = results[0]
         return Outcome(first.status, target_id=first.sys_id)
 
+    async def _document(self, record: SinkRecord) -> Outcome:
+        """An ERP document written whole: header (or payment detail), then its lines."""
+        doc = record.event["after"]
+        if record.entity not in self.documents.tables:
+            return Outcome("rejected", error=f"ServiceNow has no staging table for {record.entity}")
+        if doc is None:
+            return Outcome("ignored", note="deleted in the ERP: ServiceNow keeps its last copy")
+        if record.entity == "payment":
+            header = await self.documents.payment_row(doc)
+            if not header:
+                return Outcome("ignored", note=f"payment {doc['number']} applies to no invoice")
+        else:
+            header = self.documents.header(record.entity, doc)
+        try:
+            header = self.overrides.apply(record, header, doc)
+        except Refused as exc:
+            return Outcome("rejected", error=str(exc))
+        return await self.documents.write(record.entity, doc, header)
+
     async def _not_from_servicenow(self, entity: str, doc: dict[str, Any] | None) -> str | None:
         """Why an ERP document has no ServiceNow document to report to, if it has none.
 
@@ -169,7 +203,7 @@ class ServiceNowTarget:
         table = self.tables[entity]
         if number:
             found = await self.client.table(
-                table.target, query=f"{table.target_key}={_quoted(number)}", fields=["sys_id"],
+                table.target, query=f"{table.target_key}={quoted(number)}", fields=["sys_id"],
                 limit=1,
             )  # fmt: skip
             if found:
@@ -179,13 +213,22 @@ class ServiceNowTarget:
             "entered in the ERP, not sent by ServiceNow"
         )
 
+    async def start(self) -> None:
+        """Nothing to check before writing."""
+
     async def aclose(self) -> None:
         await self.client.aclose()
 
     async def snapshot(self, entity: str) -> dict[str, dict[str, str]]:
-        """Target rows that carry the entity's key, as canonical fields, by case-folded key."""
-        table = self.tables[entity]
-        columns = TARGET_FIELDS[entity]
+        """Target rows that carry the entity's key, as canonical fields, by case-folded key.
+
+        A document kind some flow into this instance sends whole is compared as documents
+        (by the ERP number), otherwise as the statuses BC sends back."""
+        whole = any(sent == entity for _, sent in self.whole)
+        table: StagingTable | DocumentTable = (
+            self.documents.tables[entity] if whole else self.tables[entity]
+        )
+        columns = DOCUMENT_FIELDS[entity] if whole else TARGET_FIELDS[entity]
         rows = await self.client.table(
             table.target, query=f"{table.target_key}ISNOTEMPTY",
             fields=[table.target_key, *columns],
@@ -198,7 +241,7 @@ class ServiceNowTarget:
         }
 
 
-ENTITIES = tuple(RENDERERS)
+ENTITIES = tuple(dict.fromkeys((*RENDERERS, *DOCUMENT_ENTITIES)))
 
 
 class _Blank(dict[str, Any]):
@@ -214,9 +257,11 @@ def columns(entity: str) -> frozenset[str]:
     Every renderer writes a fixed set of columns whatever the values, so rendering an entity
     with every field empty lists them without a second table to keep in step.
     """
-    return frozenset(RENDERERS[entity](_Blank(), False)) if entity in RENDERERS else frozenset()
+    rendered = frozenset(RENDERERS[entity](_Blank(), False)) if entity in RENDERERS else frozenset()
+    return rendered | header_columns(entity)
 
 
 def target(connection: ServiceNowConnection, ctx: TargetContext) -> ServiceNowTarget:
     overrides = Overrides.of(ctx.settings, ctx.name, _string)
-    return ServiceNowTarget(ServiceNowClient(connection, ctx.secrets, retry=ctx.retry), overrides)
+    client = ServiceNowClient(connection, ctx.secrets, retry=ctx.retry)
+    return ServiceNowTarget(client, overrides, whole_documents(ctx.settings, ctx.name))

@@ -112,12 +112,10 @@ class SalesInvoice(Canonical):
 
 
 class Payment(Canonical):
-    """A payment names the invoice it applies to as a sales invoice: the payments the systems
-    here carry an applies-to number on (Business Central customerPayments, ServiceTitan
-    accounting payments) are customer receipts. A vendor payment applies to a purchase
-    invoice, a different record in every ERP (a vendor payment journal, an Acumatica Check);
-    it would be its own canonical entity declaring that reference, rather than one field
-    meaning either kind of invoice depending on which party is set.
+    """A payment names what it applies to by the kind of invoice it pays: a customer receipt
+    (Business Central customerPayments, ServiceTitan accounting payments) the sales invoice,
+    a vendor payment (an Acumatica Check) the purchase invoice, each in a field of its own
+    rather than one field meaning either kind depending on which party is set.
     """
 
     entity: ClassVar[str] = "payment"
@@ -125,6 +123,7 @@ class Payment(Canonical):
         Reference("customer_number", "customer"),
         Reference("vendor_number", "vendor"),
         Reference("applies_to_invoice_number", "sales_invoice"),
+        Reference("applies_to_bill_number", "purchase_invoice"),
     )
 
     number: str
@@ -135,3 +134,4 @@ class Payment(Canonical):
     currency: str | None = None
     applies_to_invoice_number: str | None = None
     external_document_number: str | None = None
+    applies_to_bill_number: str | None = None

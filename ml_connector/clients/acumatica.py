@@ -86,6 +86,19 @@ class AcumaticaClient:
         body = await self.client.get_json(f"{self.instance}/entity")
         return [f"{e['name']}/{e['version']}" for e in body.get("endpoints", [])]
 
+    async def check_version(self) -> None:
+        """Fail now, naming both, if the instance does not serve the pinned version: every
+        call would otherwise answer 404 as if the records were missing."""
+        pinned = f"{self.connection.endpoint}/{self.connection.version}"
+        served = await self.served_versions()
+        if pinned not in served:
+            raise EndpointVersionNotFound(
+                f"Acumatica at {self.instance} does not serve endpoint {pinned}, the version "
+                f"pinned in this connection's version key; it serves: "
+                f"{', '.join(served) or 'none'}",
+                status=404,
+            )
+
     async def _explain(self, exc: NotFound) -> NotFound:
         """A 404 because the pinned version is missing says so; others stay as they are."""
         pinned = f"{self.connection.endpoint}/{self.connection.version}"

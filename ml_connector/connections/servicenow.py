@@ -72,6 +72,43 @@ def default_staging_tables() -> dict[str, StagingTable]:
     }  # fmt: skip
 
 
+class DocumentTable(Model):
+    """Where an ERP document lands in ServiceNow as a whole: its header and line staging
+    tables, and the column the ERP number coalesces on. Column names are the instance's to
+    choose (the docs give labels only): ``columns`` / ``line_columns`` rename the defaults."""
+
+    staging: str
+    line_staging: str | None = Field(default=None, description="none: the document has no lines")
+    target: str = Field(description="operational table the transform map fills")
+    target_key: str = Field(description="the target column holding what coalesce holds")
+    coalesce: str = Field(description="staging column the transform map coalesces on")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="default staging column -> this instance's column"
+    )
+    line_columns: dict[str, str] = Field(
+        default_factory=dict, description="default line staging column -> this instance's"
+    )
+
+
+def default_document_tables() -> dict[str, DocumentTable]:
+    """The Source-to-Pay integration staging tables for ERP documents (apis.md)."""
+    return {
+        "purchase_order": DocumentTable(
+            staging="sn_fcms_intg_imp_order", line_staging="sn_fcms_intg_imp_order_line",
+            target="sn_shop_purchase_order", target_key="u_erp_number", coalesce="u_po_number",
+        ),
+        "purchase_invoice": DocumentTable(
+            staging="sn_spend_intg_imp_invoice", line_staging="sn_spend_intg_imp_invoice_line",
+            target="sn_shop_invoice", target_key="u_erp_number", coalesce="u_erp_number",
+        ),
+        # A payment lands on the invoice it pays, found by that invoice's ServiceNow number.
+        "payment": DocumentTable(
+            staging="sn_spend_intg_imp_invoice_payment_detail", target="sn_shop_invoice",
+            target_key="payment_reference", coalesce="u_number",
+        ),
+    }  # fmt: skip
+
+
 class SourceTable(Model):
     """Where ServiceNow keeps one kind of document read as a source: header and line tables.
 
@@ -134,6 +171,11 @@ class ServiceNowConnection(ConnectionBase):
         default_factory=default_staging_tables,
         description="per entity; entries given here replace the defaults of those entities only",
     )
+    document_tables: dict[str, DocumentTable] = Field(
+        default_factory=default_document_tables,
+        description="ERP documents written whole (orders, invoices with lines, payments), per "
+        "entity; entries given here replace the defaults of those entities only",
+    )
     push: ServiceNowPush | None = Field(
         default=None, description="accept Business Rule pushes at the webhook receiver"
     )
@@ -147,6 +189,11 @@ class ServiceNowConnection(ConnectionBase):
     @classmethod
     def _over_defaults(cls, value: dict[str, StagingTable]) -> dict[str, StagingTable]:
         return {**default_staging_tables(), **value}
+
+    @field_validator("document_tables", mode="after")
+    @classmethod
+    def _documents_over_defaults(cls, value: dict[str, DocumentTable]) -> dict[str, DocumentTable]:
+        return {**default_document_tables(), **value}
 
     @field_validator("source_tables", mode="after")
     @classmethod

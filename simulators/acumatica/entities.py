@@ -249,6 +249,7 @@ CHECK = EntityDef(
         "PaymentRef": S,
         "ApplicationDate": T,
         "PaymentAmount": D,
+        "CurrencyID": S,
         "Status": S,
         "Hold": B,
         "Description": S,
@@ -265,7 +266,13 @@ CHECK = EntityDef(
     computed=("Status", "LastModifiedDateTime"),
     number_format="{:06d}",
     released_statuses=("Closed", "Voided"),
-    defaults={"Type": "Payment", "Hold": False, "PaymentMethod": "CHECK", "CashAccount": "10200"},
+    defaults={
+        "Type": "Payment",
+        "Hold": False,
+        "PaymentMethod": "CHECK",
+        "CashAccount": "10200",
+        "CurrencyID": "USD",
+    },
 )
 
 ENTITIES: tuple[EntityDef, ...] = (

@@ -144,20 +144,27 @@ def _documents(options: AcumaticaOptions, vendors: list[str]) -> list[tuple[Enti
                 },
             )
         )
+    bills = [values for entity, values in out if entity is BILL]
+    # Each payment pays one bill of its vendor, the way AP pays them; a bill is paid once.
+    paying = rng.sample(bills, min(len(bills), options.check_count))
     for i in range(options.check_count):
+        amount = round(rng.uniform(50, 5000), 2)
+        paid = paying[i] if i < len(paying) else None
         out.append(
             (
                 CHECK,
                 {
                     "ReferenceNbr": f"{i + 1:06d}",
-                    "Vendor": rng.choice(vendors),
+                    "Vendor": paid["Vendor"] if paid else rng.choice(vendors),
                     "PaymentRef": f"{1000 + i}",
                     "ApplicationDate": day + timedelta(days=i),
-                    "PaymentAmount": round(rng.uniform(50, 5000), 2),
+                    "PaymentAmount": amount,
                     "Description": f"Payment {i + 1}",
+                    "Details": [{"DocType": "Bill", "ReferenceNbr": paid["ReferenceNbr"],
+                                 "AmountPaid": amount}] if paid else [],
                 },
             )
-        )
+        )  # fmt: skip
     return out
 
 

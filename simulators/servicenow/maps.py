@@ -35,6 +35,27 @@ SUPPLIER_MAP = TransformMap(
     references={"u_currency": ("fx_currency", "code")},
 )
 
+# Where Accounts Payable Operations is installed, the same staging row also fills its supplier
+# table, the one ServiceNow documents name: an instance option (``AP_OPERATIONS_MAPS``), since
+# an instance without it has only core_company.
+AP_SUPPLIER_MAP = TransformMap(
+    name="ML Connector AP Supplier",
+    source_table="sn_fcms_intg_imp_supplier",
+    target_table="sn_fin_supplier",
+    # The same staging columns; sn_fin_supplier's own names where they differ.
+    field_map={
+        **SUPPLIER_MAP.field_map,
+        "u_vendor_number": "u_erp_vendor_number",
+        "u_email": "email",
+        "u_tax_id": "tax_id",
+        "u_currency": "currency",
+        "u_active": "active",
+    },
+    coalesce=("u_erp_vendor_number",),
+    mandatory=("name",),
+    order=200,
+)
+
 
 # What order lines and invoice lines share: amounts and the cost assignment by ERP keys.
 _LINE_FIELDS = {
@@ -192,3 +213,5 @@ DEFAULT_TRANSFORM_MAPS: tuple[TransformMap, ...] = (
     INVOICE_LINE_MAP,
     INVOICE_PAYMENT_MAP,
 )
+
+AP_OPERATIONS_MAPS: tuple[TransformMap, ...] = (*DEFAULT_TRANSFORM_MAPS, AP_SUPPLIER_MAP)

@@ -57,6 +57,8 @@ class ServiceNowOptions:
     invoice_count: int = 5  # sn_shop_invoice rows with lines
     # cmn_cost_center rows documents are charged to, as (code, name); None: four plants.
     cost_centers: tuple[tuple[str, str], ...] | None = None
+    # (account number, name, type) seeded in the GL account tables; None: the default chart.
+    gl_accounts: tuple[tuple[str, str, str], ...] | None = None
     push: PushRule | None = None  # the Business Rule push accelerator; None: not installed
     # Lets tests reach an in-process receiver (httpx.ASGITransport); None: real HTTP.
     delivery_transport: httpx.AsyncBaseTransport | None = None

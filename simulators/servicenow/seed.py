@@ -145,13 +145,16 @@ def _seed_source_to_pay(store: ServiceNowStore, add: Adder) -> None:
             )
         )
     accounts = []
-    for i, (number, name, kind) in enumerate(GL_ACCOUNTS):
+    chart = GL_ACCOUNTS if options.gl_accounts is None else options.gl_accounts
+    for i, (number, name, kind) in enumerate(chart):
         values = {"account_number": number, "name": name, "account_type": kind, "active": "true"}
         add("itfm_gl_accounts", dict(values), 300 + i)
         accounts.append(add("sn_fin_gl_account", {**values, "category": kind}, 300 + i))
     centers = [
         add("cmn_cost_center", {"code": code, "name": name, "u_active": "true"}, 320 + i)
-        for i, (code, name) in enumerate(options.cost_centers or COST_CENTERS)
+        for i, (code, name) in enumerate(
+            COST_CENTERS if options.cost_centers is None else options.cost_centers
+        )
     ]
     companies = [r for r in store.tables["core_company"].records.values()]
     if not suppliers:

@@ -36,6 +36,24 @@ def test_demo_prints_a_complete_summary(tmp_path: Path) -> None:
     assert "within one polling interval (20 s) of being read: yes" in out, out
 
 
+def test_the_acumatica_demo_prints_a_complete_summary(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS",)}
+    result = subprocess.run(
+        [*CLI, "demo", "--flow", "acumatica-servicenow", "--vendors", "20", "--documents", "40",
+         "--poll-interval", "5", "--timeout", "240", "--workdir", str(tmp_path / "d")],
+        cwd=ROOT, env={**env, "COLUMNS": "160"}, capture_output=True, text=True, timeout=400,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Acumatica simulator" in out and "in target, once" in out
+    assert "complete" in out and "incomplete" not in out
+    for master in ("vendor", "gl_account", "cost_center"):
+        assert f"{master} master identical on both sides" in out, out
+    for document in ("purchase_order", "purchase_invoice", "payment"):
+        assert f"{document} documents agree on both sides" in out, out
+
+
 def test_kafka_up_prints_a_working_bootstrap_address() -> None:
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     proc = subprocess.Popen(

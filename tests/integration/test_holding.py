@@ -103,6 +103,9 @@ class FlakyTarget:
         self.written.append((record.key, record.offset))
         return Outcome("inserted", target_id=f"t-{record.offset}")
 
+    async def start(self) -> None:
+        pass
+
     async def aclose(self) -> None:
         return None
 

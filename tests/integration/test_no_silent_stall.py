@@ -265,10 +265,11 @@ async def test_a_trickling_notification_is_answered_not_left_open(
     from producers import receiver as receiver_module
     from producers.receiver import receiver_app
     from producers.servicenow_push import ServiceNowPushNotifier
+    from producers.shared_secret import SharedSecret
     from simulators.server import serve_in_thread
 
     monkeypatch.setattr(receiver_module, "BODY_SECONDS", 0.5)
-    notifier = ServiceNowPushNotifier("X-Secret", "a-secret-of-sixteen-chars")
+    notifier = ServiceNowPushNotifier(SharedSecret("X-Secret", "a-secret-of-sixteen-chars"))
     url, stop = serve_in_thread(receiver_app({("servicenow", "sn"): notifier}, lambda _: None))
     try:
         host, port = url.removeprefix("http://").split(":")

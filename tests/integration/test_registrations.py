@@ -134,6 +134,7 @@ def test_webhook_routes_come_from_the_registrations(secrets: SecretStore, bootst
     notifying = {
         "business_central": bc_connection(URL, webhooks=True),
         "servicenow": sn_connection(URL, push={"secret": {"secret": "push-secret"}}),
+        "acumatica": acumatica_connection(URL, push={"secret": {"secret": "push-secret"}}),
     }
     assert {s.name for s in SOURCES if s.notifier is not None} == set(notifying)
     settings = settings_with(
@@ -154,6 +155,10 @@ def test_webhook_routes_come_from_the_registrations(secrets: SecretStore, bootst
                        json={"table": "sn_shop_invoice", "sys_id": "a" * 32},
                        headers={"X-MLC-Push-Secret": PUSH_SECRET})  # fmt: skip
     assert push.status_code == 202 and written[0].record_id == "a" * 32
+    pushed = client.post("/webhooks/acumatica/acumatica-conn",
+                         json={"Query": "Vendor", "Inserted": [{"VendorID": "V1"}]},
+                         headers={"X-MLC-Push-Secret": PUSH_SECRET})  # fmt: skip
+    assert pushed.status_code == 202 and written[1].entity_set == "Vendor"
     # A connection that does not notify, or a system without notifications, has no route.
     assert client.get("/webhooks/business_central/quiet").status_code == 404
     assert client.post("/webhooks/acumatica/x", json={}).status_code == 404

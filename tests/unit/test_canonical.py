@@ -115,12 +115,13 @@ def test_purchase_documents_name_vendor_cost_centers_accounts_and_items() -> Non
 def test_what_waits_and_what_the_xref_records_follow_from_the_declarations() -> None:
     assert declared("sales_invoice").header == (Reference("customer_number", "customer"),)
     assert Reference("applies_to_invoice_number", "sales_invoice") in declared("payment").header
+    assert Reference("applies_to_bill_number", "purchase_invoice") in declared("payment").header
     documents = {"purchase_order", "purchase_invoice", "sales_invoice", "payment"}
     masters = {"vendor", "customer", "item", "gl_account", "cost_center"}
     assert documents == canonical.DOCUMENTS
     assert masters == canonical.MASTERS
     # An invoice a payment applies to is named by code like a master: the xref records it.
-    assert masters | {"sales_invoice"} == canonical.REFERENCED
+    assert masters | {"sales_invoice", "purchase_invoice"} == canonical.REFERENCED
     assert not declared("vendor")
 
 

@@ -122,10 +122,10 @@ CASES: list[tuple[str, Mutation, str]] = [
         "system": "servicetitan", "tenant_id": "1", "auth": {
             "kind": "servicetitan", "client_id": "c", "client_secret": {"secret": "bc-secret"},
             "app_key": {"secret": "sn-secret"}}})(d)), "connections.st"),
-    ("source cannot read system", lambda d: put("flows.f.source", "acu")(put("connections.acu", {
-        "system": "acumatica", "instance_url": "https://a", "version": "24.200.001",
-        "auth": {"kind": "acumatica_login", "username": "u",
-                 "password": {"secret": "bc-secret"}}})(d)), "connections.acu"),
+    ("source cannot read system", lambda d: put("flows.f.source", "st")(put("connections.st", {
+        "system": "servicetitan", "tenant_id": "1", "auth": {
+            "kind": "servicetitan", "client_id": "c", "client_secret": {"secret": "bc-secret"},
+            "app_key": {"secret": "sn-secret"}}})(d)), "connections.st"),
 ]  # fmt: skip
 
 RAW_CASES: list[tuple[str, bytes, str]] = [

@@ -117,7 +117,8 @@ def test_overrides_belong_to_the_flow_the_record_came_by() -> None:
 def test_the_columns_an_override_may_rename_are_what_is_rendered_whatever_the_values() -> None:
     assert columns("vendor") == set(vendor_row(VENDOR, False))
     assert columns("vendor") == set(vendor_row({}, True))
-    assert "u_account_number" in columns("gl_account") and columns("payment") == frozenset()
+    assert "u_account_number" in columns("gl_account") and columns("customer") == frozenset()
+    assert "u_paid_amount" in columns("payment") and "u_po_number" in columns("purchase_order")
 
 
 @pytest.mark.parametrize(
