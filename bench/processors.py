@@ -35,11 +35,6 @@ from ml_connector.kafka.admin import TopicSpec, ensure_topics
 from ml_connector.kafka.clients import consumer, producer
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKER = (
-    "import json, sys; from ml_connector.config import parse_settings;"
-    "from app.pipeline import run_processors; settings = parse_settings(json.loads(sys.argv[1]));"
-    "sys.argv = [sys.argv[0], 'worker']; run_processors(settings, settings.kafka.bootstrap_servers)"
-)
 
 
 def config(bootstrap: str, registry_url: str, partitions: int) -> dict[str, Any]:
@@ -135,7 +130,11 @@ def run_processors(cfg: dict[str, Any], count: int, timeout: float) -> Run:
     bootstrap = settings.kafka.bootstrap_servers or ""
     sink = settings.kafka.topics.sink("sn", "vendor")
     counter = _counter(bootstrap, sink)
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(cfg)], cwd=ROOT,
+    # MLC_BENCH_PROFILE=file: the processors run under cProfile, their stats written there.
+    profile = os.environ.get("MLC_BENCH_PROFILE")
+    runner = ["-m", "cProfile", "-o", profile] if profile else []
+    proc = subprocess.Popen([sys.executable, *runner, "-m", "bench.processors_worker",
+                             json.dumps(cfg)], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     seen, first, cpu_first = 0, 0.0, 0.0
@@ -145,7 +144,10 @@ def run_processors(cfg: dict[str, Any], count: int, timeout: float) -> Run:
             if proc.poll() is not None:
                 raise RuntimeError(f"the processors ended: {(proc.stderr or io.StringIO()).read()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"only {seen} of {count} events routed in {timeout:.0f} s")
+                proc.terminate()
+                _, errors = proc.communicate(timeout=60)
+                raise RuntimeError(f"only {seen} of {count} events routed in {timeout:.0f} s; "
+                                   f"the processors said:\n{errors[-5000:]}")  # fmt: skip
             got = [m for m in counter.consume(10000, 0.2) if m.error() is None]
             if got and seen == 0:
                 first, cpu_first = time.perf_counter(), _cpu(proc.pid)
@@ -199,7 +201,7 @@ def bench_p4(bootstrap: str, registry_url: str, count: int) -> None:
     change = seed(settings, bootstrap, count)
     raw = copy_loop(bootstrap, change, count, avro=False)
     loop = copy_loop(bootstrap, change, count, avro=True)
-    ours = run_processors(cfg, count, timeout=max(300.0, count / 50))
+    ours = run_processors(cfg, count, timeout=max(120.0, count / 50))
     print(f"P4 processors, {count:,} vendor change events: {ours.per_second:,.0f} events/s, "
           f"{ours.per_cpu_second:,.0f} per CPU-second | confluent-kafka copy "
           f"{raw.per_cpu_second:,.0f} per CPU-second ({raw.per_second:,.0f}/s) | "
