@@ -13,10 +13,12 @@ topic already carries canonical entities. Here:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterable
@@ -69,14 +71,36 @@ BATCH_SIZE = 1000
 BATCH_WITHIN = 0.05
 
 
+def state_dir() -> str:
+    """A directory of this process's own for the tables' RocksDB files, removed as it exits.
+    Each start restores the tables from their changelogs into a new one, so a worker never
+    trusts files another run (or a killed one) left behind."""
+    path = tempfile.mkdtemp(prefix="mlc-processors-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def rocksdb_options() -> dict[str, Any]:
+    """Faust's RocksDB store through rocksdict, with its memory bounded per partition's
+    database: a 4 MiB block cache and two 4 MiB write buffers (Faust's defaults are 2 GiB
+    and three of 64 MiB). A new dict per table: Faust takes keys out of the one it gets."""
+    return {
+        "driver": "rocksdict",
+        "block_cache_size": 4 * 2**20,
+        "block_cache_compressed_size": 2**20,
+        "write_buffer_size": 4 * 2**20,
+        "max_write_buffer_number": 2,
+    }
+
+
 def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefView) -> faust.App:
     topics = settings.kafka.topics
     app = faust.App(
         topics.processor_app(),
         broker=f"kafka://{bootstrap}",
-        store="memory://",
-        # Tables live in memory and in their changelogs; nothing belongs in the working dir.
-        datadir=tempfile.mkdtemp(prefix="mlc-processors-"),
+        # Tables live on disk and in their changelogs, so memory does not grow with the keys.
+        store="rocksdb://",
+        datadir=state_dir(),
         # Tables use JSON; our topics carry Avro bytes and say so themselves.
         key_serializer="json",
         value_serializer="json",
@@ -95,9 +119,11 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
     )
     # One entry per (target, source, entity, key): the hash of the content last routed there.
     # Its changelog topic makes it survive restarts and follow partitions on rebalance.
-    seen = app.Table("content-hash", default=None, partitions=settings.kafka.partitions)
+    seen = app.Table("content-hash", default=None, partitions=settings.kafka.partitions,
+                     options=rocksdb_options())  # fmt: skip
     # Documents waiting for a master, by the same key (see ``parking``).
-    waiting = app.Table("waiting", default=None, partitions=settings.kafka.partitions)
+    waiting = app.Table("waiting", default=None, partitions=settings.kafka.partitions,
+                        options=rocksdb_options())  # fmt: skip
 
     def raw(*names: str) -> Any:
         """Our topics carry Avro or JSON bytes of their own: Faust passes them through."""
