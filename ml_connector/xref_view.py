@@ -87,7 +87,7 @@ class XrefView:
             self._consumer.close()  # never started: the worker did not take it over
         else:
             self._thread.join(5)  # the worker closes the consumer as it ends
-        self._remove()
+        # What was read stays readable; the store goes when the process exits.
 
     def _remove(self) -> None:
         with self._lock:
