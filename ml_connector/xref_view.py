@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 
@@ -18,6 +17,7 @@ from rocksdict import BlockBasedOptions, Cache, Options, Rdict
 
 from ml_connector.kafka.clients import Consumed
 from ml_connector.kafka.worker import Worker, each
+from ml_connector.scratch import scratch_dir
 from ml_connector.xref import XrefEntry, fold, xref_key
 
 ENTRY = b"e\0"  # + xref key -> the entry's JSON, as on the topic
@@ -59,7 +59,7 @@ class XrefView:
             "enable.partition.eof": False,
             "log_level": 0,
         })  # fmt: skip
-        self._path = tempfile.mkdtemp(prefix="mlc-xref-")
+        self._path = scratch_dir("xref")
         self._db = _open(self._path)
         atexit.register(self._remove)
         self._lock = threading.Lock()

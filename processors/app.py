@@ -13,13 +13,10 @@ topic already carries canonical entities. Here:
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterable
 from typing import Any
@@ -31,6 +28,7 @@ from ml_connector.avro import AvroCodec
 from ml_connector.canonical import DOCUMENTS, REFERENCED, required_fields
 from ml_connector.config import Settings
 from ml_connector.metrics import RECORDS
+from ml_connector.scratch import scratch_dir
 from ml_connector.xref import master_entry, xref_key
 from ml_connector.xref_view import XrefView
 from processors.parking import Parked, release_timer
@@ -71,15 +69,6 @@ BATCH_SIZE = 1000
 BATCH_WITHIN = 0.05
 
 
-def state_dir() -> str:
-    """A directory of this process's own for the tables' RocksDB files, removed as it exits.
-    Each start restores the tables from their changelogs into a new one, so a worker never
-    trusts files another run (or a killed one) left behind."""
-    path = tempfile.mkdtemp(prefix="mlc-processors-")
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
-
-
 def rocksdb_options() -> dict[str, Any]:
     """Faust's RocksDB store through rocksdict, with its memory bounded per partition's
     database: a 4 MiB block cache and two 4 MiB write buffers (Faust's defaults are 2 GiB
@@ -100,7 +89,9 @@ def build_app(settings: Settings, bootstrap: str, codec: AvroCodec, xref: XrefVi
         broker=f"kafka://{bootstrap}",
         # Tables live on disk and in their changelogs, so memory does not grow with the keys.
         store="rocksdb://",
-        datadir=state_dir(),
+        # Restored from the changelogs into a new directory at each start, so a worker never
+        # trusts files another run (or a killed one) left behind.
+        datadir=scratch_dir("processors"),
         # Tables use JSON; our topics carry Avro bytes and say so themselves.
         key_serializer="json",
         value_serializer="json",
