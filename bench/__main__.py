@@ -6,10 +6,15 @@
 - poll: records per second a poller turns into acknowledged change events, relative to
   reading the same records from the Business Central simulator alone: how much of the
   source's read rate the producer keeps.
+- p4, p5: the processors' events per CPU-second against bare copy loops, and their peak
+  memory with a backlog (``bench/processors.py``).
+
+``python -m bench`` runs them all; ``python -m bench p4 --events 15000`` runs one.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import time
@@ -22,6 +27,7 @@ from typing import Any
 import fastavro
 
 import schemas
+from bench.processors import bench_p4, bench_p5
 from devkit.embedded import EmbeddedBroker
 from devkit.registry import EmbeddedRegistry
 from ml_connector import streams
@@ -98,15 +104,45 @@ async def bench_poll(bootstrap: str, registry_url: str, bc_url: str) -> None:
     await source.aclose()
 
 
+BENCHES = ("codec", "poll", "p4", "p5")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "benches", nargs="*", metavar="|".join(BENCHES), help="which to run (default: all)"
+    )
+    parser.add_argument("--events", type=int, default=15_000, help="P4's change events")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=50_000,
+        help="P5's backlog, one key per event (the goal speaks of 1,000,000)",
+    )
+    args = parser.parse_args()
+    chosen = args.benches or BENCHES
+    if unknown := set(chosen) - set(BENCHES):
+        parser.error(f"unknown bench {', '.join(sorted(unknown))}: expected {', '.join(BENCHES)}")
     options = business_central.BusinessCentralOptions(vendor_count=RECORDS)
     app = business_central.create_app(options)
     bc_url, stop_bc = serve_in_thread(app)
     with EmbeddedBroker() as broker, EmbeddedRegistry() as registry:
-        records = [app.state.sim.render("vendors", r) for r in
-                   app.state.sim.rows(app.state.sim.default_company_id(), "vendors")]  # fmt: skip
-        bench_codec(registry.url, records)
-        asyncio.run(bench_poll(broker.bootstrap_servers, registry.url, bc_url))
+        bootstrap = broker.bootstrap_servers
+        if "codec" in chosen:
+            sim = app.state.sim
+            records = [sim.render("vendors", r) for r in
+                       sim.rows(sim.default_company_id(), "vendors")]  # fmt: skip
+            bench_codec(registry.url, records)
+        if "poll" in chosen:
+            asyncio.run(bench_poll(bootstrap, registry.url, bc_url))
+        if "p4" in chosen:
+            bench_p4(bootstrap, registry.url, args.events)
+        if "p5" in chosen:
+            bench_p5(bootstrap, registry.url, args.backlog)
     stop_bc()
 
 

@@ -122,6 +122,13 @@ class AvroCodec:
     def __init__(self, catalog: SchemaCatalog) -> None:
         self.catalog = catalog
         self._current: dict[str, tuple[dict[str, Any], Parsed]] = {}
+        # Per (subject, entity): the header, asked of the catalog once rather than serialising
+        # the whole schema on every encode.
+        self._headers: dict[tuple[str, str], bytes] = {}
+        # Per (entity, writer schema): the reader schema to resolve against, or None when the
+        # writer's is the current one, which fastavro would otherwise compare on every decode.
+        self._readers: dict[tuple[str, int], tuple[Parsed, Parsed | None]] = {}
+        self._lock = threading.Lock()
 
     def _schema(self, entity: str) -> tuple[dict[str, Any], Parsed]:
         if entity not in self._current:
@@ -129,17 +136,38 @@ class AvroCodec:
             self._current[entity] = (raw, fastavro.parse_schema(raw))
         return self._current[entity]
 
+    def _header(self, topic: str, entity: str) -> bytes:
+        subject = value_subject(topic)
+        header = self._headers.get((subject, entity))
+        if header is None:
+            header = self.catalog.header_for(subject, self._schema(entity)[0])
+            with self._lock:
+                self._headers[(subject, entity)] = header
+        return header
+
+    def _reader(self, entity: str, writer: Parsed) -> Parsed | None:
+        # The catalog keeps each writer schema it parsed, so its id names it for good.
+        found = self._readers.get((entity, id(writer)))
+        if found is None:
+            _, current = self._schema(entity)
+            found = (writer, None if writer == current else current)
+            with self._lock:
+                self._readers[(entity, id(writer))] = found
+        return found[1]
+
     def encode(self, topic: str, entity: str, value: dict[str, Any]) -> bytes:
-        raw, parsed = self._schema(entity)
+        header = self._header(topic, entity)
         buf = io.BytesIO()
-        buf.write(self.catalog.header_for(value_subject(topic), raw))
-        fastavro.schemaless_writer(buf, parsed, value)
+        buf.write(header)
+        fastavro.schemaless_writer(buf, self._schema(entity)[1], value)
         return buf.getvalue()
 
     def decode(self, entity: str, data: bytes) -> dict[str, Any]:
         writer, offset = self.catalog.writer_schema(data)
-        _, reader = self._schema(entity)
-        result = fastavro.schemaless_reader(io.BytesIO(data[offset:]), writer, reader)
+        reader = self._reader(entity, writer)
+        buf = io.BytesIO(data)
+        buf.seek(offset)
+        result = fastavro.schemaless_reader(buf, writer, reader)
         if not isinstance(result, dict):
             raise ValueError(f"{entity}: the value is not an Avro record")
         return result

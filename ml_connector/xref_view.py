@@ -1,20 +1,47 @@
-"""The ``mlc.xref`` topic in memory, followed by a background consumer (see ``xref``)."""
+"""The ``mlc.xref`` topic in a local RocksDB, followed by a background consumer (see ``xref``).
+
+On disk rather than in dicts, so the process's memory does not grow with every master any
+source ever sent; read back from the topic's beginning at each start, as before.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import shutil
 import threading
 from collections.abc import Callable
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict
 
 from ml_connector.kafka.clients import Consumed, consumer
 from ml_connector.kafka.worker import Worker, each
+from ml_connector.scratch import scratch_dir
 from ml_connector.xref import XrefEntry, fold, xref_key
+
+ENTRY = b"e\0"  # + xref key -> the entry's JSON, as on the topic
+CODE = b"c\0"  # + connection, entity, folded code -> xref key
+
+
+def _code_key(connection: str, entity: str, code: str) -> bytes:
+    return CODE + "\0".join((connection, entity, fold(code))).encode()
+
+
+def _open(path: str) -> Rdict:
+    """Memory bounded: a 4 MiB block cache, two 4 MiB write buffers."""
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_write_buffer_size(4 * 2**20)
+    options.set_max_write_buffer_number(2)
+    table = BlockBasedOptions()
+    table.set_block_cache(Cache(4 * 2**20))
+    options.set_block_based_table_factory(table)
+    return Rdict(path, options=options)
 
 
 class XrefView:
-    """The whole xref topic in memory, followed by a background consumer.
+    """The whole xref topic in a local store, followed by a background consumer.
 
     ``version`` grows with every change, so a caller can tell cheaply whether anything arrived
     since it last looked. If following fails (say, a record that does not parse), the view
@@ -30,8 +57,9 @@ class XrefView:
             "mlc-xref-reader",  # never commits: every reader starts at the beginning
             **{"enable.partition.eof": False, "log_level": 0},
         )  # fmt: skip
-        self._entries: dict[str, XrefEntry] = {}
-        self._codes: dict[tuple[str, str, str], str] = {}  # (conn, entity, folded code) -> key
+        self._path = scratch_dir("xref")
+        self._db = _open(self._path)
+        atexit.register(self._remove)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -57,6 +85,14 @@ class XrefView:
             self._consumer.close()  # never started: the worker did not take it over
         else:
             self._thread.join(5)  # the worker closes the consumer as it ends
+        # What was read stays readable; the store goes when the process exits.
+
+    def _remove(self) -> None:
+        with self._lock:
+            if self._path:
+                self._db.close()
+                shutil.rmtree(self._path, ignore_errors=True)
+                self._path = ""
 
     def _follow(self, worker: Worker) -> None:
         try:
@@ -70,23 +106,28 @@ class XrefView:
         self.apply((m.key or b"").decode(), m.value)
 
     def apply(self, key: str, raw: bytes | None) -> None:
+        entry = XrefEntry.parse(key, raw) if raw is not None else None  # raises before writing
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._codes.pop((old.connection, old.entity, fold(old.code)), None)
-            if raw is not None:
-                entry = XrefEntry.parse(key, raw)
-                self._entries[key] = entry
-                self._codes[(entry.connection, entry.entity, fold(entry.code))] = key
+            stored = self._db.get(ENTRY + key.encode())
+            if stored is not None:
+                old = XrefEntry.parse(key, stored)
+                del self._db[_code_key(old.connection, old.entity, old.code)]
+            if entry is None:
+                del self._db[ENTRY + key.encode()]
+            else:
+                self._db[ENTRY + key.encode()] = raw
+                self._db[_code_key(entry.connection, entry.entity, entry.code)] = key.encode()
             self.version += 1
 
     def holds(self, connection: str, entity: str, code: str) -> bool:
         """Whether ``connection`` is known to hold a record of ``entity`` with this code."""
-        return (connection, entity, fold(code)) in self._codes
+        return _code_key(connection, entity, code) in self._db
 
     def peer_code(self, connection: str, entity: str, native_id: str, peer: str) -> str | None:
         """The code in ``peer`` of what ``connection`` holds as ``native_id``, if learned."""
-        entry = self._entries.get(xref_key(connection, entity, native_id))
-        if entry is None or entry.peer_connection != peer:
+        key = xref_key(connection, entity, native_id)
+        stored = self._db.get(ENTRY + key.encode())
+        if stored is None:
             return None
-        return entry.peer_code
+        entry = XrefEntry.parse(key, stored)
+        return entry.peer_code if entry.peer_connection == peer else None
