@@ -118,7 +118,11 @@ def test_metrics_agree_with_the_systems_and_every_dashboard_query_has_data(
         assert total(producers, "mlc_token_refreshes_total", connection="bc") >= 1
         # The lag gauge is sampled every few seconds: it comes to what the group's offsets say.
         group = p.topics.sink_group("sn")
-        assert any(n == "mlc_consumer_lag" and lab["group"] == group for n, lab, _ in sinks)
+        # Its first sample may predate the topics (the sampler starts with the worker), and
+        # the next comes up to EVERY_SECONDS later: wait for it rather than read it once.
+        p.wait("the sinks' lag gauge", lambda: any(
+            n == "mlc_consumer_lag" and lab["group"] == group
+            for n, lab, _ in scrape(workers["sinks"])), timeout=60)  # fmt: skip
 
         def sink_lag() -> float:
             return total(scrape(workers["sinks"]), "mlc_consumer_lag", group=group)
