@@ -54,7 +54,7 @@ VOLUME ["/app/data"]
 USER 10001:10001
 # The readiness of whichever worker kind runs here (see app/healthcheck.py): Kafka reachable,
 # no worker paused, every loop coming round.
-HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
   CMD ["python", "-m", "app.healthcheck"]
 ENTRYPOINT ["ml-connector"]
 CMD ["--help"]

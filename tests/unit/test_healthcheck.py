@@ -11,6 +11,7 @@ import pytest
 
 from app import health, healthcheck
 from devkit.java import free_port, free_ports
+from ml_connector.config import load_settings
 
 
 class _Ready(BaseHTTPRequestHandler):
@@ -91,3 +92,30 @@ def test_a_config_without_listeners_is_unhealthy(
     monkeypatch.setenv("MLC_CONFIG", str(config))
     assert healthcheck.main() == 1
     assert "metrics.port is null" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "env"),
+    [
+        ("kafka:\n  topic_prefix: x\n", None),
+        ("metrics:\n  port: 9500\n", None),
+        ("metrics:\n  port: null\n", None),
+        ("metrics:\n  listen_host: 10.1.2.3\n  port: 9600\n", None),
+        ("metrics:\n  port: 9700\n", "0.0.0.0"),
+        ("", "0.0.0.0"),
+    ],
+)
+def test_the_check_finds_the_listeners_where_the_workers_put_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, env: str | None
+) -> None:
+    """The check reads the metrics section alone (it runs every few seconds); it must land
+    where the workers' full config loading does, environment override included."""
+    config = tmp_path / "mlc.yaml"
+    config.write_text(text)
+    monkeypatch.setenv("MLC_CONFIG", str(config))
+    if env is None:
+        monkeypatch.delenv("MLC_METRICS_LISTEN_HOST", raising=False)
+    else:
+        monkeypatch.setenv("MLC_METRICS_LISTEN_HOST", env)
+    metrics = load_settings(config).metrics
+    assert healthcheck.listener() == (metrics.listen_host, metrics.port)
