@@ -16,14 +16,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.health_ports import OFFSETS as OFFSETS  # where each component listens
 from ml_connector import heartbeat
 from ml_connector.kafka.clients import admin as admin_client
 from ml_connector.metrics import PAUSED
 
 log = logging.getLogger(__name__)
 
-# Where each component listens, above ``metrics.port``: one port per process on one host.
-OFFSETS = {"producers": 0, "processors": 1, "sinks": 2, "audit": 3, "webhooks": 4}
 KAFKA_CHECK_SECONDS = 10.0
 
 

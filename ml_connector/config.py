@@ -226,7 +226,8 @@ class WebhookConfig(_Model):
     listen_host: str = Field(
         default="127.0.0.1",
         description="address to bind; loopback behind a reverse proxy (the usual way to give "
-        "it https), 0.0.0.0 to take calls directly or inside a container",
+        "it https), 0.0.0.0 to take calls directly or inside a container; "
+        "MLC_WEBHOOKS_LISTEN_HOST overrides it",
     )
     listen_port: int = Field(default=8088, ge=1, le=65535)
     public_url: str | None = Field(
@@ -305,6 +306,9 @@ class Settings(_Model):
         # A container's listener must bind beyond loopback for Prometheus to reach it.
         if listen := os.environ.get("MLC_METRICS_LISTEN_HOST"):
             changed["metrics"] = self.metrics.model_copy(update={"listen_host": listen})
+        # Likewise the receiver: the same config binds loopback on a host, all in a container.
+        if listen := os.environ.get("MLC_WEBHOOKS_LISTEN_HOST"):
+            changed["webhooks"] = self.webhooks.model_copy(update={"listen_host": listen})
         return self.model_copy(update=changed) if changed else self
 
 

@@ -163,3 +163,14 @@ def test_containers_widen_the_metrics_listener_from_the_environment(
     monkeypatch.setenv("MLC_METRICS_LISTEN_HOST", "0.0.0.0")
     metrics = load_settings(path).metrics
     assert (metrics.listen_host, metrics.port) == ("0.0.0.0", 9500)
+
+
+def test_containers_widen_the_webhook_receiver_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mlc.yaml"
+    path.write_text("webhooks:\n  listen_port: 8099\n")
+    assert load_settings(path).webhooks.listen_host == "127.0.0.1"
+    monkeypatch.setenv("MLC_WEBHOOKS_LISTEN_HOST", "0.0.0.0")
+    hooks = load_settings(path).webhooks
+    assert (hooks.listen_host, hooks.listen_port) == ("0.0.0.0", 8099)

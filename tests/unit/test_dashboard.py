@@ -58,9 +58,9 @@ def test_compose_provisions_prometheus_and_grafana_with_the_dashboard() -> None:
     [job] = config["scrape_configs"]
     assert job["job_name"] == dashboard.JOB
     assert {n for sd in job["dns_sd_configs"] for n in sd["names"]} == {
-        "producers", "processors", "sinks", "audit",
+        "producers", "processors", "sinks", "audit", "webhooks",
     }  # fmt: skip
-    for worker in ("producers", "processors", "sinks", "audit"):
+    for worker in ("producers", "processors", "sinks", "audit", "webhooks"):
         assert services[worker]["environment"]["MLC_METRICS_LISTEN_HOST"] == "0.0.0.0"
 
 
