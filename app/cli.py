@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperCommand
 
 from app import cli_ops
-from app.cli_common import JsonOption, fail, print_json, read_settings
+from app.cli_common import JsonOption, fail, kafka_bootstrap, print_json, problem, read_settings
 
 if TYPE_CHECKING:
     from simulators.simulator import Simulator
@@ -246,13 +246,11 @@ def status(
     from app.status import status as read_status
 
     settings = read_settings(config)
-    bootstrap = settings.kafka.bootstrap_servers
-    if not bootstrap:
-        raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
+    bootstrap = kafka_bootstrap(settings)
     try:
         found = read_status(settings, bootstrap)
-    except Exception as exc:  # noqa: BLE001 - Kafka unreachable or refusing: say so, briefly
-        raise fail(f"cannot read the status from Kafka at {bootstrap}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - Kafka gone or refusing midway: say so, briefly
+        raise problem(f"cannot read the status from Kafka at {bootstrap}: {exc}") from None
     if as_json:
         print(json.dumps(found.to_json(), indent=2))
         return
@@ -317,6 +315,10 @@ def run(
 
     if log_level.lower() not in LEVELS:
         raise fail(f"--log-level {log_level!r}: expected one of {', '.join(LEVELS)}")
+    if component is not None and component not in pipeline.RUNNERS:
+        raise fail(
+            f"unknown component {component!r}; expected one of {', '.join(pipeline.RUNNERS)}"
+        )
     settings = read_settings(config)
     found, _ = problems(settings, strict=True)
     if found:  # refused before anything starts, rather than a crash loop under the supervisor
@@ -336,8 +338,6 @@ def run(
         groups = consumer_groups(settings).get(component)
         if groups:
             LagSampler(bootstrap, groups).start()
-    if component not in pipeline.RUNNERS:
-        raise fail(f"unknown component {component!r}; expected one of {pipeline.COMPONENTS}")
     if component == "processors":
         sys.argv = [sys.argv[0], "worker"]  # faust's worker reads its own command line
     try:

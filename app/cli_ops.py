@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_common import JsonOption, fail, print_json, read_settings
+from app.cli_common import JsonOption, fail, kafka_bootstrap, print_json, problem, read_settings
 from app.dlq import DeadFilter, DeadLetters
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
@@ -25,11 +25,9 @@ ConfigOption = Annotated[
 
 
 def _settings(path: Path) -> tuple[Settings, str]:
-
+    """The configuration and the brokers, which have answered (exit 1 naming them if not)."""
     settings = read_settings(path)
-    if not settings.kafka.bootstrap_servers:
-        raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
-    return settings, settings.kafka.bootstrap_servers
+    return settings, kafka_bootstrap(settings)
 
 
 def _known_flow(settings: Settings, flow: str) -> None:
@@ -202,18 +200,25 @@ def replay(
         help="replay one record: CONNECTION:ENTITY:ID (its last sink event is sent again)")] = None,
 ) -> None:  # fmt: skip
     """Replay history: reset a stopped consumer group, or send one record again."""
-    from app.offsets import ReplayRefused, reset_group
+    from app.offsets import GroupRunning, ReplayRefused, one_position, reset_group
 
-    settings, bootstrap = _settings(config)
+    settings = read_settings(config)
     if record is not None:
-        _replay_record(settings, bootstrap, record)
+        _replay_record(settings, _record_spec(record), record)
         return
     if group is None:
         raise fail("give --group (with --to-earliest, --to-datetime or --to-offset) or --record")
+    try:
+        one_position(to_earliest, to_datetime, to_offset)
+    except ReplayRefused as exc:
+        raise fail(str(exc)) from None
+    bootstrap = kafka_bootstrap(settings)
     when = to_datetime.astimezone() if to_datetime else None
     try:
         moved = reset_group(bootstrap, group, topics=topic, to_earliest=to_earliest,
                             to_datetime=when, to_offset=to_offset)  # fmt: skip
+    except GroupRunning as exc:  # the command was right; the group's state is the problem
+        raise problem(str(exc)) from None
     except ReplayRefused as exc:
         raise fail(str(exc)) from None
     table = Table(title=f"group {group} moved")
@@ -225,20 +230,26 @@ def replay(
     out.print(table)
 
 
-def _replay_record(settings: Settings, bootstrap: str, spec: str) -> None:
-    from app.audit_index import AuditIndex
-    from app.replay_record import replay_record
-
+def _record_spec(spec: str) -> tuple[str, str, str]:
     connection, _, rest = spec.partition(":")
     entity, _, record_id = rest.partition(":")
     if not (connection and entity and record_id):
         raise fail("--record takes CONNECTION:ENTITY:ID, e.g. bc:vendor:7f0c...")
+    return connection, entity, record_id
+
+
+def _replay_record(settings: Settings, which: tuple[str, str, str], spec: str) -> None:
+    from app.audit_index import AuditIndex
+    from app.replay_record import replay_record
+
+    connection, entity, record_id = which
+    bootstrap = kafka_bootstrap(settings)
     topics = settings.kafka.topics
     index = AuditIndex(settings.audit.database)
     index.sync(bootstrap, topics.audit, topics.audit_cli_group)
     where = replay_record(bootstrap, index, topics, connection, entity, record_id)
-    if where is None:
-        raise fail(f"{spec}: no event of this record ever reached a sink topic")
+    if where is None:  # a well-formed question with no answer, as `audit` finding nothing
+        raise problem(f"{spec}: no event of this record ever reached a sink topic")
     out.print(f"sent again to {where}")
 
 
@@ -250,12 +261,12 @@ def reconcile(
     """Compare both systems of a flow entity by entity; exit 1 when they differ."""
     import asyncio
 
+    from app.progress import counting
     from app.reconcile import reconcile as run_reconcile
     from ml_connector.secrets import SecretStore
 
-    settings, _ = _settings(config)
+    settings = read_settings(config)  # it reads both systems' APIs, not Kafka
     _known_flow(settings, flow)
-    from app.progress import counting
 
     secrets = SecretStore.from_config(settings.secrets)
     with counting(f"reading {flow}'s source") as progress:
@@ -311,11 +322,12 @@ def backfill(
     from app.pipeline import backfill as run_backfill
     from app.progress import counting
 
-    settings, bootstrap = _settings(config)
+    settings = read_settings(config)
     _known_flow(settings, flow)
     if entity not in settings.flows[flow].entities:
         raise fail(f"flow {flow!r} has no entity {entity!r} "
                    f"(it moves: {', '.join(settings.flows[flow].entities)})")  # fmt: skip
+    bootstrap = kafka_bootstrap(settings)  # after the usage checks: they need no broker
     with counting(f"backfilling {flow} {entity} since {since:%Y-%m-%d %H:%M}") as progress:
         produced = run_backfill(settings, bootstrap, flow, entity, since.astimezone(),
                                 on_page=progress.advance)  # fmt: skip

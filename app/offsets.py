@@ -16,7 +16,11 @@ from ml_connector.kafka.clients import admin as admin_client
 
 
 class ReplayRefused(Exception):
-    """The group cannot be reset now; the message says why and what to do."""
+    """The group cannot be reset as asked; the message says why and what to do."""
+
+
+class GroupRunning(ReplayRefused):
+    """The request was sound, but the group has members: stop them, then ask again."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,12 @@ def group_stopped(bootstrap: str, group: str) -> bool:
     return admin.describe_consumer_groups([group])[group].result().state in _STOPPED
 
 
+def one_position(to_earliest: bool, to_datetime: datetime | None, to_offset: int | None) -> None:
+    """Where to move to is said exactly once."""
+    if sum((to_earliest, to_datetime is not None, to_offset is not None)) != 1:
+        raise ReplayRefused("give exactly one of --to-earliest, --to-datetime, --to-offset")
+
+
 def reset_group(
     bootstrap: str,
     group: str,
@@ -65,13 +75,12 @@ def reset_group(
     to_offset: int | None = None,
 ) -> list[Moved]:
     """Move ``group`` on ``topics`` (default: every topic it has committed) and report."""
-    if sum((to_earliest, to_datetime is not None, to_offset is not None)) != 1:
-        raise ReplayRefused("give exactly one of --to-earliest, --to-datetime, --to-offset")
+    one_position(to_earliest, to_datetime, to_offset)
     admin = admin_client(bootstrap)
     description = admin.describe_consumer_groups([group])[group].result()
     if description.state not in _STOPPED:
         members = ", ".join(m.client_id for m in description.members) or "?"
-        raise ReplayRefused(
+        raise GroupRunning(
             f"group {group} is {description.state.name.lower()} with members {members}: "
             "stop its consumers first"
         )
