@@ -237,8 +237,10 @@ def status(
     config: ConfigOption,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Per flow and entity: cursor and totals; per consumer group: members and lag; per
-    target: records waiting to retry and in the dead-letter topic; subscriptions."""
+    """Per worker: up or down, and when last seen; per flow and entity: cursor and poll
+    totals, then records routed, written, retried and dead and the last error its target
+    gave; per consumer group: members and lag; per target: records waiting to retry and in
+    the dead-letter topic; subscriptions. Exits 1 when Kafka cannot be read."""
     import json
 
     from rich.table import Table
@@ -261,13 +263,24 @@ def status(
         streams.add_row(s.flow, s.connection, s.entity, s.cursor or "-", str(s.polls),
                         str(s.records_read), str(s.events_produced), s.last_poll_at or "-",
                         "-" if s.last_poll_at is None else (s.last_error or "ok"))  # fmt: skip
+    sides = Table("flow", "entity", "target", "routed", "written", "retried", "dead",
+                  "last written", "last sink error")  # fmt: skip
+    for s in found.streams:
+        sides.add_row(s.flow, s.entity, settings.flows[s.flow].target, str(s.routed),
+                      str(s.written), str(s.retried), str(s.dead), s.last_written_at or "-",
+                      f"{s.last_sink_error_at} {s.last_sink_error}" if s.last_sink_error
+                      else "-")  # fmt: skip
+    workers = Table("worker", "process", "state", "last seen", "problems")
+    for w in found.workers:
+        ago = "never" if w.last_seen is None else f"{w.last_seen} ({w.seconds_since:.0f} s ago)"
+        workers.add_row(w.component, w.worker or "-", w.state, ago, "; ".join(w.problems) or "-")
     groups = Table("consumer group", "members", "lag")
     for g in found.groups:
         groups.add_row(g.group, str(g.members), str(g.lag))
     targets = Table("target", "waiting to retry", "dead letters")
     for t in found.targets:
         targets.add_row(t.target, str(t.retry_waiting), str(t.dead))
-    for table in (streams, groups, targets):
+    for table in (workers, streams, sides, groups, targets):
         out.print(table)
     for sub in found.subscriptions:
         out.print(f"subscription {sub['connection']}/{sub['entity_set']} until {sub['expires']}")
@@ -312,6 +325,7 @@ def run(
     from app.supervisor import Supervisor
     from ml_connector.kafka.groups import consumer_groups
     from ml_connector.kafka.lag import LagSampler
+    from ml_connector.presence import Announcer
 
     if log_level.lower() not in LEVELS:
         raise fail(f"--log-level {log_level!r}: expected one of {', '.join(LEVELS)}")
@@ -340,6 +354,9 @@ def run(
             LagSampler(bootstrap, groups).start()
     if component == "processors":
         sys.argv = [sys.argv[0], "worker"]  # faust's worker reads its own command line
+    topics = settings.kafka.topics
+    # This worker, on the state topic every few seconds, for ``status`` to see.
+    presence = None if once else Announcer(bootstrap, topics.state, component).start()
     try:
         if component == "producers":
             pipeline.run_producers(settings, bootstrap, once=once)
@@ -350,6 +367,9 @@ def run(
         # registry not as configured, or every poll failing. No traceback, no secret.
         console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
+    finally:
+        if presence is not None:
+            presence.stop()
 
 
 @app.command("demo")
