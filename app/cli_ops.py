@@ -13,6 +13,7 @@ from rich.table import Table
 
 from app.cli_common import JsonOption, fail, kafka_bootstrap, print_json, problem, read_settings
 from app.dlq import DeadFilter, DeadLetters
+from app.offsets import Moved
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
 
@@ -198,6 +199,9 @@ def replay(
     to_offset: Annotated[int | None, typer.Option("--to-offset")] = None,
     record: Annotated[str | None, typer.Option(
         help="replay one record: CONNECTION:ENTITY:ID (its last sink event is sent again)")] = None,
+    follow: Annotated[bool, typer.Option(
+        help="then show the group re-reading the replay (start its consumers meanwhile) "
+             "until it is back where it was")] = False,
 ) -> None:  # fmt: skip
     """Replay history: reset a stopped consumer group, or send one record again."""
     from app.offsets import GroupRunning, ReplayRefused, one_position, reset_group
@@ -228,6 +232,31 @@ def replay(
         table.add_row(m.topic, str(m.partition), "-" if m.before is None else str(m.before),
                       str(m.after))  # fmt: skip
     out.print(table)
+    if follow:
+        _follow(bootstrap, group, moved)
+
+
+def _follow(bootstrap: str, group: str, moved: list[Moved]) -> None:
+    from app.offsets import follow as follow_group
+    from app.progress import counting
+
+    total = sum(m.replayed for m in moved)
+    out.print(f"{total} record(s) to re-read; start the consumers of {group} (Ctrl-C stops "
+              "following, not the replay)")  # fmt: skip
+    done = 0
+
+    def shown(n: int) -> None:
+        nonlocal done
+        done = n
+        progress.done(n)
+
+    try:
+        with counting(f"{group} re-reading", total=total) as progress:
+            follow_group(bootstrap, group, moved, shown)
+    except KeyboardInterrupt:
+        out.print(f"stopped following: {done} of {total} re-read so far")
+        return
+    out.print(f"re-read: {done} of {total}")
 
 
 def _record_spec(spec: str) -> tuple[str, str, str]:
