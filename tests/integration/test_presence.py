@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -13,17 +12,9 @@ from confluent_kafka.admin import AdminClient
 from ml_connector import presence
 from ml_connector.kafka.admin import TopicSpec, ensure_topics
 from ml_connector.state import StateStore
+from tests.integration.waiting import until
 
 pytestmark = pytest.mark.kafka
-
-
-def _until(what: str, predicate: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_worker_is_up_while_it_announces_and_stopped_after_a_clean_stop(
@@ -37,9 +28,9 @@ def test_a_worker_is_up_while_it_announces_and_stopped_after_a_clean_stop(
     def mine() -> list[presence.Seen]:
         return [s for s in presence.seen(store.load_all()) if s.component == "sinks"]
 
-    _until("the first announcement", lambda: [s.state for s in mine()] == ["up"])
+    until("the first announcement", lambda: [s.state for s in mine()] == ["up"])
     first = mine()[0].last_seen
-    _until("a later announcement", lambda: mine()[0].last_seen > first)
+    until("a later announcement", lambda: mine()[0].last_seen > first)
     announcer.stop()
     [stopped] = mine()
     assert stopped.state == "stopped" and stopped.worker.endswith(f":{os.getpid()}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,10 @@ from app.cli import app
 from app.offsets import group_stopped
 from ml_connector.kafka.admin import TopicSpec, ensure_topics
 from ml_connector.kafka.clients import Outgoing, consumer, deliver, producer
+from tests.integration.waiting import until
 
 pytestmark = pytest.mark.kafka
 RECORDS = 40
-
-
-def _until(what: str, predicate: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _consume(c: Consumer, n: int) -> int:
@@ -61,7 +52,7 @@ def test_a_group_replay_is_refused_while_it_runs_then_followed_to_the_end(
     assert refused.exit_code == 1, refused.output  # the request is sound; the group runs
     assert "stop its consumers first" in refused.output
     running.close()
-    _until("the group to empty", lambda: group_stopped(bootstrap, group))
+    until("the group to empty", lambda: group_stopped(bootstrap, group))
 
     result: dict[str, Any] = {}
     follower = threading.Thread(
@@ -72,7 +63,7 @@ def test_a_group_replay_is_refused_while_it_runs_then_followed_to_the_end(
     looking = consumer(bootstrap, group)  # never subscribes, so it never joins the group
     parts = [TopicPartition(topic, p) for p in range(2)]
     try:
-        _until("the offsets to move back",
+        until("the offsets to move back",
                lambda: all(tp.offset == 0 for tp in looking.committed(parts, 10)))  # fmt: skip
     finally:
         looking.close()
