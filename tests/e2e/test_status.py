@@ -1,0 +1,71 @@
+"""``ml-connector status`` during a real run: the sink side per flow entity, and each worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from app.pipeline import components
+
+pytestmark = pytest.mark.kafka
+VENDORS, POISONED = 20, 4
+
+
+def _status(p: Any) -> dict[str, Any]:
+    result = p.cli("status", "--json")
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.stdout))
+
+
+def _workers(shown: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for w in shown["workers"]:
+        found.setdefault(w["component"], []).append(w)
+    return found
+
+
+def test_status_shows_what_each_flow_entity_routed_and_wrote_and_each_worker(
+    pipeline_factory: Callable[..., Any],
+) -> None:
+    p = pipeline_factory(vendors=VENDORS, poll_interval=1.0, run=False)
+    # Vendors in a currency ServiceNow does not know: its transform map rejects them.
+    poisoned = p.bc_vendors()[:POISONED]
+    for v in poisoned:
+        r = p.bc.patch(f"/_sim/entities/vendors/{v['id']}", json={"currencyCode": "XTS"})
+        assert r.status_code == 200, r.text
+    p.supervisor.start()
+    p.wait("the good vendors", lambda: len(p.sn_vendor_counts()) >= VENDORS - POISONED)
+    p.wait("the dead letters", lambda: p.dead_letters() >= POISONED)
+    p.settle()
+    needed = set(components(p.settings))
+
+    def up() -> set[str]:
+        return {c for c, ws in _workers(_status(p)).items() if ws[0]["state"] == "up"}
+
+    p.wait("every worker announced", lambda: up() == needed)
+
+    shown = _status(p)
+    vendor = next(s for s in shown["streams"] if s["entity"] == "vendor")
+    # What the audit trail says agrees with what landed in ServiceNow and in the DLQ.
+    assert vendor["written"] == len(p.sn_vendor_counts()) == VENDORS - POISONED
+    assert vendor["dead"] == p.dead_letters() == POISONED
+    assert vendor["routed"] == vendor["written"] + vendor["dead"]
+    assert vendor["last_written_at"]
+    assert vendor["last_sink_error"].startswith("dead: ") and "XTS" in vendor["last_sink_error"]
+    for component, ws in _workers(shown).items():
+        assert [w["state"] for w in ws] == ["up"], (component, ws)
+        assert ws[0]["worker"] and ws[0]["seconds_since"] < 60 and ws[0]["problems"] == []
+
+    table = p.cli("status")
+    assert table.exit_code == 0, table.output
+    for heading in ("last sink error", "routed", "written", "worker", "last seen"):
+        assert heading in table.output, table.output
+    assert "XTS" in table.output
+
+    p.supervisor.hold("sinks")  # a clean stop: the worker says so on its way out
+    p.wait("the sinks to be shown stopped",
+           lambda: [w["state"] for w in _workers(_status(p))["sinks"]] == ["stopped"])  # fmt: skip
+    assert all(ws[0]["state"] == "up" for c, ws in _workers(_status(p)).items() if c != "sinks")
