@@ -171,7 +171,7 @@ def status(settings: Settings, bootstrap: str) -> Status:
 
 
 def _iso(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat("T", "seconds")
 
 
 COUNTED = ("routed", "written", "retried", "dead")
