@@ -11,7 +11,7 @@ import pytest
 from app.pipeline import components
 
 pytestmark = pytest.mark.kafka
-VENDORS, POISONED = 20, 4
+VENDORS, POISONED, CHANGED = 20, 4, 5
 
 
 def _status(p: Any) -> dict[str, Any]:
@@ -65,7 +65,26 @@ def test_status_shows_what_each_flow_entity_routed_and_wrote_and_each_worker(
         assert heading in table.output, table.output
     assert "XTS" in table.output
 
+    # Stopped on purpose: status tells that from a crash (which would read as down).
     p.supervisor.hold("sinks")  # a clean stop: the worker says so on its way out
     p.wait("the sinks to be shown stopped",
            lambda: [w["state"] for w in _workers(_status(p))["sinks"]] == ["stopped"])  # fmt: skip
     assert all(ws[0]["state"] == "up" for c, ws in _workers(_status(p)).items() if c != "sinks")
+
+    # Changes made while the sinks are away wait as lag, which falls to 0 once they are back.
+    changed = p.bc_vendors()[POISONED : POISONED + CHANGED]
+    for n, v in enumerate(changed):
+        r = p.bc.patch(f"/_sim/entities/vendors/{v['id']}", json={"displayName": f"Renamed {n}"})
+        assert r.status_code == 200, r.text
+    group = p.topics.sink_group("sn")
+
+    def sink_lag() -> int:
+        return int(next(g for g in _status(p)["groups"] if g["group"] == group)["lag"])
+
+    p.wait("the changes to wait for the stopped sinks", lambda: sink_lag() == CHANGED)
+    p.supervisor.release("sinks")
+    p.wait("the sinks to catch up", lambda: sink_lag() == 0)
+    p.wait("the new sinks worker to announce itself",
+           lambda: [w["state"] for w in _workers(_status(p))["sinks"]] == ["up"])  # fmt: skip
+    vendor = next(s for s in _status(p)["streams"] if s["entity"] == "vendor")
+    assert vendor["written"] == VENDORS - POISONED + CHANGED
