@@ -16,7 +16,15 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperCommand
 
 from app import cli_ops
-from app.cli_common import JsonOption, fail, kafka_bootstrap, print_json, problem, read_settings
+from app.cli_common import (
+    JsonOption,
+    can_listen,
+    fail,
+    kafka_bootstrap,
+    print_json,
+    problem,
+    read_settings,
+)
 
 if TYPE_CHECKING:
     from simulators.simulator import Simulator
@@ -522,6 +530,7 @@ def simulate(
     given = {k: v for k, v in locals().items() if k not in ("system", "port", "host", "tls")}
     name = system.replace("-", "_")
     create_app, options = _simulator_options(name, given)
+    can_listen(host, port)
     from simulators.server import run as serve
 
     def ready(url: str, cert_path: str | None) -> None:

@@ -48,6 +48,19 @@ def kafka_bootstrap(settings: Settings) -> str:
 REACH_SECONDS = 10.0
 
 
+def can_listen(host: str, port: int) -> None:
+    """Exit 1 naming the address when it cannot be listened on (a port taken, an address
+    not this host's), before anything says it is served there."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+            probe.bind((host, port))
+    except OSError as exc:
+        raise problem(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def read_settings(path: Path) -> Settings:
     """The configuration, with this process's Kafka and registry clients set to use its
     credentials (resolved from the secret store when the first client is made)."""

@@ -11,7 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_common import JsonOption, fail, kafka_bootstrap, print_json, problem, read_settings
+from app.cli_common import (
+    JsonOption,
+    can_listen,
+    fail,
+    kafka_bootstrap,
+    print_json,
+    problem,
+    read_settings,
+)
 from app.dlq import DeadFilter, DeadLetters
 from app.offsets import Moved
 from ml_connector.avro import AvroCodec
@@ -148,6 +156,9 @@ def dlq_show(
     position: Annotated[str, typer.Argument(help="partition:offset in the DLQ, from `dlq list`")],
 ) -> None:  # fmt: skip
     """One dead record in full: headers (reason, origin, stack) and its decoded value."""
+    partition, _, offset = position.partition(":")
+    if not (partition.isdigit() and offset.isdigit()):
+        raise fail(f"position {position!r}: expected PARTITION:OFFSET, e.g. 0:42 (`dlq list`)")
     settings, bootstrap = _settings(config)
     record = _dead_letters(settings, bootstrap, target).get(position)
     if record is None:
@@ -334,7 +345,9 @@ def ui(
 
     from app.ui import History, ui_app
 
-    settings, bootstrap = _settings(config)
+    settings = read_settings(config)
+    can_listen(host, port)
+    bootstrap = kafka_bootstrap(settings)
     history = History(settings, bootstrap, every=every).start()
     out.print(f"status page on http://{host}:{port}/ (Ctrl-C stops it)")
     uvicorn.run(ui_app(history), host=host, port=port, log_level="warning", access_log=False)

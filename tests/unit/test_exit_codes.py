@@ -6,6 +6,7 @@ wrongly says so (2) before it spends any time on a broker.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,7 @@ USAGE = [
     (["replay", "--group", "g", "--to-earliest", "--to-offset", "3"], "exactly one of"),
     (["replay", "--record", "bc:vendor"], "CONNECTION:ENTITY:ID"),
     (["reconcile", "no-such-flow"], "no flow named"),
+    (["dlq", "show", "sn", "first"], "PARTITION:OFFSET"),
 ]
 
 
@@ -88,3 +90,17 @@ def test_a_missing_bootstrap_is_a_config_error(tmp_path: Path) -> None:
     config.write_text("connections: {}\n")
     result = runner.invoke(cli, ["status", "-c", str(config)], env={"KAFKA_BOOTSTRAP_SERVERS": ""})
     assert result.exit_code == 2 and "kafka.bootstrap_servers" in result.output
+
+
+@pytest.mark.parametrize("command", [["simulate", "servicenow"], ["ui", "-c", str(EXAMPLE)]],
+                         ids=" ".join)  # fmt: skip
+def test_a_port_taken_is_a_problem_found_named_before_anything_is_served(
+    dead_brokers: Path, command: list[str]
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = runner.invoke(cli, [*command, "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert (
+        result.output.strip() == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
