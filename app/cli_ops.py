@@ -302,18 +302,24 @@ def reconcile(
     import asyncio
 
     from app.progress import counting
+    from app.reconcile import ReadFailed
     from app.reconcile import reconcile as run_reconcile
-    from ml_connector.secrets import SecretStore
+    from ml_connector.secrets import SecretError, SecretStore
 
     settings = read_settings(config)  # it reads both systems' APIs, not Kafka
     _known_flow(settings, flow)
 
     secrets = SecretStore.from_config(settings.secrets)
-    with counting(f"reading {flow}'s source") as progress:
-        reports = asyncio.run(run_reconcile(
-            settings, flow, secrets,
-            on_page=lambda entity, n: progress.advance(n, f"reading {flow}'s {entity}"),
-        ))  # fmt: skip
+    try:
+        with counting(f"reading {flow}'s source") as progress:
+            reports = asyncio.run(run_reconcile(
+                settings, flow, secrets,
+                on_page=lambda entity, n: progress.advance(n, f"reading {flow}'s {entity}"),
+            ))  # fmt: skip
+    except SecretError as exc:  # a credential not at hand: configuration
+        raise fail(str(exc)) from None
+    except ReadFailed as exc:
+        raise problem(f"reconcile {flow}: {exc} (`ml-connector ping` checks each step)") from None
     table = Table(title=f"reconcile {flow}")
     for column in ("entity", "in source", "missing", "different", "extra"):
         table.add_column(column, justify="left" if column == "entity" else "right")
@@ -363,6 +369,8 @@ def backfill(
     sinks), audited as ``backfill``; the processors drop what did not change."""
     from app.pipeline import backfill as run_backfill
     from app.progress import counting
+    from ml_connector.api.errors import ApiError
+    from ml_connector.secrets import SecretError
 
     settings = read_settings(config)
     _known_flow(settings, flow)
@@ -370,7 +378,14 @@ def backfill(
         raise fail(f"flow {flow!r} has no entity {entity!r} "
                    f"(it moves: {', '.join(settings.flows[flow].entities)})")  # fmt: skip
     bootstrap = kafka_bootstrap(settings)  # after the usage checks: they need no broker
-    with counting(f"backfilling {flow} {entity} since {since:%Y-%m-%d %H:%M}") as progress:
-        produced = run_backfill(settings, bootstrap, flow, entity, since.astimezone(),
-                                on_page=progress.advance)  # fmt: skip
+    try:
+        with counting(f"backfilling {flow} {entity} since {since:%Y-%m-%d %H:%M}") as progress:
+            produced = run_backfill(settings, bootstrap, flow, entity, since.astimezone(),
+                                    on_page=progress.advance)  # fmt: skip
+    except SecretError as exc:  # a credential not at hand: configuration
+        raise fail(str(exc)) from None
+    except ApiError as exc:  # a backfill reads the flow's source only
+        source = settings.flows[flow].source
+        raise problem(f"backfill {flow}: reading {entity} from {source}: {exc} "
+                      "(`ml-connector ping` checks each step)") from None  # fmt: skip
     out.print(f"backfill: {produced} record(s) sent through {flow} again")

@@ -104,3 +104,48 @@ def test_a_port_taken_is_a_problem_found_named_before_anything_is_served(
     assert (
         result.output.strip() == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
+
+
+AWAY = """
+connections:
+  bc:
+    system: business_central
+    tenant: contoso.onmicrosoft.com
+    environment: production
+    base_url: http://127.0.0.1:1/bc
+    auth:
+      kind: entra_client_credentials
+      token_url: http://127.0.0.1:1/token
+      client_id: 11111111-2222-3333-4444-555555555555
+      client_secret: {env: MLC_TEST_BC_SECRET}
+  sn:
+    system: servicenow
+    instance_url: http://127.0.0.1:1
+    auth:
+      kind: servicenow
+      client_id: 0123456789abcdef0123456789abcdef
+      client_secret: {env: MLC_TEST_SN_SECRET}
+flows:
+  bc-servicenow: {source: bc, target: sn, entities: [vendor]}
+"""
+SECRETS = {"MLC_TEST_BC_SECRET": "bc-s3cr3t-value", "MLC_TEST_SN_SECRET": "sn-s3cr3t-value"}
+
+
+def test_reconcile_with_a_system_away_names_the_connection_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "mlc.yaml"
+    config.write_text(AWAY)
+    result = runner.invoke(cli, ["reconcile", "bc-servicenow", "-c", str(config)], env=SECRETS)
+    assert result.exit_code == 1, result.output
+    [said] = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert said.startswith("error: reconcile bc-servicenow: reading vendor from sn: ")
+    assert "Traceback" not in result.output
+    assert not any(secret in result.output for secret in SECRETS.values())
+
+
+def test_reconcile_without_its_secrets_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "mlc.yaml"
+    config.write_text(AWAY)
+    result = runner.invoke(cli, ["reconcile", "bc-servicenow", "-c", str(config)],
+                           env=dict.fromkeys(SECRETS, ""))  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "MLC_TEST_" in result.output and "Traceback" not in result.output
