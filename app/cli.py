@@ -274,7 +274,7 @@ def status(
     sides = Table("flow", "entity", "target", "routed", "written", "retried", "dead",
                   "last written", "last sink error")  # fmt: skip
     for s in found.streams:
-        sides.add_row(s.flow, s.entity, settings.flows[s.flow].target, str(s.routed),
+        sides.add_row(s.flow, s.entity, s.target, str(s.routed),
                       str(s.written), str(s.retried), str(s.dead), s.last_written_at or "-",
                       f"{s.last_sink_error_at} {s.last_sink_error}" if s.last_sink_error
                       else "-")  # fmt: skip

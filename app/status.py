@@ -39,6 +39,7 @@ class StreamStatus:
     last_error: str | None = None  # of the last poll; None when it succeeded
     failed_polls: int = 0
     # Sink side, from the audit trail: outcomes (not distinct records) toward the flow's target.
+    target: str = ""
     routed: int = 0
     written: int = 0
     retried: int = 0
@@ -165,8 +166,11 @@ def status(settings: Settings, bootstrap: str) -> Status:
         for key, value in sorted(state.items()) if key.startswith("subscription|")
     ]  # fmt: skip
     index = AuditIndex(settings.audit.database)
-    index.sync(bootstrap, topics.audit, topics.audit_cli_group)
-    _sink_side(settings, index, streams)
+    try:  # caught up first: incremental, as for ``audit`` (the same index and group)
+        index.sync(bootstrap, topics.audit, topics.audit_cli_group)
+        _sink_side(settings, index, streams)
+    finally:
+        index.engine.dispose()  # the status page asks every few seconds
     return Status(streams, groups, targets, subscriptions, workers(settings, state))
 
 
@@ -183,7 +187,7 @@ def _sink_side(settings: Settings, index: AuditIndex, streams: list[StreamStatus
     outcomes = index.outcomes(COUNTED)
     errors = index.newest(("retried", "dead"))
     for s in streams:
-        target = settings.flows[s.flow].target
+        s.target = target = settings.flows[s.flow].target
         for stage in COUNTED:
             found = outcomes.get((s.connection, s.entity, target, stage))
             setattr(s, stage, found.count if found else 0)
