@@ -96,6 +96,7 @@ class AuditIndex:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert(trail).on_conflict_do_nothing()
         self.skipped = 0  # records on the topic that are not audit records
+        self.caught_up = True  # the last sync reached the topic's end (not its timeout)
 
     def add(self, messages: list[Consumed]) -> int:
         rows = []
@@ -146,6 +147,7 @@ class AuditIndex:
         )
         # Called from threads and commands that run no event loop of their own.
         asyncio.run(worker.run(lambda: not todo or time.monotonic() >= deadline))
+        self.caught_up = not todo
         return total
 
     def trail(self, connection: str, entity: str, record_id: str) -> list[AuditRecord]:

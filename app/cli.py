@@ -292,6 +292,9 @@ def status(
         out.print(table)
     for sub in found.subscriptions:
         out.print(f"subscription {sub['connection']}/{sub['entity_set']} until {sub['expires']}")
+    if not found.audit_caught_up:
+        out.print("note: the audit index is still catching up with the audit topic, so routed, "
+                  "written, retried and dead are short; ask again to go on")  # fmt: skip
 
 
 @app.command("systems")

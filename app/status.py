@@ -82,6 +82,9 @@ class Status:
     targets: list[TargetStatus]
     subscriptions: list[dict[str, Any]]
     workers: list[WorkerStatus] = field(default_factory=list)
+    # False while the audit index has not reached the audit topic's end (a first catch-up of
+    # a long trail): the sink-side counts are then short of the truth.
+    audit_caught_up: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -167,11 +170,15 @@ def status(settings: Settings, bootstrap: str) -> Status:
     ]  # fmt: skip
     index = AuditIndex(settings.audit.database)
     try:  # caught up first: incremental, as for ``audit`` (the same index and group)
-        index.sync(bootstrap, topics.audit, topics.audit_cli_group)
+        index.sync(bootstrap, topics.audit, topics.audit_cli_group, timeout=AUDIT_SECONDS)
         _sink_side(settings, index, streams)
     finally:
         index.engine.dispose()  # the status page asks every few seconds
-    return Status(streams, groups, targets, subscriptions, workers(settings, state))
+    return Status(streams, groups, targets, subscriptions, workers(settings, state),
+                  index.caught_up)  # fmt: skip
+
+
+AUDIT_SECONDS = 60.0  # the most one status spends catching up the audit index
 
 
 def _iso(ms: int | None) -> str | None:

@@ -1,0 +1,36 @@
+"""The audit index says when a sync stopped short of the topic's end, so that ``status`` can
+say its counts are partial rather than show them as the truth."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from app.audit_index import AuditIndex
+from ml_connector.audit import AuditLog
+from ml_connector.kafka.admin import TopicSpec, ensure_topics
+from ml_connector.kafka.clients import producer
+
+pytestmark = pytest.mark.kafka
+
+
+def test_a_sync_cut_short_says_so_and_the_next_goes_on(bootstrap: str, tmp_path: Path) -> None:
+    topic = f"test.audit.{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, [TopicSpec(topic, 2)])
+    kafka = producer(bootstrap)
+    log = AuditLog(kafka, topic, "sinks")
+    for n in range(6):
+        log.emit("written", connection="bc", entity="vendor", record_id=f"v-{n}", target="sn")
+    kafka.flush(10)
+    index = AuditIndex(str(tmp_path / "audit.db"))
+    group = f"g-{uuid.uuid4().hex[:6]}"
+
+    index.sync(bootstrap, topic, group, timeout=0)  # out of time before the first batch
+    assert not index.caught_up
+    assert index.outcomes(("written",)) == {}
+
+    index.sync(bootstrap, topic, group)
+    assert index.caught_up
+    assert index.outcomes(("written",))[("bc", "vendor", "sn", "written")].count == 6
