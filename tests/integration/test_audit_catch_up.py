@@ -9,18 +9,13 @@ from pathlib import Path
 import pytest
 
 from app.audit_index import AuditIndex
-from ml_connector.audit import AuditLog
-from ml_connector.kafka.admin import TopicSpec, ensure_topics
-from ml_connector.kafka.clients import producer
+from tests.integration.audit_topics import fresh_audit
 
 pytestmark = pytest.mark.kafka
 
 
 def test_a_sync_cut_short_says_so_and_the_next_goes_on(bootstrap: str, tmp_path: Path) -> None:
-    topic = f"test.audit.{uuid.uuid4().hex[:8]}"
-    ensure_topics(bootstrap, [TopicSpec(topic, 2)])
-    kafka = producer(bootstrap)
-    log = AuditLog(kafka, topic, "sinks")
+    topic, kafka, log = fresh_audit(bootstrap, "sinks")
     for n in range(6):
         log.emit("written", connection="bc", entity="vendor", record_id=f"v-{n}", target="sn")
     kafka.flush(10)

@@ -22,9 +22,7 @@ from sqlalchemy import create_engine, text
 
 from app.audit_index import AuditIndex
 from devkit.java import free_port
-from ml_connector.audit import AuditLog
-from ml_connector.kafka.admin import TopicSpec, ensure_topics
-from ml_connector.kafka.clients import producer
+from tests.integration.audit_topics import fresh_audit
 
 
 def _bin(name: str) -> str:
@@ -59,10 +57,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def test_audit_trail_indexed_in_postgresql(bootstrap: str, postgres_url: str) -> None:
-    topic = f"test.audit.{uuid.uuid4().hex[:8]}"
-    ensure_topics(bootstrap, [TopicSpec(topic, 2)])
-    kafka = producer(bootstrap)
-    log = AuditLog(kafka, topic, "test")
+    topic, kafka, log = fresh_audit(bootstrap)
     for stage in ("polled", "produced", "routed", "retried", "written"):
         log.emit(stage, connection="bc", entity="vendor", record_id="v-1", attempt=1)
         time.sleep(0.002)  # distinct timestamps: the trail is ordered by time
@@ -83,10 +78,7 @@ def test_audit_trail_indexed_in_postgresql(bootstrap: str, postgres_url: str) ->
 
 def test_status_counts_outcomes_per_target_in_postgresql(bootstrap: str, postgres_url: str) -> None:
     """``status`` reads the target out of each record's JSON detail: PostgreSQL's own way."""
-    topic = f"test.audit.{uuid.uuid4().hex[:8]}"
-    ensure_topics(bootstrap, [TopicSpec(topic, 2)])
-    kafka = producer(bootstrap)
-    log = AuditLog(kafka, topic, "test")
+    topic, kafka, log = fresh_audit(bootstrap)
     for n in range(3):
         log.emit("routed", connection="bc", entity="vendor", record_id=f"v-{n}", target="sn")
     log.emit("written", connection="bc", entity="vendor", record_id="v-0", target="sn")
