@@ -88,3 +88,10 @@ def test_status_shows_what_each_flow_entity_routed_and_wrote_and_each_worker(
            lambda: [w["state"] for w in _workers(_status(p))["sinks"]] == ["up"])  # fmt: skip
     vendor = next(s for s in _status(p)["streams"] if s["entity"] == "vendor")
     assert vendor["written"] == VENDORS - POISONED + CHANGED
+
+    # Every kind of worker says so when stopped cleanly (Faust's processors included).
+    for component in needed - {"sinks"}:
+        p.supervisor.hold(component)
+    p.wait("every stopped worker to be shown stopped", lambda: {
+        c: ws[0]["state"] for c, ws in _workers(_status(p)).items() if c != "sinks"
+    } == dict.fromkeys(needed - {"sinks"}, "stopped"))  # fmt: skip
