@@ -13,6 +13,8 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    cast,
     create_engine,
     func,
     select,
@@ -93,6 +96,7 @@ class AuditIndex:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert(trail).on_conflict_do_nothing()
         self.skipped = 0  # records on the topic that are not audit records
+        self.caught_up = True  # the last sync reached the topic's end (not its timeout)
 
     def add(self, messages: list[Consumed]) -> int:
         rows = []
@@ -143,6 +147,7 @@ class AuditIndex:
         )
         # Called from threads and commands that run no event loop of their own.
         asyncio.run(worker.run(lambda: not todo or time.monotonic() >= deadline))
+        self.caught_up = not todo
         return total
 
     def trail(self, connection: str, entity: str, record_id: str) -> list[AuditRecord]:
@@ -153,22 +158,7 @@ class AuditIndex:
             .order_by(trail.c.ts_ms, trail.c.audit_partition, trail.c.audit_offset)
         )  # fmt: skip
         with self.engine.connect() as db:
-            return [
-                AuditRecord(
-                    row.connection,
-                    row.entity,
-                    row.record_id,
-                    row.stage,
-                    row.ts_ms,
-                    row.event_id,
-                    row.component or "",
-                    row.topic,
-                    row.partition,
-                    row.offset,
-                    json.loads(row.detail or "{}"),
-                )
-                for row in db.execute(query)
-            ]
+            return [_record(row) for row in db.execute(query)]
 
     def spans(self, connection: str, entity: str, first: str, last: str) -> dict[str, float]:
         """Seconds from each record's first ``first`` stage to its last ``last`` stage, for
@@ -189,6 +179,60 @@ class AuditIndex:
         )
         with self.engine.connect() as db:
             return {row[0]: (row[2] - row[1]) / 1000 for row in db.execute(query)}
+
+    def _target(self) -> Any:
+        """The target connection an outcome was for (``detail.target``), in this dialect."""
+        if self.engine.dialect.name == "postgresql":
+            return cast(trail.c.detail, postgresql.JSONB)["target"].astext
+        return func.json_extract(trail.c.detail, "$.target")
+
+    def outcomes(self, stages: Sequence[str]) -> dict[tuple[str, str, str, str], Outcomes]:
+        """How many of each stage, and when the newest, by (source connection, entity, target
+        connection, stage): what a flow's entity has routed, written, retried, dead-lettered."""
+        target = self._target().label("target")
+        query = (
+            select(trail.c.connection, trail.c.entity, target, trail.c.stage,
+                   func.count(), func.max(trail.c.ts_ms))
+            .where(trail.c.stage.in_(stages))
+            .group_by(trail.c.connection, trail.c.entity, target, trail.c.stage)
+        )  # fmt: skip
+        with self.engine.connect() as db:
+            return {(row[0], row[1], row[2] or "", row[3]): Outcomes(row[4], row[5])
+                    for row in db.execute(query)}  # fmt: skip
+
+    def newest(self, stages: Sequence[str]) -> dict[tuple[str, str, str], AuditRecord]:
+        """The newest record among ``stages`` by (source connection, entity, target)."""
+        target = self._target()
+        last = (
+            select(trail.c.connection, trail.c.entity, target.label("target"),
+                   func.max(trail.c.ts_ms).label("ts_ms"))
+            .where(trail.c.stage.in_(stages))
+            .group_by(trail.c.connection, trail.c.entity, target)
+            .subquery()
+        )  # fmt: skip
+        query = (
+            select(trail, last.c.target)
+            .join(last, (trail.c.connection == last.c.connection)
+                  & (trail.c.entity == last.c.entity) & (trail.c.ts_ms == last.c.ts_ms))
+            .where(trail.c.stage.in_(stages), target == last.c.target)
+            .order_by(trail.c.id)
+        )  # fmt: skip
+        with self.engine.connect() as db:
+            return {(row.connection, row.entity, row.target or ""): _record(row)
+                    for row in db.execute(query)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    count: int
+    newest_ms: int
+
+
+def _record(row: Any) -> AuditRecord:
+    return AuditRecord(
+        row.connection, row.entity, row.record_id, row.stage, row.ts_ms, row.event_id,
+        row.component or "", row.topic, row.partition, row.offset, json.loads(row.detail or "{}"),
+    )  # fmt: skip
 
 
 def _clip(value: Any, size: int) -> str | None:

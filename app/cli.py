@@ -16,7 +16,15 @@ from rich.console import Console
 from typer.core import TyperArgument, TyperCommand
 
 from app import cli_ops
-from app.cli_common import JsonOption, fail, print_json, read_settings
+from app.cli_common import (
+    JsonOption,
+    can_listen,
+    fail,
+    kafka_bootstrap,
+    print_json,
+    problem,
+    read_settings,
+)
 
 if TYPE_CHECKING:
     from simulators.simulator import Simulator
@@ -237,8 +245,10 @@ def status(
     config: ConfigOption,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Per flow and entity: cursor and totals; per consumer group: members and lag; per
-    target: records waiting to retry and in the dead-letter topic; subscriptions."""
+    """Per worker: up or down, and when last seen; per flow and entity: cursor and poll
+    totals, then records routed, written, retried and dead and the last error its target
+    gave; per consumer group: members and lag; per target: records waiting to retry and in
+    the dead-letter topic; subscriptions. Exits 1 when Kafka cannot be read."""
     import json
 
     from rich.table import Table
@@ -246,13 +256,11 @@ def status(
     from app.status import status as read_status
 
     settings = read_settings(config)
-    bootstrap = settings.kafka.bootstrap_servers
-    if not bootstrap:
-        raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
+    bootstrap = kafka_bootstrap(settings)
     try:
         found = read_status(settings, bootstrap)
-    except Exception as exc:  # noqa: BLE001 - Kafka unreachable or refusing: say so, briefly
-        raise fail(f"cannot read the status from Kafka at {bootstrap}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - Kafka gone or refusing midway: say so, briefly
+        raise problem(f"cannot read the status from Kafka at {bootstrap}: {exc}") from None
     if as_json:
         print(json.dumps(found.to_json(), indent=2))
         return
@@ -263,16 +271,30 @@ def status(
         streams.add_row(s.flow, s.connection, s.entity, s.cursor or "-", str(s.polls),
                         str(s.records_read), str(s.events_produced), s.last_poll_at or "-",
                         "-" if s.last_poll_at is None else (s.last_error or "ok"))  # fmt: skip
+    sides = Table("flow", "entity", "target", "routed", "written", "retried", "dead",
+                  "last written", "last sink error")  # fmt: skip
+    for s in found.streams:
+        sides.add_row(s.flow, s.entity, s.target, str(s.routed),
+                      str(s.written), str(s.retried), str(s.dead), s.last_written_at or "-",
+                      f"{s.last_sink_error_at} {s.last_sink_error}" if s.last_sink_error
+                      else "-")  # fmt: skip
+    workers = Table("worker", "process", "state", "last seen", "problems")
+    for w in found.workers:
+        ago = "never" if w.last_seen is None else f"{w.last_seen} ({w.seconds_since:.0f} s ago)"
+        workers.add_row(w.component, w.worker or "-", w.state, ago, "; ".join(w.problems) or "-")
     groups = Table("consumer group", "members", "lag")
     for g in found.groups:
         groups.add_row(g.group, str(g.members), str(g.lag))
     targets = Table("target", "waiting to retry", "dead letters")
     for t in found.targets:
         targets.add_row(t.target, str(t.retry_waiting), str(t.dead))
-    for table in (streams, groups, targets):
+    for table in (workers, streams, sides, groups, targets):
         out.print(table)
     for sub in found.subscriptions:
         out.print(f"subscription {sub['connection']}/{sub['entity_set']} until {sub['expires']}")
+    if not found.audit_caught_up:
+        out.print("note: the audit index is still catching up with the audit topic, so routed, "
+                  "written, retried and dead are short; ask again to go on")  # fmt: skip
 
 
 @app.command("systems")
@@ -314,9 +336,14 @@ def run(
     from app.supervisor import Supervisor
     from ml_connector.kafka.groups import consumer_groups
     from ml_connector.kafka.lag import LagSampler
+    from ml_connector.presence import Announcer
 
     if log_level.lower() not in LEVELS:
         raise fail(f"--log-level {log_level!r}: expected one of {', '.join(LEVELS)}")
+    if component is not None and component not in pipeline.RUNNERS:
+        raise fail(
+            f"unknown component {component!r}; expected one of {', '.join(pipeline.RUNNERS)}"
+        )
     settings = read_settings(config)
     found, _ = problems(settings, strict=True)
     if found:  # refused before anything starts, rather than a crash loop under the supervisor
@@ -336,10 +363,11 @@ def run(
         groups = consumer_groups(settings).get(component)
         if groups:
             LagSampler(bootstrap, groups).start()
-    if component not in pipeline.RUNNERS:
-        raise fail(f"unknown component {component!r}; expected one of {pipeline.COMPONENTS}")
     if component == "processors":
         sys.argv = [sys.argv[0], "worker"]  # faust's worker reads its own command line
+    topics = settings.kafka.topics
+    # This worker, on the state topic every few seconds, for ``status`` to see.
+    presence = None if once else Announcer(bootstrap, topics.state, component).start()
     try:
         if component == "producers":
             pipeline.run_producers(settings, bootstrap, once=once)
@@ -350,6 +378,9 @@ def run(
         # registry not as configured, or every poll failing. No traceback, no secret.
         console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
+    finally:
+        if presence is not None:
+            presence.stop()
 
 
 @app.command("demo")
@@ -502,6 +533,7 @@ def simulate(
     given = {k: v for k, v in locals().items() if k not in ("system", "port", "host", "tls")}
     name = system.replace("-", "_")
     create_app, options = _simulator_options(name, given)
+    can_listen(host, port)
     from simulators.server import run as serve
 
     def ready(url: str, cert_path: str | None) -> None:

@@ -11,8 +11,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_common import JsonOption, fail, print_json, read_settings
+from app.cli_common import (
+    JsonOption,
+    can_listen,
+    fail,
+    kafka_bootstrap,
+    print_json,
+    problem,
+    read_settings,
+)
 from app.dlq import DeadFilter, DeadLetters
+from app.offsets import Moved
 from ml_connector.avro import AvroCodec
 from ml_connector.config import Settings
 
@@ -25,11 +34,9 @@ ConfigOption = Annotated[
 
 
 def _settings(path: Path) -> tuple[Settings, str]:
-
+    """The configuration and the brokers, which have answered (exit 1 naming them if not)."""
     settings = read_settings(path)
-    if not settings.kafka.bootstrap_servers:
-        raise fail("kafka.bootstrap_servers (or KAFKA_BOOTSTRAP_SERVERS) is required")
-    return settings, settings.kafka.bootstrap_servers
+    return settings, kafka_bootstrap(settings)
 
 
 def _known_flow(settings: Settings, flow: str) -> None:
@@ -149,6 +156,9 @@ def dlq_show(
     position: Annotated[str, typer.Argument(help="partition:offset in the DLQ, from `dlq list`")],
 ) -> None:  # fmt: skip
     """One dead record in full: headers (reason, origin, stack) and its decoded value."""
+    partition, _, offset = position.partition(":")
+    if not (partition.isdigit() and offset.isdigit()):
+        raise fail(f"position {position!r}: expected PARTITION:OFFSET, e.g. 0:42 (`dlq list`)")
     settings, bootstrap = _settings(config)
     record = _dead_letters(settings, bootstrap, target).get(position)
     if record is None:
@@ -200,20 +210,30 @@ def replay(
     to_offset: Annotated[int | None, typer.Option("--to-offset")] = None,
     record: Annotated[str | None, typer.Option(
         help="replay one record: CONNECTION:ENTITY:ID (its last sink event is sent again)")] = None,
+    follow: Annotated[bool, typer.Option(
+        help="then show the group re-reading the replay (start its consumers meanwhile) "
+             "until it is back where it was")] = False,
 ) -> None:  # fmt: skip
     """Replay history: reset a stopped consumer group, or send one record again."""
-    from app.offsets import ReplayRefused, reset_group
+    from app.offsets import GroupRunning, ReplayRefused, one_position, reset_group
 
-    settings, bootstrap = _settings(config)
+    settings = read_settings(config)
     if record is not None:
-        _replay_record(settings, bootstrap, record)
+        _replay_record(settings, _record_spec(record), record)
         return
     if group is None:
         raise fail("give --group (with --to-earliest, --to-datetime or --to-offset) or --record")
+    try:
+        one_position(to_earliest, to_datetime, to_offset)
+    except ReplayRefused as exc:
+        raise fail(str(exc)) from None
+    bootstrap = kafka_bootstrap(settings)
     when = to_datetime.astimezone() if to_datetime else None
     try:
         moved = reset_group(bootstrap, group, topics=topic, to_earliest=to_earliest,
                             to_datetime=when, to_offset=to_offset)  # fmt: skip
+    except GroupRunning as exc:  # the command was right; the group's state is the problem
+        raise problem(str(exc)) from None
     except ReplayRefused as exc:
         raise fail(str(exc)) from None
     table = Table(title=f"group {group} moved")
@@ -223,22 +243,53 @@ def replay(
         table.add_row(m.topic, str(m.partition), "-" if m.before is None else str(m.before),
                       str(m.after))  # fmt: skip
     out.print(table)
+    if follow:
+        _follow(bootstrap, group, moved)
 
 
-def _replay_record(settings: Settings, bootstrap: str, spec: str) -> None:
-    from app.audit_index import AuditIndex
-    from app.replay_record import replay_record
+def _follow(bootstrap: str, group: str, moved: list[Moved]) -> None:
+    from app.offsets import follow as follow_group
+    from app.progress import counting
 
+    total = sum(m.replayed for m in moved)
+    out.print(f"{total} record(s) to re-read; start the consumers of {group} (Ctrl-C stops "
+              "following, not the replay)")  # fmt: skip
+    done = 0
+
+    def shown(n: int) -> None:
+        nonlocal done
+        done = n
+        progress.done(n)
+
+    try:
+        with counting(f"{group} re-reading", total=total) as progress:
+            follow_group(bootstrap, group, moved, shown)
+    except KeyboardInterrupt:
+        out.print(f"stopped following: {done} of {total} re-read so far")
+        return
+    out.print(f"re-read: {done} of {total}")
+
+
+def _record_spec(spec: str) -> tuple[str, str, str]:
     connection, _, rest = spec.partition(":")
     entity, _, record_id = rest.partition(":")
     if not (connection and entity and record_id):
         raise fail("--record takes CONNECTION:ENTITY:ID, e.g. bc:vendor:7f0c...")
+    return connection, entity, record_id
+
+
+def _replay_record(settings: Settings, which: tuple[str, str, str], spec: str) -> None:
+    from app.audit_index import AuditIndex
+    from app.replay_record import replay_record
+
+    connection, entity, record_id = which
+    bootstrap = kafka_bootstrap(settings)
     topics = settings.kafka.topics
     index = AuditIndex(settings.audit.database)
     index.sync(bootstrap, topics.audit, topics.audit_cli_group)
     where = replay_record(bootstrap, index, topics, connection, entity, record_id)
-    if where is None:
-        raise fail(f"{spec}: no event of this record ever reached a sink topic")
+    if where is None:  # a well-formed question with no answer, as `audit` finding nothing
+        raise problem(f"{spec}: no event of this record ever reached a sink topic")
     out.print(f"sent again to {where}")
 
 
@@ -250,19 +301,25 @@ def reconcile(
     """Compare both systems of a flow entity by entity; exit 1 when they differ."""
     import asyncio
 
-    from app.reconcile import reconcile as run_reconcile
-    from ml_connector.secrets import SecretStore
-
-    settings, _ = _settings(config)
-    _known_flow(settings, flow)
     from app.progress import counting
+    from app.reconcile import ReadFailed
+    from app.reconcile import reconcile as run_reconcile
+    from ml_connector.secrets import SecretError, SecretStore
+
+    settings = read_settings(config)  # it reads both systems' APIs, not Kafka
+    _known_flow(settings, flow)
 
     secrets = SecretStore.from_config(settings.secrets)
-    with counting(f"reading {flow}'s source") as progress:
-        reports = asyncio.run(run_reconcile(
-            settings, flow, secrets,
-            on_page=lambda entity, n: progress.advance(n, f"reading {flow}'s {entity}"),
-        ))  # fmt: skip
+    try:
+        with counting(f"reading {flow}'s source") as progress:
+            reports = asyncio.run(run_reconcile(
+                settings, flow, secrets,
+                on_page=lambda entity, n: progress.advance(n, f"reading {flow}'s {entity}"),
+            ))  # fmt: skip
+    except SecretError as exc:  # a credential not at hand: configuration
+        raise fail(str(exc)) from None
+    except ReadFailed as exc:
+        raise problem(f"reconcile {flow}: {exc} (`ml-connector ping` checks each step)") from None
     table = Table(title=f"reconcile {flow}")
     for column in ("entity", "in source", "missing", "different", "extra"):
         table.add_column(column, justify="left" if column == "entity" else "right")
@@ -294,7 +351,9 @@ def ui(
 
     from app.ui import History, ui_app
 
-    settings, bootstrap = _settings(config)
+    settings = read_settings(config)
+    can_listen(host, port)
+    bootstrap = kafka_bootstrap(settings)
     history = History(settings, bootstrap, every=every).start()
     out.print(f"status page on http://{host}:{port}/ (Ctrl-C stops it)")
     uvicorn.run(ui_app(history), host=host, port=port, log_level="warning", access_log=False)
@@ -310,13 +369,23 @@ def backfill(
     sinks), audited as ``backfill``; the processors drop what did not change."""
     from app.pipeline import backfill as run_backfill
     from app.progress import counting
+    from ml_connector.api.errors import ApiError
+    from ml_connector.secrets import SecretError
 
-    settings, bootstrap = _settings(config)
+    settings = read_settings(config)
     _known_flow(settings, flow)
     if entity not in settings.flows[flow].entities:
         raise fail(f"flow {flow!r} has no entity {entity!r} "
                    f"(it moves: {', '.join(settings.flows[flow].entities)})")  # fmt: skip
-    with counting(f"backfilling {flow} {entity} since {since:%Y-%m-%d %H:%M}") as progress:
-        produced = run_backfill(settings, bootstrap, flow, entity, since.astimezone(),
-                                on_page=progress.advance)  # fmt: skip
+    bootstrap = kafka_bootstrap(settings)  # after the usage checks: they need no broker
+    try:
+        with counting(f"backfilling {flow} {entity} since {since:%Y-%m-%d %H:%M}") as progress:
+            produced = run_backfill(settings, bootstrap, flow, entity, since.astimezone(),
+                                    on_page=progress.advance)  # fmt: skip
+    except SecretError as exc:  # a credential not at hand: configuration
+        raise fail(str(exc)) from None
+    except ApiError as exc:  # a backfill reads the flow's source only
+        source = settings.flows[flow].source
+        raise problem(f"backfill {flow}: reading {entity} from {source}: {exc} "
+                      "(`ml-connector ping` checks each step)") from None  # fmt: skip
     out.print(f"backfill: {produced} record(s) sent through {flow} again")

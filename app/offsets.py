@@ -2,10 +2,13 @@
 
 Refuses while the group has members: moving offsets under a running consumer is silently
 undone by its next commit, which is the worst kind of replay (it looks done, and is not).
+Once the consumers run again, ``follow`` reports them re-reading what was moved back.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +19,11 @@ from ml_connector.kafka.clients import admin as admin_client
 
 
 class ReplayRefused(Exception):
-    """The group cannot be reset now; the message says why and what to do."""
+    """The group cannot be reset as asked; the message says why and what to do."""
+
+
+class GroupRunning(ReplayRefused):
+    """The request was sound, but the group has members: stop them, then ask again."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,12 @@ def group_stopped(bootstrap: str, group: str) -> bool:
     return admin.describe_consumer_groups([group])[group].result().state in _STOPPED
 
 
+def one_position(to_earliest: bool, to_datetime: datetime | None, to_offset: int | None) -> None:
+    """Where to move to is said exactly once."""
+    if sum((to_earliest, to_datetime is not None, to_offset is not None)) != 1:
+        raise ReplayRefused("give exactly one of --to-earliest, --to-datetime, --to-offset")
+
+
 def reset_group(
     bootstrap: str,
     group: str,
@@ -65,13 +78,12 @@ def reset_group(
     to_offset: int | None = None,
 ) -> list[Moved]:
     """Move ``group`` on ``topics`` (default: every topic it has committed) and report."""
-    if sum((to_earliest, to_datetime is not None, to_offset is not None)) != 1:
-        raise ReplayRefused("give exactly one of --to-earliest, --to-datetime, --to-offset")
+    one_position(to_earliest, to_datetime, to_offset)
     admin = admin_client(bootstrap)
     description = admin.describe_consumer_groups([group])[group].result()
     if description.state not in _STOPPED:
         members = ", ".join(m.client_id for m in description.members) or "?"
-        raise ReplayRefused(
+        raise GroupRunning(
             f"group {group} is {description.state.name.lower()} with members {members}: "
             "stop its consumers first"
         )
@@ -107,3 +119,31 @@ def _target_offsets(
         # No record at or after the time: the end, so nothing is replayed there.
         targets[(tp.topic, tp.partition)] = offset if offset >= 0 else latest[tp].result().offset
     return targets
+
+
+def reread(bootstrap: str, group: str, moved: list[Moved]) -> int:
+    """Records of a replay the group has committed past again (up to where it was)."""
+    again = [m for m in moved if m.replayed]
+    if not again:
+        return 0
+    admin = admin_client(bootstrap, log_level=0)
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(m.topic, m.partition)
+                                                   for m in again])  # fmt: skip
+    answer = admin.list_consumer_group_offsets([request])[group].result(timeout=10)
+    at = {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions or []}
+    return sum(min(m.replayed, max(0, at.get((m.topic, m.partition), -1) - m.after))
+               for m in again)  # fmt: skip
+
+
+def follow(bootstrap: str, group: str, moved: list[Moved], on_progress: Callable[[int], None],
+           *, every: float = 1.0, stop: Callable[[], bool] = lambda: False) -> int:  # fmt: skip
+    """Report the group re-reading a replay until it is back where it was (or ``stop``);
+    the group's consumers, stopped for the reset, are started by the operator meanwhile."""
+    total = sum(m.replayed for m in moved)
+    done = 0
+    while True:
+        done = reread(bootstrap, group, moved)
+        on_progress(done)
+        if done >= total or stop():
+            return done
+        time.sleep(every)

@@ -1,7 +1,8 @@
-"""Progress for the long commands (backfill, DLQ replay, reconcile), on stderr.
+"""Progress for the long commands (backfill, DLQ replay, reconcile, group replay), on stderr.
 
-Their totals are unknown up front (each streams a source or a topic to its end), so the line
-counts what is done, with a rate and the time spent, and stdout stays free for results.
+Most totals are unknown up front (each streams a source or a topic to its end), so the line
+counts what is done, with the time spent; a group replay knows how many records it moved
+back, so its bar fills. Stdout stays free for results.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from rich.progress import (
 
 
 class Counter:
-    def __init__(self, bar: Progress, what: str) -> None:
+    def __init__(self, bar: Progress, what: str, total: int | None = None) -> None:
         self._bar = bar
-        self._task = bar.add_task(what, total=None)
+        self._task = bar.add_task(what, total=total)
 
     def advance(self, n: int = 1, what: str | None = None) -> None:
         """``n`` more done; ``what`` renames the line (the entity a reconcile is on)."""
@@ -31,12 +32,16 @@ class Counter:
             self._bar.update(self._task, description=what)
         self._bar.advance(self._task, n)
 
+    def done(self, n: int) -> None:
+        """``n`` done in all (for work measured from outside, as a group re-reading)."""
+        self._bar.update(self._task, completed=n)
+
 
 @contextmanager
-def counting(what: str, unit: str = "records") -> Iterator[Counter]:
+def counting(what: str, unit: str = "records", total: int | None = None) -> Iterator[Counter]:
     bar = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn(unit), TimeElapsedColumn(), console=Console(stderr=True),
     )  # fmt: skip
     with bar:
-        yield Counter(bar, what)
+        yield Counter(bar, what, total)

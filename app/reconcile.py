@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ml_connector import streams
+from ml_connector.api.errors import ApiError
 from ml_connector.canonical import DOCUMENTS, key_field
 from ml_connector.config import Settings
 from ml_connector.flows import returned_documents
@@ -94,11 +95,14 @@ async def reconcile(
     returned = returned_documents(settings, flow_name)
     origins: Mapping[str, str] = getattr(target, "origin_fields", {})
     reports = []
+    reading = ""  # what is being read, for an error to name the connection that failed
     try:
         for entity in flow.entities:
             stream = source.streams[entity]
+            reading = f"{entity} from {flow.target}"
             held = await target.snapshot(entity)
             records: dict[str, dict[str, Any]] = {}
+            reading = f"{entity} from {flow.source}"
             async for page in streams.read(source.client, stream):
                 if on_page is not None:
                     on_page(entity, len(page))
@@ -113,10 +117,16 @@ async def reconcile(
                         canonical = {**resolver.resolve(entity, canonical)[0], **expected(entity)}
                     records[business_key(entity, canonical)] = canonical
             reports.append(compare(entity, records, held))
+    except ApiError as exc:
+        raise ReadFailed(f"reading {reading}: {exc}") from exc
     finally:
         await target.aclose()
         await source.aclose()
     return reports
+
+
+class ReadFailed(RuntimeError):
+    """One side of the flow could not be read; the message names the connection."""
 
 
 class _NothingLearned:

@@ -1,18 +1,24 @@
 """``ml-connector status``: what the pipeline has done and what waits, read from Kafka itself.
 
-Everything here comes from the topics the workers already write (cursors and subscriptions
-on the state topic, committed offsets of the consumer groups, the DLQ topics), so it shows
-the truth of a running deployment from any machine that reaches the brokers.
+Everything here comes from the topics the workers already write (cursors, subscriptions and
+the workers' own announcements on the state topic, committed offsets of the consumer groups,
+the DLQ topics, and the audit trail for what was routed and written), so it shows the truth
+of a running deployment from any machine that reaches the brokers, asking no worker.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
+from app.audit_index import AuditIndex
+from app.pipeline import components
+from ml_connector import presence
 from ml_connector.config import Settings
 from ml_connector.kafka.clients import admin as admin_client
 from ml_connector.state import StateStore
@@ -32,6 +38,15 @@ class StreamStatus:
     last_poll_at: str | None = None
     last_error: str | None = None  # of the last poll; None when it succeeded
     failed_polls: int = 0
+    # Sink side, from the audit trail: outcomes (not distinct records) toward the flow's target.
+    target: str = ""
+    routed: int = 0
+    written: int = 0
+    retried: int = 0
+    dead: int = 0
+    last_written_at: str | None = None
+    last_sink_error: str | None = None  # the newest retry or dead letter, in the target's words
+    last_sink_error_at: str | None = None
 
 
 @dataclass
@@ -50,11 +65,26 @@ class TargetStatus:
 
 
 @dataclass
+class WorkerStatus:
+    component: str
+    worker: str | None  # host:pid; None for a component no worker ever announced
+    state: str  # up | down | stopped | never seen
+    last_seen: str | None = None
+    seconds_since: float | None = None
+    started_at: str | None = None
+    problems: list[str] = field(default_factory=list)  # what its readiness would name
+
+
+@dataclass
 class Status:
     streams: list[StreamStatus]
     groups: list[GroupStatus]
     targets: list[TargetStatus]
     subscriptions: list[dict[str, Any]]
+    workers: list[WorkerStatus] = field(default_factory=list)
+    # False while the audit index has not reached the audit topic's end (a first catch-up of
+    # a long trail): the sink-side counts are then short of the truth.
+    audit_caught_up: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,4 +168,64 @@ def status(settings: Settings, bootstrap: str) -> Status:
          "id": value.get("id"), "expires": value.get("expires")}
         for key, value in sorted(state.items()) if key.startswith("subscription|")
     ]  # fmt: skip
-    return Status(streams, groups, targets, subscriptions)
+    index = AuditIndex(settings.audit.database)
+    try:  # caught up first: incremental, as for ``audit`` (the same index and group)
+        index.sync(bootstrap, topics.audit, topics.audit_cli_group, timeout=AUDIT_SECONDS)
+        _sink_side(settings, index, streams)
+    finally:
+        index.engine.dispose()  # the status page asks every few seconds
+    return Status(streams, groups, targets, subscriptions, workers(settings, state),
+                  index.caught_up)  # fmt: skip
+
+
+AUDIT_SECONDS = 60.0  # the most one status spends catching up the audit index
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat("T", "seconds")
+
+
+COUNTED = ("routed", "written", "retried", "dead")
+
+
+def _sink_side(settings: Settings, index: AuditIndex, streams: list[StreamStatus]) -> None:
+    """Routed and written per flow entity, and the last error its target gave: read from the
+    audit trail (every stage outcome is audited once), so no worker needs to be asked."""
+    outcomes = index.outcomes(COUNTED)
+    errors = index.newest(("retried", "dead"))
+    for s in streams:
+        s.target = target = settings.flows[s.flow].target
+        for stage in COUNTED:
+            found = outcomes.get((s.connection, s.entity, target, stage))
+            setattr(s, stage, found.count if found else 0)
+            if stage == "written" and found:
+                s.last_written_at = _iso(found.newest_ms)
+        error = errors.get((s.connection, s.entity, target))
+        if error is not None:
+            said = error.detail.get("error") or error.detail.get("error_class") or error.stage
+            s.last_sink_error = f"{error.stage}: {said}"
+            s.last_sink_error_at = _iso(error.ts_ms)
+
+
+def workers(settings: Settings, state: dict[str, dict[str, Any]]) -> list[WorkerStatus]:
+    """Every worker up, every worker down that none replaced, and each component this
+    configuration needs that no worker ever announced (see ``presence``)."""
+    now = time.time()
+    seen = presence.seen(state, now)
+    shown: list[WorkerStatus] = []
+    for component in sorted({w.component for w in seen} | set(components(settings))):
+        mine = [w for w in seen if w.component == component]  # newest first
+        up = [w for w in mine if w.state == "up"]
+        # A restart leaves its predecessor's key behind, last seen before the newest worker
+        # started: that one was replaced. One lost later is a peer missing: it is shown.
+        lost = [w for w in mine if w.state != "up"
+                and (not up or w.last_seen > max(u.started_at for u in up))]  # fmt: skip
+        listed = up + (lost if up else lost[:1])
+        shown += [_worker(w, now) for w in listed] or [WorkerStatus(component, None, "never seen")]
+    return shown
+
+
+def _worker(w: presence.Seen, now: float) -> WorkerStatus:
+    return WorkerStatus(w.component, w.worker, w.state, _iso(int(w.last_seen * 1000)),
+                        round(now - w.last_seen, 1), _iso(int(w.started_at * 1000)),
+                        w.problems)  # fmt: skip

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from app.pipeline import components
 from app.ui import History, ui_app
 from simulators.server import serve_in_thread
 
@@ -49,6 +50,9 @@ def test_the_status_page_shows_flows_and_charts_with_data(
         p.wait("the dead letters", lambda: p.dead_letters() >= POISONED)
         p.settle()
         p.wait("samples after the run settled", lambda: len(history.samples) >= 5)
+        needed = set(components(p.settings))
+        p.wait("a sample with every worker up", lambda: history.latest is not None and {
+            w.component for w in history.latest.workers if w.state == "up"} == needed)  # fmt: skip
 
         dom = chromium("--dump-dom", f"{url}/")
         assert '<div id="error"></div>' in dom, dom[:3000]  # Kafka and the page's API answered
@@ -58,6 +62,11 @@ def test_the_status_page_shows_flows_and_charts_with_data(
         assert int(stream[5]) >= VENDORS  # records read
         target = next(c for c in cells if c[0] == "sn")
         assert target[2] == str(POISONED)  # dead letters
+        delivered = next(c for c in cells if c[:3] == ["bc-servicenow", "vendor", "sn"])
+        assert delivered[4] == str(VENDORS - POISONED) and delivered[6] == str(POISONED)
+        assert "XTS" in delivered[8]  # the last sink error, in ServiceNow's words
+        states = {c[0]: c[2] for c in cells if c[0] in components(p.settings)}
+        assert states == dict.fromkeys(components(p.settings), "up")
         for chart in ("lag", "throughput", "dead"):
             svg = re.search(rf'<svg class="chart" id="{chart}"[^>]*>(.*?)</svg>', dom, re.S)
             assert svg, f"no {chart} chart"
@@ -72,7 +81,7 @@ def test_the_status_page_shows_flows_and_charts_with_data(
         assert {d["error_class"] for d in dead} == {"TargetRejected"}
 
         shot = tmp_path / "status-page.png"
-        chromium(f"--screenshot={shot}", "--window-size=1280,900", f"{url}/")
+        chromium(f"--screenshot={shot}", "--window-size=1280,1400", f"{url}/")
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
         if os.environ.get("MLC_UPDATE_SCREENSHOT"):  # how docs/status-page.png is made
             shutil.copy(shot, DOCS / "status-page.png")

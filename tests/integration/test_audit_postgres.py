@@ -18,12 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from app.audit_index import AuditIndex
 from devkit.java import free_port
-from ml_connector.audit import AuditLog
-from ml_connector.kafka.admin import TopicSpec, ensure_topics
-from ml_connector.kafka.clients import producer
+from tests.integration.audit_topics import fresh_audit
 
 
 def _bin(name: str) -> str:
@@ -58,10 +57,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def test_audit_trail_indexed_in_postgresql(bootstrap: str, postgres_url: str) -> None:
-    topic = f"test.audit.{uuid.uuid4().hex[:8]}"
-    ensure_topics(bootstrap, [TopicSpec(topic, 2)])
-    kafka = producer(bootstrap)
-    log = AuditLog(kafka, topic, "test")
+    topic, kafka, log = fresh_audit(bootstrap)
     for stage in ("polled", "produced", "routed", "retried", "written"):
         log.emit(stage, connection="bc", entity="vendor", record_id="v-1", attempt=1)
         time.sleep(0.002)  # distinct timestamps: the trail is ordered by time
@@ -78,3 +74,35 @@ def test_audit_trail_indexed_in_postgresql(bootstrap: str, postgres_url: str) ->
     # Indexing the same stretch again (another group, or after a crash) adds no row.
     assert index.sync(bootstrap, topic, f"{group}-again") == 6
     assert len(index.trail("bc", "vendor", "v-1")) == 5
+
+
+def test_status_counts_outcomes_per_target_in_postgresql(bootstrap: str, postgres_url: str) -> None:
+    """``status`` reads the target out of each record's JSON detail: PostgreSQL's own way."""
+    topic, kafka, log = fresh_audit(bootstrap)
+    for n in range(3):
+        log.emit("routed", connection="bc", entity="vendor", record_id=f"v-{n}", target="sn")
+    log.emit("written", connection="bc", entity="vendor", record_id="v-0", target="sn")
+    log.emit("written", connection="bc", entity="vendor", record_id="v-1", target="sn")
+    log.emit("written", connection="bc", entity="vendor", record_id="v-0", target="st")
+    time.sleep(0.002)  # distinct timestamps: the newest error is told by its time
+    log.emit("retried", connection="bc", entity="vendor", record_id="v-2", target="sn",
+             error="503 busy")  # fmt: skip
+    time.sleep(0.002)
+    log.emit("dead", connection="bc", entity="vendor", record_id="v-2", target="sn",
+             error="no fx_currency XTS")  # fmt: skip
+    kafka.flush(10)
+
+    # A database of its own: rows are unique by their place in one audit topic.
+    database = f"status_{uuid.uuid4().hex[:8]}"
+    with create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"),
+                       isolation_level="AUTOCOMMIT").connect() as db:  # fmt: skip
+        db.execute(text(f"CREATE DATABASE {database}"))
+    index = AuditIndex(postgres_url.rsplit("/", 1)[0] + f"/{database}")
+    index.sync(bootstrap, topic, f"g-{uuid.uuid4().hex[:6]}")
+    found = index.outcomes(("routed", "written", "dead"))
+    assert {k: v.count for k, v in found.items()} == {
+        ("bc", "vendor", "sn", "routed"): 3, ("bc", "vendor", "sn", "written"): 2,
+        ("bc", "vendor", "st", "written"): 1, ("bc", "vendor", "sn", "dead"): 1,
+    }  # fmt: skip
+    newest = index.newest(("retried", "dead"))[("bc", "vendor", "sn")]
+    assert (newest.stage, newest.detail["error"]) == ("dead", "no fx_currency XTS")
