@@ -193,3 +193,23 @@ def test_a_pricebook_table_naming_another_list_is_refused_naming_the_key() -> No
 
     assert placements(settings, "st")["bc"] == Placement(
         {"Service": "service"}, "flows.bc-servicetitan.pricebook_types")  # fmt: skip
+
+
+async def test_the_snapshot_shows_the_pricebook_as_canonical_items(
+    url: str, target: ServiceTitanTarget
+) -> None:
+    await target.write(_record(_item("S-1", "Service", "129.50")))
+    await target.write(_record(_item("M-1", "Inventory", "45", "20.25", blocked=True)))
+    await target.write(_record(_item("N-1", "Non-Inventory", "3")))
+    held = await target.snapshot("item")
+    assert held["s-1"] == {"name": "Item S-1", "unit_price": "129.5", "blocked": "false",
+                           "type": "Service"}  # fmt: skip
+    assert held["m-1"] == {"name": "Item M-1", "unit_price": "45", "unit_cost": "20.25",
+                           "blocked": "true", "type": "Inventory"}  # fmt: skip
+    assert held["n-1"]["type"] == "Non-Inventory"
+    assert "svc-001" in held and "mat-001" in held  # ServiceTitan's own entries too
+    # Where a flow's table sends two types to one list, that list tells no type.
+    both = Placement({"Service": "service", "Non-Inventory": "service"}, "x")
+    narrow = await ServiceTitanTarget(target.client, {"bc": both}).snapshot("item")
+    assert "type" not in narrow["s-1"]
+    await target.aclose()

@@ -178,3 +178,31 @@ def test_a_reset_of_the_sink_group_to_earliest_creates_and_writes_nothing(
     assert _dead(p) == []
     clean = reconcile(p, FLOW)
     assert clean.exit_code == 0 and "no differences" in clean.output, clean.output
+
+
+def test_an_item_edit_arrives_by_business_central_notification(
+    pipeline_factory: Callable[..., Any], st: ServiceTitanSim
+) -> None:
+    # Polling every 10 minutes: after the first poll only a notification can carry a change.
+    bc = {"item_count": 0, "notification_delay_seconds": 0.2}
+    options = st.sandbox_options(FLOWS, bc_flow=False, vendors=5, poll_interval=600.0,
+                                 webhooks=True, bc_options=bc)  # fmt: skip
+    p = pipeline_factory(run=False, **options)
+    seed_items(p.box.bc_url, 10)
+    p.supervisor.start()
+    p.wait("the first poll's items in the pricebook", lambda: _as_in_bc(p, st))
+
+    def subscriptions() -> list[dict[str, Any]]:
+        return list(p.bc.get("/_sim/subscriptions").json()["subscriptions"])
+
+    p.wait("an items subscription", lambda: len(subscriptions()) == 1)
+    assert subscriptions()[0]["resource"].endswith("/items")
+
+    service = next(i for i in p.bc_rows("items") if i["type"] == "Service")
+    r = p.bc.patch(f"/_sim/entities/items/{service['id']}", json={"unitPrice": 212.0})
+    assert r.status_code == 200, r.text
+    p.wait("the notified price in the pricebook", lambda: any(
+        e["code"] == service["number"] and e["price"] == 212.0
+        for e in _pricebook(st)["services"]), 60)  # fmt: skip
+    stages = [r.stage for r in p.audit_trail(service["id"], "item", source="bc")]
+    assert "received" in stages  # it came by notification, not by poll
