@@ -157,6 +157,7 @@ class Played:
 def play(
     bootstrap: str, workdir: Path | None = None, *, registry_url: str | None = None,
     items: int = 120, poll_interval: float = 5.0, timeout: float = 300.0,
+    topic_prefix: str = "mlc",
 ) -> Played:  # fmt: skip
     """This direction alone: BC items seeded, the flow run until the pricebook holds each
     once at its price, then the summary and reconciliation."""
@@ -164,7 +165,8 @@ def play(
     try:
         options = st.sandbox_options(FLOWS, bc_flow=False, vendors=5,
                                      bc_options={"item_count": 0}, poll_interval=poll_interval,
-                                     registry_url=registry_url)  # fmt: skip
+                                     registry_url=registry_url,
+                                     topic_prefix=topic_prefix)  # fmt: skip
         with Sandbox.start(bootstrap, workdir, **options) as box:
             seed_items(box.bc_url, items)
             settings = box.settings()
