@@ -64,11 +64,11 @@ def json_value(value: Any) -> Any:
         return str(value)
 
 
-def render(kind: str, item: Mapping[str, Any], deleted: bool) -> Record:
+def render(kind: str, item: Mapping[str, Any]) -> Record:
     """One pricebook entry; fields the item does not hold are left to ServiceTitan."""
     body: Record = {col: json_value(item.get(f)) for col, f in COLUMNS[kind].items()}
     body = {k: v for k, v in body.items() if v is not None}
-    body["active"] = not deleted and not item.get("blocked", False)
+    body["active"] = not item.get("blocked", False)
     if kind == "material":
         body["isInventory"] = item.get("type") == "Inventory"
     return body
@@ -124,6 +124,10 @@ class ServiceTitanTarget:
         item = event["after"] or event["before"]
         if item is None:
             return Outcome("rejected", error="event carries neither before nor after")
+        if event["op"] == "d" or event["after"] is None:
+            # A delete names the item, not its type or prices: whichever list holds the code
+            # keeps the entry as it was, inactive.
+            return await self._retire(str(item["number"]))
         source = str((event.get("source") or {}).get("connection"))
         placement = self.placed.get(source, DEFAULT)
         kind = placement.kind(item.get("type"))
@@ -132,7 +136,7 @@ class ServiceTitanTarget:
                            f"{item.get('type')!r}, which {placement.where} does not place "
                            f"(it places {', '.join(sorted(placement.types))})")  # fmt: skip
         try:
-            body = self.overrides.apply(record, render(kind, item, event["op"] == "d"), item)
+            body = self.overrides.apply(record, render(kind, item), item)
         except Refused as exc:
             return Outcome("rejected", error=str(exc))
         # Field errors (a code too long, a value of the wrong kind) raise InvalidFields: the
@@ -149,12 +153,23 @@ class ServiceTitanTarget:
     async def _retire_elsewhere(self, resource: str, code: str) -> None:
         """An item whose type moved it to the other list: its old entry goes inactive, so the
         field sees one price for the code."""
-        for other in RESOURCES.values():
-            if other == resource:
-                continue
-            held = await self.client.find_by_code(other, code)
+        await self._deactivate(code, [r for r in RESOURCES.values() if r != resource])
+
+    async def _retire(self, code: str) -> Outcome:
+        retired = await self._deactivate(code, list(RESOURCES.values()))
+        if not retired:
+            return Outcome("ignored", note=f"{code} is in no pricebook list, or inactive")
+        return Outcome("updated", target_id=retired[0])
+
+    async def _deactivate(self, code: str, resources: list[str]) -> list[str]:
+        """Ids of the active entries under ``code`` in ``resources``, now inactive."""
+        done = []
+        for resource in resources:
+            held = await self.client.find_by_code(resource, code)
             if held is not None and held.get("active", True):
-                await self.client.patch(other, int(held["id"]), {"active": False})
+                await self.client.patch(resource, int(held["id"]), {"active": False})
+                done.append(str(held["id"]))
+        return done
 
     async def snapshot(self, entity: str) -> dict[str, dict[str, str]]:
         """The pricebook by case-folded code, as canonical item fields."""

@@ -92,9 +92,13 @@ async def test_a_second_write_updates_the_same_entry_and_a_replay_adds_nothing(
     entry = _entries(url, "materials")["1000"]
     assert (entry["price"], entry["displayName"]) == (52.0, "Capacitor")
     # Deleted in BC: the entry stays, inactive.
-    gone = await target.write(_record(None, "d", before=_item("1000", "Inventory", "52.00")))
+    # Deleted in BC: the entry stays as it was, inactive (a delete names only the item).
+    gone = await target.write(_record(None, "d", before={"number": "1000", "name": "1000"}))
     assert gone.status == "updated" and gone.target_id == first.target_id
-    assert _entries(url, "materials")["1000"]["active"] is False
+    kept = _entries(url, "materials")["1000"]
+    assert (kept["active"], kept["price"], kept["displayName"]) == (False, 52.0, "Capacitor")
+    again = await target.write(_record(None, "d", before={"number": "1000", "name": "1000"}))
+    assert again.status == "ignored"
     codes = Counter(r["code"] for r in httpx.get(f"{url}/_sim/entities/materials").json()["value"])
     assert codes["1000"] == 1
     await target.aclose()

@@ -188,7 +188,7 @@ def test_an_item_edit_arrives_by_business_central_notification(
     options = st.sandbox_options(FLOWS, bc_flow=False, vendors=5, poll_interval=600.0,
                                  webhooks=True, bc_options=bc)  # fmt: skip
     p = pipeline_factory(run=False, **options)
-    seed_items(p.box.bc_url, 10)
+    seed_items(p.box.bc_url, 12)  # ten services, then materials
     p.supervisor.start()
     p.wait("the first poll's items in the pricebook", lambda: _as_in_bc(p, st))
 
@@ -206,3 +206,14 @@ def test_an_item_edit_arrives_by_business_central_notification(
         for e in _pricebook(st)["services"]), 60)  # fmt: skip
     stages = [r.stage for r in p.audit_trail(service["id"], "item", source="bc")]
     assert "received" in stages  # it came by notification, not by poll
+
+    # Deleted in BC: the entry stays in the pricebook, inactive, as it was.
+    part = next(i for i in p.bc_rows("items") if i["type"] != "Service" and not i["blocked"])
+    assert p.bc.delete(f"/_sim/entities/items/{part['id']}").status_code in (200, 204)
+
+    def entry() -> dict[str, Any]:
+        [found] = [e for e in _pricebook(st)["materials"] if e["code"] == part["number"]]
+        return found
+
+    p.wait("the deleted item inactive in the pricebook", lambda: not entry()["active"], 60)
+    assert (entry()["price"], entry()["displayName"]) == (part["unitPrice"], part["displayName"])
