@@ -143,7 +143,7 @@ class ServiceTitanTarget:
         # item goes to the dead-letter topic naming them.
         resource = RESOURCES[kind]
         status, entry = await self.client.upsert_by_code(resource, body)
-        if status != "unchanged" and body["active"]:
+        if status != "unchanged" and body.get("active", True):
             await self._retire_elsewhere(resource, str(body["code"]))
         target_id = str(entry["id"])
         if status == "unchanged":

@@ -160,7 +160,7 @@ async def test_token_cached_app_key_and_tenant_on_every_call_429s_waited_out(
     await target.aclose()
 
 
-def _settings(entities: list[str], **flow: Any) -> Any:
+def _settings(entities: list[str], url: str = "https://api.servicetitan.io", **flow: Any) -> Any:
     from ml_connector.config import parse_settings
 
     connections = {
@@ -168,9 +168,10 @@ def _settings(entities: list[str], **flow: Any) -> Any:
                "environment": "production",
                "auth": {"kind": "entra_client_credentials", "token_url": "https://bc/token",
                         "client_id": "c", "client_secret": {"secret": "s"}}},
-        "st": {"system": "servicetitan", "tenant_id": TENANT,
-               "auth": {"kind": "servicetitan", "client_id": "c", "client_secret": {"secret": "s"},
-                        "app_key": {"secret": "k"}}},
+        "st": {"system": "servicetitan", "tenant_id": TENANT, "api_url": url,
+               "auth": {"kind": "servicetitan", "token_url": f"{url}/connect/token",
+                        "client_id": "cid.mlc-sim", "client_secret": {"secret": "st-secret"},
+                        "app_key": {"secret": "st-app-key"}}},
     }  # fmt: skip
     flows = {"bc-servicetitan": {"source": "bc", "target": "st", "entities": entities, **flow}}
     return parse_settings({"connections": connections, "flows": flows})
@@ -217,3 +218,26 @@ async def test_the_snapshot_shows_the_pricebook_as_canonical_items(
     narrow = await ServiceTitanTarget(target.client, {"bc": both}).snapshot("item")
     assert "type" not in narrow["s-1"]
     await target.aclose()
+
+
+async def test_a_flows_field_overrides_reshape_the_entry(url: str, secrets: SecretStore) -> None:
+    from sinks.registry import build_target
+
+    fields = {"item": {"unitOfMeasure": {"lookup": {"PCS": "Each"}, "otherwise": "keep"},
+                       "description": {"value": "From Business Central"}}}  # fmt: skip
+    settings = _settings(["item"], url, fields=fields)
+    target = build_target(settings, "st", secrets)
+    assert isinstance(target, ServiceTitanTarget)
+    assert (await target.write(_record(_item("M-9", "Inventory", "5")))).status == "inserted"
+    entry = _entries(url, "materials")["M-9"]
+    assert (entry["unitOfMeasure"], entry["description"]) == ("Each", "From Business Central")
+    await target.aclose()
+
+
+def test_an_override_of_a_column_the_pricebook_lacks_is_refused_naming_the_key() -> None:
+    from app.config_check import problems
+
+    settings = _settings(["item"], fields={"item": {"u_code": {"drop": True}}})
+    errors, _ = problems(settings)
+    assert any("flows.bc-servicetitan.fields.item.u_code: the target renders no column "
+               "'u_code'" in e and "unitOfMeasure" in e for e in errors), errors  # fmt: skip
