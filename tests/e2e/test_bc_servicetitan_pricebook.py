@@ -18,6 +18,7 @@ from app.dlq import DeadLetters
 from app.offsets import group_stopped, reset_group
 from devkit.servicetitan import CONNECTION, ServiceTitanSim, start_servicetitan
 from ml_connector.kafka.admin import group_lag
+from tests.clients.simlog import max_in_window, requests
 from tests.e2e.test_reconcile import differences, reconcile
 
 pytestmark = pytest.mark.kafka
@@ -120,6 +121,10 @@ def test_items_land_in_their_lists_an_edit_updates_the_entry_a_refusal_is_dead_l
     assert set(codes.values()) == {1}
     assert TOO_LONG not in codes
     assert set(codes) == set(seeded) | {i["number"] for i in items if i["number"] != TOO_LONG}
+    # The sink's writes (several keys at once) stayed inside the app's 60 calls a second.
+    calls = [e for e in requests(st.url) if "/v2/tenant/" in e["path"]]
+    assert max_in_window(calls, 1.0) <= 60
+    assert not [e for e in calls if e["status"] in (401, 403, 429)]
     [dead] = _dead(p)
     assert dead.key == next(i["id"] for i in items if i["number"] == TOO_LONG)
     assert dead.error_class == "InvalidFields" and "maximum length of 15" in dead.error
