@@ -142,8 +142,8 @@ def summary_lines(box: Sandbox, settings: Settings, flow: str = FLOW,
     for r in reports if reports is not None else reconcile_reports(settings, flow):
         verdict = "clean" if r.clean else "differs"
         lines.append(f"reconcile {flow} {r.entity}: {verdict} ({r.compared} compared, "
-                     f"{len(r.missing)} missing, {len(r.different)} with other prices or "
-                     "names)")  # fmt: skip
+                     f"{len(r.missing)} missing, {len(r.different)} differing in price, cost, "
+                     "name, list or active)")  # fmt: skip
     return lines
 
 

@@ -24,8 +24,8 @@ def test_the_pricebook_demo_pushes_every_item_and_reconciles_clean(
     assert played.lines == [
         "pricebook: 60 of 60 Business Central items pushed: 30 services, 30 materials "
         "(2 inactive: blocked in BC)",
-        "reconcile bc-servicetitan item: clean (60 compared, 0 missing, 0 with other prices or "
-        "names)",
+        "reconcile bc-servicetitan item: clean (60 compared, 0 missing, 0 differing in price, "
+        "cost, name, list or active)",
     ]
     # Every simulator stopped with the run.
     with pytest.raises(httpx.TransportError):
