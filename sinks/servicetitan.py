@@ -39,9 +39,10 @@ PRICEBOOK_TYPES: Mapping[str, str] = {
 }
 RESOURCES: Mapping[str, str] = {"service": "services", "material": "materials"}
 
-# Pricebook column <- canonical item field, per list. The description starts as the name:
-# field staff search the pricebook by it, and BC items carry no text of their own for it.
-COMMON = {"code": "number", "displayName": "name", "description": "name", "price": "unit_price"}
+# Pricebook column <- canonical item field, per list. BC items carry no description: the
+# pricebook's own (what technicians show customers) is left alone; a flow can set one with
+# ``fields.item.description``.
+COMMON = {"code": "number", "displayName": "name", "price": "unit_price"}
 COLUMNS: Mapping[str, Mapping[str, str]] = {
     "service": COMMON,
     "material": {**COMMON, "cost": "unit_cost", "unitOfMeasure": "unit_of_measure"},

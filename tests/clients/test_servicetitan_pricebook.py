@@ -87,10 +87,15 @@ async def test_a_second_write_updates_the_same_entry_and_a_replay_adds_nothing(
     first = await target.write(_record(_item("1000", "Inventory", "45.50")))
     again = await target.write(_record(_item("1000", "Inventory", "45.50")))
     assert again.status == "ignored" and again.target_id == first.target_id
+    # What the pricebook manager wrote for technicians stays through the ERP's edits.
+    shown = {"description": "Run capacitor, dual, 45/5 MFD", "memberPrice": 40.0}
+    r = httpx.patch(f"{url}/_sim/entities/materials/{first.target_id}", json=shown)
+    assert r.status_code == 200, r.text
     edited = await target.write(_record(_item("1000", "Inventory", "52.00", name="Capacitor")))
     assert edited.status == "updated" and edited.target_id == first.target_id
     entry = _entries(url, "materials")["1000"]
     assert (entry["price"], entry["displayName"]) == (52.0, "Capacitor")
+    assert (entry["description"], entry["memberPrice"]) == (shown["description"], 40.0)
     # Deleted in BC: the entry stays, inactive.
     # Deleted in BC: the entry stays as it was, inactive (a delete names only the item).
     gone = await target.write(_record(None, "d", before={"number": "1000", "name": "1000"}))
