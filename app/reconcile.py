@@ -46,9 +46,14 @@ class Snapshotter(Protocol):
 
 
 def compare(
-    entity: str, source: Mapping[str, dict[str, Any]], target: Mapping[str, dict[str, str]]
+    entity: str,
+    source: Mapping[str, dict[str, Any]],
+    target: Mapping[str, dict[str, str]],
+    *,
+    extras: bool = True,
 ) -> EntityReport:
-    """Both sides keyed by business key (case-folded); ``target`` holds canonical fields."""
+    """Both sides keyed by business key (case-folded); ``target`` holds canonical fields.
+    ``extras=False`` for a target holding records of its own beside the source's."""
     report = EntityReport(entity, compared=len(source))
     for key, record in sorted(source.items()):
         row = target.get(key)
@@ -66,7 +71,7 @@ def compare(
             report.different[key] = diffs
     # A document target holds documents of its own (entered there directly): only masters
     # are expected to match one to one.
-    if entity not in DOCUMENTS:
+    if entity not in DOCUMENTS and extras:
         report.extra = sorted(set(target) - set(source))
     return report
 
@@ -94,6 +99,8 @@ async def reconcile(
     # source's documents of its own are not the target's concern.
     returned = returned_documents(settings, flow_name)
     origins: Mapping[str, str] = getattr(target, "origin_fields", {})
+    # Masters a target keeps of its own too (a pricebook with entries entered there).
+    own: frozenset[str] = getattr(target, "holds_own", frozenset())
     reports = []
     reading = ""  # what is being read, for an error to name the connection that failed
     try:
@@ -116,7 +123,7 @@ async def reconcile(
                     if entity in DOCUMENTS:
                         canonical = {**resolver.resolve(entity, canonical)[0], **expected(entity)}
                     records[business_key(entity, canonical)] = canonical
-            reports.append(compare(entity, records, held))
+            reports.append(compare(entity, records, held, extras=entity not in own))
     except ApiError as exc:
         raise ReadFailed(f"reading {reading}: {exc}") from exc
     finally:

@@ -54,6 +54,8 @@ class Sandbox:
     sn_connection: dict[str, Any] = field(default_factory=dict)  # more of connections.sn
     kafka_config: dict[str, Any] = field(default_factory=dict)  # more of kafka (security ...)
     extra_secrets: dict[str, str] = field(default_factory=dict)  # stored beside the systems'
+    # More connections by name, e.g. to a simulator started beside the sandbox.
+    extra_connections: dict[str, dict[str, Any]] = field(default_factory=dict)
     bc_flow: bool = True  # the bc-servicenow flow (off where a sandbox plays another ERP)
     # Entities of the acumatica-servicenow flow; any starts the Acumatica simulator too.
     acumatica_entities: list[str] = field(default_factory=list)
@@ -235,6 +237,7 @@ class Sandbox:
                     **self.sn_connection,
                 },
                 **acu_connection,
+                **self.extra_connections,
             },
             "flows": {
                 **(

@@ -153,6 +153,12 @@ class FlowConfig(_Model):
         "center) to arrive before the target is asked anyway; the target's refusal then goes "
         "to the dead-letter topic with its reason",
     )
+    pricebook_types: dict[str, Literal["service", "material"]] | None = Field(
+        default=None,
+        description="ServiceTitan target: which pricebook list an item of each ERP item type "
+        "goes to, e.g. {Service: service, Inventory: material}; replaces the default table, "
+        "so a type left out is refused with this key named",
+    )
     fields: dict[str, EntityFields] = Field(
         default_factory=dict,
         description="per entity, target column -> override: {from: <canonical field>}, "

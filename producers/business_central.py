@@ -208,6 +208,7 @@ NOTIFIED = {
     "vendors": "vendor",
     "accounts": "gl_account",
     "dimensions": "cost_center",
+    "items": "item",
     "purchaseInvoices": "purchase_invoice",
 }
 

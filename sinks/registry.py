@@ -12,7 +12,7 @@ from typing import Any
 
 from ml_connector.config import Settings
 from ml_connector.secrets import SecretStore
-from sinks import acumatica, business_central, servicenow
+from sinks import acumatica, business_central, servicenow, servicetitan
 from sinks.base import Target, TargetContext
 
 TargetFactory = Callable[[Any, TargetContext], Target]
@@ -33,6 +33,7 @@ TARGETS: tuple[TargetSystem, ...] = (
     TargetSystem("business_central", business_central.target, business_central.ENTITIES),
     TargetSystem("acumatica", acumatica.target, acumatica.ENTITIES),
     TargetSystem("servicenow", servicenow.target, servicenow.ENTITIES, servicenow.columns),
+    TargetSystem("servicetitan", servicetitan.target, servicetitan.ENTITIES, servicetitan.columns),
 )
 
 

@@ -51,6 +51,9 @@ class ServiceTitanOptions:
     auto_dispatch: bool = True
     delivery_transport: httpx.AsyncBaseTransport | None = None
     faults: FaultSettings = field(default_factory=FaultSettings)
+    # UNCONFIRMED: no published text gives the longest pricebook code; None takes any length,
+    # a number refuses longer codes as ASP.NET's StringLength validation words it.
+    code_max_length: int | None = None
     # Per app key and tenant (a secondary source gives 60 per second).
     rate_limit_requests: int = 60
     rate_limit_window_seconds: float = 1.0

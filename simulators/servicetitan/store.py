@@ -237,6 +237,10 @@ class ServiceTitanStore(SimulatorState):
                 values[name] = coerce_value(kind, value, name)
             except InvalidValue as exc:
                 errors[name] = [str(exc)]
+        limit = self.options.code_max_length
+        code = values.get("code") if resource.unique == "code" else None
+        if limit is not None and isinstance(code, str) and len(code) > limit:
+            errors["code"] = [f"The field code must be a string with a maximum length of {limit}."]
         if errors:
             raise invalid(errors)
         return values

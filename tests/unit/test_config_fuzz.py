@@ -118,10 +118,12 @@ CASES: list[tuple[str, Mutation, str]] = [
      "delivery.max_backpressure_wait"),
     ("connection null", put("connections.bc", None), "connections.bc"),
     ("connections list", put("connections", ["bc"]), "connections"),
+    # ServiceTitan takes pricebook items only: the flow's vendors are refused by name.
     ("target cannot write", lambda d: put("flows.f.target", "st")(put("connections.st", {
         "system": "servicetitan", "tenant_id": "1", "auth": {
             "kind": "servicetitan", "client_id": "c", "client_secret": {"secret": "bc-secret"},
-            "app_key": {"secret": "sn-secret"}}})(d)), "connections.st"),
+            "app_key": {"secret": "sn-secret"}}})(d)),
+     "flows.f.entities: servicetitan cannot be a target of vendor"),
     ("source cannot read system", lambda d: put("flows.f.source", "st")(put("connections.st", {
         "system": "servicetitan", "tenant_id": "1", "auth": {
             "kind": "servicetitan", "client_id": "c", "client_secret": {"secret": "bc-secret"},

@@ -195,5 +195,5 @@ def test_config_check_refuses_overrides_a_target_would_not_apply(tmp_path: Path)
     result = runner.invoke(app, ["config", "check", "-c", str(path)])
     assert result.exit_code != 0
     assert ("flows.servicenow-bc.fields.purchase_invoice: bc is a business_central target, "
-            "which takes no field overrides yet (these do: servicenow)"
+            "which takes no field overrides yet (these do: servicenow, servicetitan)"
             ) in " ".join(result.output.split())  # fmt: skip

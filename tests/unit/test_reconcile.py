@@ -26,3 +26,28 @@ def test_compare_names_missing_different_and_extra() -> None:
 def test_business_keys_fold_case_as_servicenow_coalescing_does() -> None:
     assert business_key("vendor", {"number": "V00010"}) == "v00010"
     assert business_key("cost_center", {"code": "CC100"}) == "cc100"
+
+
+def test_a_pricebook_with_entries_of_its_own_reports_only_what_the_items_lack() -> None:
+    from decimal import Decimal
+
+    source = {
+        "s-1001": {"number": "S-1001", "name": "AC tune-up", "unit_price": Decimal("129.00"),
+                   "type": "Service", "blocked": False},
+        "m-2001": {"number": "M-2001", "name": "Capacitor", "unit_price": Decimal("45.5"),
+                   "unit_cost": Decimal("20"), "type": "Inventory", "blocked": True},
+        "m-2002": {"number": "M-2002", "name": "Contactor", "unit_price": Decimal("60")},
+    }  # fmt: skip
+    target = {
+        "s-1001": {"name": "AC tune-up", "unit_price": "129", "type": "Service",
+                   "blocked": "false"},
+        "m-2001": {"name": "Capacitor", "unit_price": "49.5", "unit_cost": "20",
+                   "type": "Inventory", "blocked": "false"},
+        "svc-001": {"name": "Entered in ServiceTitan", "unit_price": "89"},
+    }  # fmt: skip
+    report = compare("item", source, target, extras=False)
+    assert report.missing == ["m-2002"]
+    assert report.different == {"m-2001": {"unit_price": ("45.5", "49.5"),
+                                           "blocked": ("true", "false")}}  # fmt: skip
+    assert report.extra == []  # the pricebook's own entry is not the ERP's concern
+    assert compare("item", source, target).extra == ["svc-001"]
