@@ -138,6 +138,11 @@ class FlowConfig(_Model):
         description="BC: which global (shortcut) dimension of the company the cost center "
         "dimension is, as General Ledger Setup says; documents carry the cost center there",
     )
+    payment_journal: str = Field(
+        default="GENERAL",
+        description="BC: the customer payment journal batch payments are posted through "
+        "(created if missing)",
+    )
     mappings: MappingRules = Field(default_factory=MappingRules)
     returned: list[str] | None = Field(
         default=None,

@@ -1,7 +1,9 @@
-"""Business Central as a target: ServiceNow purchase orders and invoices as BC documents.
+"""Business Central as a target: ServiceNow purchase orders and invoices, and ServiceTitan
+sales invoices, as BC documents; customers, cost centers and payments (``receivables``).
 
-BC has no idempotency key, so every write starts with a look-up by the ServiceNow number
-(``vendorInvoiceNumber`` of invoices, ``number`` of orders). What is found decides:
+BC has no idempotency key, so every write starts with a look-up by the source's number
+(``vendorInvoiceNumber`` of purchase invoices, ``number`` of orders, ``externalDocumentNumber``
+of sales invoices). What is found decides:
 
 - nothing: the document is created with its lines in one deep insert (invoices are posted);
 - a posted invoice: ``ignored``, whatever changed, since a posted document is never changed;
@@ -35,6 +37,7 @@ from sinks.business_central_documents import (
     differences,
     render,
 )
+from sinks.business_central_receivables import Receivables
 
 
 class Lookups:
@@ -60,10 +63,12 @@ class Lookups:
     async def references(self, kind: DocumentKind, doc: Mapping[str, Any]) -> References:
         """Every reference of ``doc`` resolved, or one NotFound naming all that are missing."""
         missing: list[str] = []
-        vendor = code(doc["vendor_number"])
-        vendor_id = await self.find("vendors", "number", vendor) if vendor else None
-        if vendor_id is None:
-            missing.append(f"vendor {vendor!r}" if vendor else "vendor (ServiceNow names none)")
+        party = kind.party
+        number = code(doc[party.canonical] or "")
+        party_id = await self.find(party.entity_set, "number", number) if number else None
+        if party_id is None:
+            missing.append(f"{party.label} {number!r}" if number
+                           else f"{party.label} (the source names none)")  # fmt: skip
         found: dict[str, dict[str, str]] = {"accounts": {}, "items": {}}
         for line in doc["lines"]:
             for entity_set, field, what in (("accounts", "account_number", "G/L account"),
@@ -81,8 +86,8 @@ class Lookups:
         if missing:
             raise NotFound(f"{kind.label} {doc['number']}: Business Central has no "
                            f"{', no '.join(missing)}")  # fmt: skip
-        assert vendor_id is not None
-        return References(vendor_id, found["accounts"], found["items"])
+        assert party_id is not None
+        return References(party_id, found["accounts"], found["items"])
 
 
 class BusinessCentralTarget:
@@ -92,21 +97,28 @@ class BusinessCentralTarget:
         *,
         cost_center_dimension: str,
         cost_center_shortcut: int,
+        payment_journal: str = "GENERAL",
     ) -> None:
         self.client = client
         self.lookups = Lookups(client, cost_center_dimension)
         self.cost_center_field = f"shortcutDimension{cost_center_shortcut}Code"
+        receivables = Receivables(client, cost_center_dimension, payment_journal)
+        self.masters = {"customer": receivables.customer, "cost_center": receivables.cost_center,
+                        "payment": receivables.payment}  # fmt: skip
 
     async def write(self, record: SinkRecord) -> Outcome:
         kind = KINDS.get(record.entity)
+        doc = record.event["after"]
+        if kind is None and record.entity in self.masters:
+            # A master or payment dropped at the source stays in BC: its ledger refers to it.
+            return await self.masters[record.entity](doc) if doc else Outcome("ignored")
         if kind is None:
             return Outcome("rejected", error=f"Business Central takes no {record.entity} here")
-        doc = record.event["after"]
         if doc is None:
             # A document dropped in ServiceNow stays in BC's books: ledgers are not undone.
             return Outcome("ignored")
         if not doc["number"]:
-            raise FatalError(f"{kind.label} {record.key} has no number in ServiceNow")
+            raise FatalError(f"{kind.label} {record.key} has no number in its source")
         for attempt in range(2):
             try:
                 return await self._write(kind, doc)
@@ -194,7 +206,7 @@ class BusinessCentralTarget:
                 if not key:
                     continue
                 row = {
-                    "vendor_number": str(doc.get("vendorNumber") or ""),
+                    kind.party.canonical: str(doc.get(kind.party.number_field) or ""),
                     "total_excluding_tax": comparable(doc.get("totalAmountExcludingTax")),
                 }
                 if kind.posts:
@@ -203,7 +215,7 @@ class BusinessCentralTarget:
         return held
 
 
-ENTITIES = tuple(KINDS)
+ENTITIES = (*KINDS, "customer", "cost_center", "payment")
 
 
 def cost_center_rules(ctx: TargetContext) -> tuple[str, int]:
@@ -222,6 +234,12 @@ def cost_center_rules(ctx: TargetContext) -> tuple[str, int]:
 def target(connection: BusinessCentralConnection, ctx: TargetContext) -> BusinessCentralTarget:
     client = BusinessCentralClient(connection, ctx.secrets, retry=ctx.retry)
     dimension, shortcut = cost_center_rules(ctx)
+    journals = {f.payment_journal for f in ctx.settings.flows.values() if f.target == ctx.name
+                and "payment" in f.entities}  # fmt: skip
+    if len(journals) > 1:
+        raise ValueError(f"flows into {ctx.name} disagree on payment_journal")
+    journal = journals.pop() if journals else "GENERAL"
     return BusinessCentralTarget(
-        client, cost_center_dimension=dimension, cost_center_shortcut=shortcut
-    )
+        client, cost_center_dimension=dimension, cost_center_shortcut=shortcut,
+        payment_journal=journal,
+    )  # fmt: skip
