@@ -26,6 +26,7 @@ from ml_connector.systems import SYSTEMS
 from ml_connector.topics import Topics
 
 ZERO = timedelta(0)
+PAYMENT_JOURNAL = "MLC-PAY"
 
 
 class ConfigError(Exception):
@@ -139,10 +140,10 @@ class FlowConfig(_Model):
         "dimension is, as General Ledger Setup says; documents carry the cost center there",
     )
     payment_journal: str = Field(
-        default="GENERAL",
-        description="BC: the customer payment journal batch payments are posted through "
-        "(created if missing)",
-    )
+        default=PAYMENT_JOURNAL, max_length=10,
+        description="BC: the customer payment journal batch payments are posted through, "
+        "created if missing; the connector's own, since posting a batch posts every line in it",
+    )  # fmt: skip
     mappings: MappingRules = Field(default_factory=MappingRules)
     returned: list[str] | None = Field(
         default=None,

@@ -24,12 +24,14 @@ from typing import Any
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
 from ml_connector.api.odata import odata_literal
 from ml_connector.clients.business_central import BusinessCentralClient
+from ml_connector.config import PAYMENT_JOURNAL
 from ml_connector.connections.business_central import BusinessCentralConnection
 from ml_connector.records import Record
 from ml_connector.values import comparable
 from sinks.base import Outcome, SinkRecord, TargetContext
 from sinks.business_central_documents import (
     KINDS,
+    SALES_INVOICE,
     DocumentKind,
     References,
     code,
@@ -97,12 +99,14 @@ class BusinessCentralTarget:
         *,
         cost_center_dimension: str,
         cost_center_shortcut: int,
-        payment_journal: str = "GENERAL",
+        payment_journal: str = PAYMENT_JOURNAL,
     ) -> None:
         self.client = client
         self.lookups = Lookups(client, cost_center_dimension)
         self.cost_center_field = f"shortcutDimension{cost_center_shortcut}Code"
-        receivables = Receivables(client, cost_center_dimension, payment_journal)
+        receivables = Receivables(client, cost_center_dimension, payment_journal,
+                                  self.cost_center_field)  # fmt: skip
+        self.receivables = receivables
         self.masters = {"customer": receivables.customer, "cost_center": receivables.cost_center,
                         "payment": receivables.payment}  # fmt: skip
 
@@ -190,7 +194,12 @@ class BusinessCentralTarget:
     # -- reconciliation ----------------------------------------------------------------
     def expected(self, entity: str) -> dict[str, str]:
         """What every source document must show in BC beyond its own fields."""
-        return {"posted": "true"} if KINDS[entity].posts else {}
+        return {"posted": "true"} if entity in KINDS and KINDS[entity].posts else {}
+
+    async def dimension_totals(self, invoices: set[str]) -> dict[str, tuple[str, str]]:
+        """Per cost center: (invoiced, applied) of the posted sales invoices from
+        ``invoices`` (the source's ids, case-folded)."""
+        return await self.receivables.dimension_totals(invoices)
 
     async def snapshot(self, entity: str) -> dict[str, dict[str, str]]:
         """BC's documents by the source number they carry, as canonical fields.
@@ -198,6 +207,8 @@ class BusinessCentralTarget:
         BC also holds documents entered there directly; only those whose number the source
         names are compared (see ``reconcile``), so they never count as extra.
         """
+        if entity not in KINDS:
+            return await self.receivables.snapshot(entity)
         kind = KINDS[entity]
         held: dict[str, dict[str, str]] = {}
         async for page in self.client.read(kind.entity_set):
@@ -205,9 +216,11 @@ class BusinessCentralTarget:
                 key = str(doc.get(kind.key_field) or "").casefold()
                 if not key:
                     continue
+                # A sales invoice's tax came as a line of its own: only its total compares.
+                total = "total_including_tax" if kind is SALES_INVOICE else "total_excluding_tax"
                 row = {
                     kind.party.canonical: str(doc.get(kind.party.number_field) or ""),
-                    "total_excluding_tax": comparable(doc.get("totalAmountExcludingTax")),
+                    total: comparable(doc.get(TOTAL_FIELDS[total])),
                 }
                 if kind.posts:
                     row["posted"] = "false" if doc.get("status") in (None, "Draft") else "true"
@@ -216,6 +229,8 @@ class BusinessCentralTarget:
 
 
 ENTITIES = (*KINDS, "customer", "cost_center", "payment")
+TOTAL_FIELDS = {"total_excluding_tax": "totalAmountExcludingTax",
+                "total_including_tax": "totalAmountIncludingTax"}  # fmt: skip
 
 
 def cost_center_rules(ctx: TargetContext) -> tuple[str, int]:
@@ -238,7 +253,7 @@ def target(connection: BusinessCentralConnection, ctx: TargetContext) -> Busines
                 and "payment" in f.entities}  # fmt: skip
     if len(journals) > 1:
         raise ValueError(f"flows into {ctx.name} disagree on payment_journal")
-    journal = journals.pop() if journals else "GENERAL"
+    journal = journals.pop() if journals else PAYMENT_JOURNAL
     return BusinessCentralTarget(
         client, cost_center_dimension=dimension, cost_center_shortcut=shortcut,
         payment_journal=journal,

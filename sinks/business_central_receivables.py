@@ -7,19 +7,22 @@ dimension value its revenue is coded to. Payments are the one write here that po
 starts by looking for what an earlier attempt left: the posted payment (a general ledger
 entry of document type Payment carrying the source's payment id as its document number), then
 a journal line not posted yet. Only a payment found in neither place gets a line; a line is
-posted exactly once, and a post refused because someone else's post took the line with it is
-recognised by reading the ledger.
+posted exactly once. Payments go through the journal one at a time per process, and a post
+refused because another process's post took the line with it is recognised by reading the
+ledger.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from ml_connector.api.errors import FatalError, NotFound
+from ml_connector.api.errors import AlreadyExists, FatalError, NotFound
 from ml_connector.api.odata import odata_literal
 from ml_connector.clients.business_central import BusinessCentralClient
 from ml_connector.records import Record
+from ml_connector.values import comparable
 from sinks.base import Outcome
 from sinks.business_central_documents import code
 
@@ -42,11 +45,14 @@ def customer_body(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Receivables:
-    def __init__(self, client: BusinessCentralClient, dimension: str, journal: str) -> None:
+    def __init__(self, client: BusinessCentralClient, dimension: str, journal: str,
+                 shortcut_field: str = "shortcutDimension2Code") -> None:  # fmt: skip
         self.client = client
         self.dimension = dimension
         self.journal = journal
+        self.shortcut_field = shortcut_field
         self._journal_id: str | None = None
+        self._posting = asyncio.Lock()
 
     async def customer(self, doc: Mapping[str, Any]) -> Outcome:
         done, held = await self.client.upsert("customers", "number", customer_body(doc))
@@ -62,12 +68,19 @@ class Receivables:
     # -- payments ------------------------------------------------------------------------
 
     async def _journal(self) -> str:
-        """The payment journal batch the flow posts through, created when BC lacks it."""
+        """The payment journal batch the flow posts through, created when BC lacks it (by
+        another writer too, meanwhile: then it is found again)."""
         if self._journal_id is None:
             found = await self.client.find("customerPaymentJournals", "code", self.journal)
             if found is None:
                 body = {"code": self.journal, "displayName": "ml-connector payments"}
-                found = await self.client.create("customerPaymentJournals", body)
+                try:
+                    found = await self.client.create("customerPaymentJournals", body)
+                except AlreadyExists:
+                    found = await self.client.find("customerPaymentJournals", "code",
+                                                   self.journal)  # fmt: skip
+                    if found is None:
+                        raise
             self._journal_id = str(found["id"])
         return self._journal_id
 
@@ -120,6 +133,14 @@ class Receivables:
             return Outcome("ignored", target_id=str(entry["id"]))  # posted: never again
         if not doc.get("amount") or doc["amount"] <= 0:
             raise FatalError(f"payment {number} has no amount to post")
+        # One payment at a time through the journal: posting it posts every line in it, so a
+        # line of another write half made must not ride along (nor fail this post).
+        async with self._posting:
+            if (entry := await self._posted(number)) is not None:
+                return Outcome("ignored", target_id=str(entry["id"]))
+            return await self._post_payment(doc, number)
+
+    async def _post_payment(self, doc: Mapping[str, Any], number: str) -> Outcome:
         journal_id = await self._journal()
         lines = f"customerPaymentJournals({journal_id})/customerPayments"
         held = await self.client.find(lines, "documentNumber", number)
@@ -137,3 +158,40 @@ class Receivables:
         if entry is None:
             raise FatalError(f"payment {number}: the journal posted, yet no ledger entry has it")
         return Outcome(status, target_id=str(entry["id"]))
+
+    # -- reconciliation ----------------------------------------------------------------
+
+    async def snapshot(self, entity: str) -> dict[str, dict[str, str]]:
+        """Customers, dimension values and posted payments by their code, as canonical
+        fields (a payment by the source's id it carries as its document number)."""
+        if entity == "payment":
+            flt = "documentType eq 'Payment'"
+            entries = [e async for page in self.client.read("generalLedgerEntries", filter=flt)
+                       for e in page]  # fmt: skip
+            return {str(e["documentNumber"]).casefold(): {"amount": comparable(e["creditAmount"])}
+                    for e in entries}  # fmt: skip
+        entity_set, key = ("customers", "number") if entity == "customer" else (
+            await self.client.dimension_values(self.dimension), "code")  # fmt: skip
+        rows = [r async for page in self.client.read(entity_set) for r in page]
+        return {str(r[key]).casefold(): {"name": str(r.get("displayName") or "")} for r in rows}
+
+    async def dimension_totals(self, invoices: set[str]) -> dict[str, tuple[str, str]]:
+        """Per cost center code: (invoiced, applied) of the posted sales invoices whose
+        external document number is among ``invoices``, applied being what payments took
+        off them (total less what remains open)."""
+        from decimal import Decimal
+
+        field = self.shortcut_field
+        sums: dict[str, list[Decimal]] = {}
+        async for page in self.client.read("salesInvoices"):
+            for doc in page:
+                if str(doc.get("externalDocumentNumber") or "").casefold() not in invoices:
+                    continue
+                if doc.get("status") not in POSTED:
+                    continue
+                total = Decimal(str(doc.get("totalAmountIncludingTax") or 0))
+                left = Decimal(str(doc.get("remainingAmount") or 0))
+                both = sums.setdefault(str(doc.get(field) or ""), [Decimal(0), Decimal(0)])
+                both[0] += total
+                both[1] += total - left
+        return {k: (comparable(v[0]), comparable(v[1])) for k, v in sums.items()}

@@ -151,3 +151,15 @@ async def test_a_payment_beyond_what_is_open_is_refused_before_any_line(
         await target.write(_record("payment", _payment("20000004", "10", invoice="10009999")))
     assert await _rows(target, "customerPayments", documentNumber="20000003") == []
     assert await _rows(target, "generalLedgerEntries", documentType="Payment") == []
+
+
+async def test_payments_written_at_once_each_post_once(target: BusinessCentralTarget) -> None:
+    import asyncio
+
+    await _posted_invoice(target)  # the first payments also create the journal batch
+    payments = [_payment(f"2000010{n}", "10") for n in range(4)]
+    outcomes = await asyncio.gather(*(target.write(_record("payment", p)) for p in payments))
+    assert all(o.status == "inserted" for o in outcomes)
+    entries = await _rows(target, "generalLedgerEntries", documentType="Payment")
+    assert sorted(e["documentNumber"] for e in entries) == sorted(p["number"] for p in payments)
+    assert len(await _rows(target, "customerPaymentJournals", code="STPAY")) == 1
