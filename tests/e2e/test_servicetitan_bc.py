@@ -24,12 +24,16 @@ pytestmark = pytest.mark.kafka
 ENTITIES = ["customer", "cost_center", "sales_invoice", "payment"]
 SMALL = {"customer_count": 6, "invoice_count": 12, "payment_count": 5, "purchase_order_count": 0}
 FINAL = ("Posted", "Exported")
+# A BC company set up for the contractor: no customers, cost centers or documents of its own.
+BC_EMPTY = {"customer_count": 0, "cost_centers": (), "sales_invoice_count": 0,
+            "purchase_order_count": 0, "purchase_invoice_count": 0}  # fmt: skip
 
 
 def _start(factory: Callable[..., Any], **options: Any) -> Any:
     options.setdefault("poll_interval", 2.0)
     return factory(bc_flow=False, vendors=5, sn_purchase_orders=0, sn_invoices=0,
-                   servicetitan_entities=ENTITIES, st_options=SMALL, **options)  # fmt: skip
+                   servicetitan_entities=ENTITIES, st_options=SMALL, bc_options=BC_EMPTY,
+                   **options)  # fmt: skip
 
 
 def _st(p: Any) -> httpx.Client:
@@ -97,9 +101,14 @@ def test_invoices_post_coded_to_their_business_unit_and_payments_apply(
         assert Decimal(str(bc["remainingAmount"])) == Decimal(str(st["balance"]))
     assert set(posted_counts(p).values()) == {1}
     assert set(payments_posted(p).values()) == {1}
-    # Payments on invoices still pending wait for them: none reached BC half applied.
     assert set(payments_posted(p)) == paid
     assert p.dlq_size("bc") == 0
+    # The operator's reconcile agrees, record by record and per cost center.
+    result = p.cli("reconcile", "servicetitan-bc")
+    assert result.exit_code == 0, result.output
+    assert "no differences" in result.output
+    for number in final:  # every business unit that has revenue has its row
+        assert units[invoices[number]["businessUnit"]["name"]] in result.output
 
 
 def test_an_invoice_arriving_before_its_customer_posts_once_the_customer_lands(
