@@ -28,8 +28,13 @@ def start(bootstrap: str, workdir: Path | None, *, registry_url: str | None, ven
     st = {"customer_count": max(10, vendors * CUSTOMERS_PER_VENDOR), "invoice_count": documents,
           "payment_count": documents // 2, "purchase_order_count": 20}  # fmt: skip
     # A BC company set up for this contractor: no customers, cost centers or documents yet.
-    bc = {"customer_count": 0, "cost_centers": (), "sales_invoice_count": 0,
-          "purchase_order_count": 0, "purchase_invoice_count": 0}
+    bc = {
+        "customer_count": 0,
+        "cost_centers": (),
+        "sales_invoice_count": 0,
+        "purchase_order_count": 0,
+        "purchase_invoice_count": 0,
+    }
     return Sandbox.start(bootstrap, workdir, registry_url=registry_url, bc_flow=False,
                          vendors=20, servicetitan_entities=ENTITIES, st_options=st,
                          st_webhooks=True, bc_options=bc, poll_interval=poll_interval,
