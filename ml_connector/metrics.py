@@ -70,7 +70,8 @@ SUBSCRIPTION_EXPIRY = Gauge(
 
 WEBHOOKS_REFUSED = Counter(
     "mlc_webhooks_refused", "Webhook requests the receiver refused, by connection and reason "
-    "(signature: missing or wrong secret or signature; malformed: a body it cannot read)",
+    "(unauthenticated: a missing or wrong signature, secret or clientState; malformed: a body "
+    "it cannot read)",
     ["connection", "reason"],
 )  # fmt: skip
 

@@ -76,7 +76,7 @@ class Intake:
     def refused(self, count: int, status: int, reason: str) -> Response:
         """Entries from someone who does not hold the connection's secret."""
         self.counts.rejected_client_state += count
-        WEBHOOKS_REFUSED.labels(self.connection, "signature").inc(count)
+        WEBHOOKS_REFUSED.labels(self.connection, "unauthenticated").inc(count)
         return JSONResponse({"error": reason}, status)
 
 

@@ -158,7 +158,7 @@ def _refused_count(url: str) -> float:
     text = httpx.get(f"{url}/metrics", timeout=10).text
     return sum(s.value for family in text_string_to_metric_families(text)
                for s in family.samples if s.name == "mlc_webhooks_refused_total"
-               and s.labels.get("reason") == "signature")  # fmt: skip
+               and s.labels.get("reason") == "unauthenticated")  # fmt: skip
 
 
 def test_a_bad_signature_is_refused_and_counted_and_the_poll_still_brings_it(
