@@ -293,8 +293,17 @@ def run_demo(
     for name in integrations:
         console.rule(name)
         where = workdir / name if workdir is not None else None
+        wait = timeout
+        if name == "servicetitan-bc":
+            from app.demo_servicetitan import wait_needed
+
+            # Every write goes into BC here, at its documented 6,000 requests per 5 minutes.
+            wait = max(timeout, wait_needed(scenario.vendors, scenario.documents))
+            if wait > timeout:
+                console.print(f"waiting up to {wait:.0f} s: Business Central's request budget "
+                              "sets the pace of this scenario")  # fmt: skip
         ok = _play(name, bootstrap=bootstrap, registry_url=registry_url, scenario=scenario,
-                   keep_running=keep_running, timeout=timeout, workdir=where,
+                   keep_running=keep_running, timeout=wait, workdir=where,
                    console=console) and ok  # fmt: skip
     return ok
 

@@ -23,6 +23,19 @@ FINAL = set(FINALIZED.split(","))
 CUSTOMERS_PER_VENDOR = 8  # --vendors sizes the ERP side; a contractor has many more customers
 
 
+# Business Central's documented budget (6,000 requests per 5 minutes per user) sets the pace:
+# about two requests per customer, five per invoice and eight per payment (look-ups, create,
+# post, read back). Half the seeded invoices are final, and each carries a payment at most.
+BC_REQUESTS_PER_SECOND = 6000 / 300
+
+
+def wait_needed(vendors: int, documents: int) -> float:
+    """Seconds the scenario needs at BC's pace, with room for the polls and retries."""
+    customers = max(10, vendors * CUSTOMERS_PER_VENDOR)
+    calls = 2 * customers + 5 * (documents // 2) + 8 * (documents // 2)
+    return 1.5 * calls / BC_REQUESTS_PER_SECOND
+
+
 def start(bootstrap: str, workdir: Path | None, *, registry_url: str | None, vendors: int,
           documents: int, poll_interval: float) -> Sandbox:  # fmt: skip
     st = {"customer_count": max(10, vendors * CUSTOMERS_PER_VENDOR), "invoice_count": documents,
