@@ -388,15 +388,18 @@ def demo(
     flow: Annotated[
         str | None,
         typer.Option(
-            help="the integration to show (bc-servicenow, acumatica-servicenow); default: every one"
+            help="the integration to show (bc-servicenow, acumatica-servicenow, servicetitan-bc); "
+            "default: every one, in that order"
         ),
     ] = None,
-    vendors: Annotated[int, typer.Option(help="vendors seeded in the ERP")] = 300,
+    vendors: Annotated[
+        int, typer.Option(help="vendors seeded in the ERP (ServiceTitan: 8 customers each)")
+    ] = 300,
     documents: Annotated[
         int,
         typer.Option(
             help="purchase orders and AP invoices seeded (ServiceNow for BC, "
-            "Acumatica for Acumatica)"
+            "Acumatica for Acumatica); ServiceTitan: job invoices, half as many payments"
         ),
     ] = 3000,
     poll_interval: Annotated[float, typer.Option(help="seconds between polls")] = 60.0,

@@ -304,6 +304,7 @@ def reconcile(
     from app.progress import counting
     from app.reconcile import ReadFailed
     from app.reconcile import reconcile as run_reconcile
+    from app.reconcile_totals import dimension_totals, totals_table
     from ml_connector.secrets import SecretError, SecretStore
 
     settings = read_settings(config)  # it reads both systems' APIs, not Kafka
@@ -335,7 +336,10 @@ def reconcile(
             out.print(f"different {r.entity} {key}: {said}")
         for key in r.extra[:show]:
             out.print(f"extra     {r.entity} {key}: in the target, not in the source")
-    if any(not r.clean for r in reports):
+    totals = asyncio.run(dimension_totals(settings, flow, secrets))
+    if totals is not None:
+        out.print(totals_table(flow, totals))
+    if any(not r.clean for r in reports) or any(not t.clean for t in totals or []):
         raise typer.Exit(1)
     out.print("no differences")
 

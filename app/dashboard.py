@@ -99,6 +99,10 @@ ROWS: tuple[tuple[str, tuple[Chart, ...]], ...] = (
         Chart("Subscription time to expiry", "Seconds until each change subscription expires",
               "s", (Query("min by (connection, resource) (mlc_subscription_expiry_seconds)",
                           "{{connection}} {{resource}}"),)),
+        Chart("Webhooks refused", "Webhook requests refused (bad signature or secret, or a "
+              "body the receiver cannot read)", "short",
+              (Query(f"sum by (connection, reason) (increase(mlc_webhooks_refused_total"
+                     f"[{RATE}]))", "{{connection}} {{reason}}"),)),
     )),
 )  # fmt: skip
 

@@ -19,6 +19,7 @@ from app.demo_measure import Landed, in_servicenow
 from app.dlq import DeadFilter, DeadLetters
 from app.pipeline import components
 from app.reconcile import EntityReport, reconcile
+from app.reconcile_totals import dimension_totals, totals_table
 from app.supervisor import Supervisor
 from devkit.sandbox import Sandbox
 from ml_connector import xref
@@ -225,7 +226,7 @@ DOCUMENT_ENTITIES = ["purchase_order", "purchase_invoice"]
 # back onto the ServiceNow invoices they came from.
 BC_ENTITIES = [*MASTERS, "purchase_invoice"]
 # The integrations the demo knows, by the name its masters flow has in the config.
-INTEGRATIONS = ("bc-servicenow", "acumatica-servicenow")
+INTEGRATIONS = ("bc-servicenow", "acumatica-servicenow", "servicetitan-bc")
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,13 @@ def check_reconcile(settings: Settings, console: Console) -> bool:
             console.print(f"{r.entity} {verdict}: {r.compared} compared, "
                           f"{len(r.missing)} missing, {len(r.different)} different, "
                           f"{len(r.extra)} extra in {flow.target}")  # fmt: skip
+        totals = asyncio.run(dimension_totals(settings, name, secrets))
+        if totals is not None:
+            console.print(totals_table(name, totals))
+            agree = all(t.clean for t in totals)
+            clean = clean and agree
+            console.print("invoice totals and payment applications per cost center: "
+                          + ("agree on both sides" if agree else "[red]differ[/red]"))  # fmt: skip
     return clean
 
 
@@ -285,8 +293,17 @@ def run_demo(
     for name in integrations:
         console.rule(name)
         where = workdir / name if workdir is not None else None
+        wait = timeout
+        if name == "servicetitan-bc":
+            from app.demo_servicetitan import wait_needed
+
+            # Every write goes into BC here, at its documented 6,000 requests per 5 minutes.
+            wait = max(timeout, wait_needed(scenario.vendors, scenario.documents))
+            if wait > timeout:
+                console.print(f"waiting up to {wait:.0f} s: Business Central's request budget "
+                              "sets the pace of this scenario")  # fmt: skip
         ok = _play(name, bootstrap=bootstrap, registry_url=registry_url, scenario=scenario,
-                   keep_running=keep_running, timeout=timeout, workdir=where,
+                   keep_running=keep_running, timeout=wait, workdir=where,
                    console=console) and ok  # fmt: skip
     return ok
 
@@ -308,6 +325,14 @@ def _sandbox(name: str, bootstrap: str, workdir: Path | None, registry_url: str 
         )
         requests = max(1, scenario.documents // 100)
         return box, acu.landed, lambda b: acu.raise_requests(b, requests) > 0
+    if name == "servicetitan-bc":
+        from app import demo_servicetitan as st
+
+        box = st.start(
+            bootstrap, workdir, registry_url=registry_url, vendors=scenario.vendors,
+            documents=scenario.documents, poll_interval=scenario.poll_interval,
+        )  # fmt: skip
+        return box, st.landed, lambda b: True
     documents = {"servicenow-bc": {"source": "sn", "target": "bc",
                                    "entities": DOCUMENT_ENTITIES}}  # fmt: skip
     box = Sandbox.start(
@@ -322,6 +347,11 @@ def _sandbox(name: str, bootstrap: str, workdir: Path | None, registry_url: str 
     return box, bc_landed, lambda b: True
 
 
+# A simulator is shown only where a flow of the sandbox uses it (every sandbox runs BC and SN).
+SHOWN = {"Business Central": ("bc-servicenow", "servicetitan-bc"),
+         "ServiceNow": ("bc-servicenow", "acumatica-servicenow")}  # fmt: skip
+
+
 def _play(
     name: str, *, bootstrap: str, registry_url: str | None, scenario: Scenario,
     keep_running: bool, timeout: float, workdir: Path | None, console: Console,
@@ -331,8 +361,9 @@ def _play(
     with box:
         settings = box.settings()
         for label, url in (("Business Central", box.bc_url), ("Acumatica", box.acu_url),
-                           ("ServiceNow", box.sn_url)):  # fmt: skip
-            if url and (label != "Business Central" or "bc-servicenow" in settings.flows):
+                           ("ServiceTitan", box.st_url), ("ServiceNow", box.sn_url)):  # fmt: skip
+            shown = SHOWN.get(label)
+            if url and (shown is None or any(f in settings.flows for f in shown)):
                 console.print(f"{label + ' simulator:':28}{url}")
         console.print(f"config: {box.config_path}; logs: {box.workdir / 'logs'}")
         supervisor = Supervisor(box.config_path, components(settings), log_dir=box.workdir / "logs")

@@ -26,6 +26,9 @@ ACU_USER = ("mlc.integration", "mlc-password")
 ACU_CLIENT_SECRET = "mlc-secret"
 ACU_VERSION = "24.200.001"
 ACU_PUSH_SECRET = "mlc-acu-push-secret-sandbox"
+ST_WEBHOOK_KEY = "mlc-servicetitan-webhook-key-sandbox-0001"  # 32 to 64 characters
+# How ServiceTitan's GL accounts (and the sales tax) become the BC chart's, in the sandbox.
+ST_ACCOUNTS = {"4000": "40200", "5000": "40100", "SALES-TAX": "20500"}
 
 
 @dataclass
@@ -64,9 +67,17 @@ class Sandbox:
     acu_flow: dict[str, Any] = field(default_factory=dict)  # more of that flow
     acu_push: bool = False  # Acumatica push notifications of the flow's entities
     acu_push_sends: str = ACU_PUSH_SECRET  # the secret the instance sends (tests: a wrong one)
+    # Entities of the servicetitan-bc flow; any starts the ServiceTitan simulator too.
+    servicetitan_entities: list[str] = field(default_factory=list)
+    st_options: dict[str, Any] = field(default_factory=dict)  # more ServiceTitanOptions
+    st_flow: dict[str, Any] = field(default_factory=dict)  # more of that flow
+    st_webhooks: bool = False  # ServiceTitan's signed invoice and payment webhooks
+    st_signs_with: str = ST_WEBHOOK_KEY  # the key the app signs with (tests: a wrong one)
     bc_url: str = ""
     sn_url: str = ""
     acu_url: str = ""
+    st_url: str = ""
+    st: Any = None  # the ServiceTitan simulator app
     acu: Any = None
     bc: Any = None  # the BC simulator app (its store is .state.sim)
     sn: Any = None
@@ -79,7 +90,8 @@ class Sandbox:
         from simulators.server import serve_in_thread
 
         box = cls(workdir or Path(tempfile.mkdtemp(prefix="mlc-sandbox-")), bootstrap, **options)
-        box.receiver_port = free_port() if (box.webhooks or box.sn_push or box.acu_push) else 0
+        hooked = box.webhooks or box.sn_push or box.acu_push or box.st_webhooks
+        box.receiver_port = free_port() if hooked else 0
         push = servicenow.PushRule(
             url=f"http://127.0.0.1:{box.receiver_port}/webhooks/servicenow/sn",
             tables=("sn_shop_invoice", "sn_shop_purchase_order"), secret=SN_PUSH_SECRET,
@@ -101,6 +113,8 @@ class Sandbox:
         )  # fmt: skip
         if box.acumatica_entities:
             box._start_acumatica()
+        if box.servicetitan_entities:
+            box._start_servicetitan()
         box.bc_url, stop_bc = serve_in_thread(box.bc)
         box._stops.append(stop_bc)
         box.sn_url, stop_sn = serve_in_thread(box.sn)
@@ -145,6 +159,52 @@ class Sandbox:
                                         header_value=self.acu_push_sends)
                        for e in self.acumatica_entities)  # fmt: skip
         return {"push_notifications": pushes, "push_retry_delays": (1, 2, 4, 8)}
+
+    def _start_servicetitan(self) -> None:
+        from simulators import servicetitan
+        from simulators.server import serve_in_thread
+
+        hooks = (servicetitan.WebhookSubscription(
+            f"http://127.0.0.1:{self.receiver_port}/webhooks/servicetitan/st",
+            hmac_key=self.st_signs_with),) if self.st_webhooks else ()  # fmt: skip
+        options = {"seed": self.seed, "webhook_subscriptions": hooks,
+                   "webhook_retry_delays": (1, 2, 4), **self.st_options}  # fmt: skip
+        self.st = servicetitan.create_app(servicetitan.ServiceTitanOptions(**options))
+        self.st_url, stop = serve_in_thread(self.st)
+        self._stops.append(stop)
+
+    def _servicetitan(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The ServiceTitan connection and its flow into Business Central, if any."""
+        if not self.servicetitan_entities:
+            return {}, {}
+        from simulators.servicetitan import ServiceTitanOptions
+
+        defaults = ServiceTitanOptions()
+        connection = {
+            "system": "servicetitan",
+            "api_url": self.st_url,
+            "tenant_id": str(self.st_options.get("tenant_id", defaults.tenant_id)),
+            "page_size": 200,
+            "auth": {
+                "kind": "servicetitan",
+                "token_url": f"{self.st_url}/connect/token",
+                "client_id": self.st_options.get("client_id", defaults.client_id),
+                "client_secret": {"secret": "st-client-secret"},
+                "app_key": {"secret": "st-app-key"},
+            },
+            **({"webhooks": {"hmac_key": {"secret": "st-webhook-key"}}} if self.st_webhooks
+               else {}),
+        }  # fmt: skip
+        flow = {
+            "source": "st",
+            "target": "bc",
+            "entities": self.servicetitan_entities,
+            "poll_interval": self.poll_interval,
+            "overlap": 2.0,
+            "mappings": {"accounts": ST_ACCOUNTS},
+            **self.st_flow,
+        }
+        return {"st": connection}, {"servicetitan-bc": flow}
 
     def _acumatica(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The Acumatica connection and its flow into ServiceNow, when the sandbox has one."""
@@ -191,6 +251,7 @@ class Sandbox:
         self.key_file.write_text(generate_key())
         self.key_file.chmod(0o600)
         acu_connection, acu_flow = self._acumatica()
+        st_connection, st_flow = self._servicetitan()
         config = {
             "kafka": {
                 "bootstrap_servers": self.bootstrap,
@@ -238,6 +299,7 @@ class Sandbox:
                 },
                 **acu_connection,
                 **self.extra_connections,
+                **st_connection,
             },
             "flows": {
                 **(
@@ -254,6 +316,7 @@ class Sandbox:
                     else {}
                 ),
                 **acu_flow,
+                **st_flow,
                 **{
                     name: {"poll_interval": self.poll_interval, "overlap": 2.0, **flow}
                     for name, flow in self.extra_flows.items()
@@ -273,6 +336,14 @@ class Sandbox:
         store.set("acu-client-secret", ACU_CLIENT_SECRET)
         store.set("acu-password", ACU_USER[1])
         store.set("acu-push-secret", ACU_PUSH_SECRET)
+        from simulators.servicetitan import ServiceTitanOptions
+
+        st_defaults = ServiceTitanOptions()
+        store.set(
+            "st-client-secret", self.st_options.get("client_secret", st_defaults.client_secret)
+        )
+        store.set("st-app-key", self.st_options.get("app_key", st_defaults.app_key))
+        store.set("st-webhook-key", ST_WEBHOOK_KEY)
         return path
 
     def _webhook_settings(self) -> dict[str, Any]:

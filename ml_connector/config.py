@@ -26,6 +26,7 @@ from ml_connector.systems import SYSTEMS
 from ml_connector.topics import Topics
 
 ZERO = timedelta(0)
+PAYMENT_JOURNAL = "MLC-PAY"
 
 
 class ConfigError(Exception):
@@ -138,6 +139,11 @@ class FlowConfig(_Model):
         description="BC: which global (shortcut) dimension of the company the cost center "
         "dimension is, as General Ledger Setup says; documents carry the cost center there",
     )
+    payment_journal: str = Field(
+        default=PAYMENT_JOURNAL, max_length=10,
+        description="BC: the customer payment journal batch payments are posted through, "
+        "created if missing; the connector's own, since posting a batch posts every line in it",
+    )  # fmt: skip
     mappings: MappingRules = Field(default_factory=MappingRules)
     returned: list[str] | None = Field(
         default=None,

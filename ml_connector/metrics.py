@@ -68,6 +68,13 @@ SUBSCRIPTION_EXPIRY = Gauge(
     "(negative once it has)", ["connection", "resource"],
 )  # fmt: skip
 
+WEBHOOKS_REFUSED = Counter(
+    "mlc_webhooks_refused", "Webhook requests the receiver refused, by connection and reason "
+    "(unauthenticated: a missing or wrong signature, secret or clientState; malformed: a body "
+    "it cannot read)",
+    ["connection", "reason"],
+)  # fmt: skip
+
 
 def age(gauge: Gauge, since_epoch: float) -> None:
     """``gauge`` reads the seconds since ``since_epoch`` whenever it is scraped."""

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ml_connector.metrics import WEBHOOKS_REFUSED
 from producers.hint import Hint
 
 log = logging.getLogger(__name__)
@@ -69,21 +70,31 @@ class Intake:
 
     def malformed(self, reason: str) -> Response:
         self.counts.malformed += 1
+        WEBHOOKS_REFUSED.labels(self.connection, "malformed").inc()
         return JSONResponse({"error": reason}, 400)
 
     def refused(self, count: int, status: int, reason: str) -> Response:
         """Entries from someone who does not hold the connection's secret."""
         self.counts.rejected_client_state += count
+        WEBHOOKS_REFUSED.labels(self.connection, "unauthenticated").inc(count)
         return JSONResponse({"error": reason}, status)
 
 
 async def json_body(request: Request) -> Any:
     """The body as JSON (None when empty); BadNotification when it is not JSON, too big, too
     deeply nested, or trickles in slower than a sender that means it."""
+    return parse_json(await raw_body(request))
+
+
+async def raw_body(request: Request) -> bytes:
+    """The body as sent (what a signature is computed over), bounded in size and time."""
     try:
-        body = await asyncio.wait_for(_read(request), BODY_SECONDS)
+        return await asyncio.wait_for(_read(request), BODY_SECONDS)
     except TimeoutError:
         raise BadNotification(f"the body did not arrive within {BODY_SECONDS:.0f} s") from None
+
+
+def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body or b"null")
     except RecursionError:

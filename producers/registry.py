@@ -22,6 +22,8 @@ from producers import (
     business_central_notifications,
     servicenow,
     servicenow_push,
+    servicetitan,
+    servicetitan_webhooks,
 )
 from producers.notifications import NotifierContext
 from producers.poller import Source
@@ -47,6 +49,8 @@ SOURCES: tuple[SourceSystem, ...] = (
                  "push notifications"),
     SourceSystem("servicenow", servicenow.source, servicenow.ENTITIES, servicenow_push.notifier,
                  "Business Rule pushes"),
+    SourceSystem("servicetitan", servicetitan.source, servicetitan.ENTITIES,
+                 servicetitan_webhooks.notifier, "webhooks (HMAC-signed)"),
 )  # fmt: skip
 
 

@@ -1,7 +1,9 @@
-"""Business Central as a target: ServiceNow purchase orders and invoices as BC documents.
+"""Business Central as a target: ServiceNow purchase orders and invoices, and ServiceTitan
+sales invoices, as BC documents; customers, cost centers and payments (``receivables``).
 
-BC has no idempotency key, so every write starts with a look-up by the ServiceNow number
-(``vendorInvoiceNumber`` of invoices, ``number`` of orders). What is found decides:
+BC has no idempotency key, so every write starts with a look-up by the source's number
+(``vendorInvoiceNumber`` of purchase invoices, ``number`` of orders, ``externalDocumentNumber``
+of sales invoices). What is found decides:
 
 - nothing: the document is created with its lines in one deep insert (invoices are posted);
 - a posted invoice: ``ignored``, whatever changed, since a posted document is never changed;
@@ -22,12 +24,14 @@ from typing import Any
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
 from ml_connector.api.odata import odata_literal
 from ml_connector.clients.business_central import BusinessCentralClient
+from ml_connector.config import PAYMENT_JOURNAL
 from ml_connector.connections.business_central import BusinessCentralConnection
 from ml_connector.records import Record
 from ml_connector.values import comparable
 from sinks.base import Outcome, SinkRecord, TargetContext
 from sinks.business_central_documents import (
     KINDS,
+    SALES_INVOICE,
     DocumentKind,
     References,
     code,
@@ -35,6 +39,7 @@ from sinks.business_central_documents import (
     differences,
     render,
 )
+from sinks.business_central_receivables import Receivables
 
 
 class Lookups:
@@ -60,10 +65,12 @@ class Lookups:
     async def references(self, kind: DocumentKind, doc: Mapping[str, Any]) -> References:
         """Every reference of ``doc`` resolved, or one NotFound naming all that are missing."""
         missing: list[str] = []
-        vendor = code(doc["vendor_number"])
-        vendor_id = await self.find("vendors", "number", vendor) if vendor else None
-        if vendor_id is None:
-            missing.append(f"vendor {vendor!r}" if vendor else "vendor (ServiceNow names none)")
+        party = kind.party
+        number = code(doc[party.canonical] or "")
+        party_id = await self.find(party.entity_set, "number", number) if number else None
+        if party_id is None:
+            missing.append(f"{party.label} {number!r}" if number
+                           else f"{party.label} (the source names none)")  # fmt: skip
         found: dict[str, dict[str, str]] = {"accounts": {}, "items": {}}
         for line in doc["lines"]:
             for entity_set, field, what in (("accounts", "account_number", "G/L account"),
@@ -81,8 +88,8 @@ class Lookups:
         if missing:
             raise NotFound(f"{kind.label} {doc['number']}: Business Central has no "
                            f"{', no '.join(missing)}")  # fmt: skip
-        assert vendor_id is not None
-        return References(vendor_id, found["accounts"], found["items"])
+        assert party_id is not None
+        return References(party_id, found["accounts"], found["items"])
 
 
 class BusinessCentralTarget:
@@ -92,21 +99,30 @@ class BusinessCentralTarget:
         *,
         cost_center_dimension: str,
         cost_center_shortcut: int,
+        payment_journal: str = PAYMENT_JOURNAL,
     ) -> None:
         self.client = client
         self.lookups = Lookups(client, cost_center_dimension)
         self.cost_center_field = f"shortcutDimension{cost_center_shortcut}Code"
+        receivables = Receivables(client, cost_center_dimension, payment_journal,
+                                  self.cost_center_field)  # fmt: skip
+        self.receivables = receivables
+        self.masters = {"customer": receivables.customer, "cost_center": receivables.cost_center,
+                        "payment": receivables.payment}  # fmt: skip
 
     async def write(self, record: SinkRecord) -> Outcome:
         kind = KINDS.get(record.entity)
+        doc = record.event["after"]
+        if kind is None and record.entity in self.masters:
+            # A master or payment dropped at the source stays in BC: its ledger refers to it.
+            return await self.masters[record.entity](doc) if doc else Outcome("ignored")
         if kind is None:
             return Outcome("rejected", error=f"Business Central takes no {record.entity} here")
-        doc = record.event["after"]
         if doc is None:
             # A document dropped in ServiceNow stays in BC's books: ledgers are not undone.
             return Outcome("ignored")
         if not doc["number"]:
-            raise FatalError(f"{kind.label} {record.key} has no number in ServiceNow")
+            raise FatalError(f"{kind.label} {record.key} has no number in its source")
         for attempt in range(2):
             try:
                 return await self._write(kind, doc)
@@ -178,7 +194,12 @@ class BusinessCentralTarget:
     # -- reconciliation ----------------------------------------------------------------
     def expected(self, entity: str) -> dict[str, str]:
         """What every source document must show in BC beyond its own fields."""
-        return {"posted": "true"} if KINDS[entity].posts else {}
+        return {"posted": "true"} if entity in KINDS and KINDS[entity].posts else {}
+
+    async def dimension_totals(self, invoices: set[str]) -> dict[str, tuple[str, str]]:
+        """Per cost center: (invoiced, applied) of the posted sales invoices from
+        ``invoices`` (the source's ids, case-folded)."""
+        return await self.receivables.dimension_totals(invoices)
 
     async def snapshot(self, entity: str) -> dict[str, dict[str, str]]:
         """BC's documents by the source number they carry, as canonical fields.
@@ -186,6 +207,8 @@ class BusinessCentralTarget:
         BC also holds documents entered there directly; only those whose number the source
         names are compared (see ``reconcile``), so they never count as extra.
         """
+        if entity not in KINDS:
+            return await self.receivables.snapshot(entity)
         kind = KINDS[entity]
         held: dict[str, dict[str, str]] = {}
         async for page in self.client.read(kind.entity_set):
@@ -193,9 +216,11 @@ class BusinessCentralTarget:
                 key = str(doc.get(kind.key_field) or "").casefold()
                 if not key:
                     continue
+                # A sales invoice's tax came as a line of its own: only its total compares.
+                total = "total_including_tax" if kind is SALES_INVOICE else "total_excluding_tax"
                 row = {
-                    "vendor_number": str(doc.get("vendorNumber") or ""),
-                    "total_excluding_tax": comparable(doc.get("totalAmountExcludingTax")),
+                    kind.party.canonical: str(doc.get(kind.party.number_field) or ""),
+                    total: comparable(doc.get(TOTAL_FIELDS[total])),
                 }
                 if kind.posts:
                     row["posted"] = "false" if doc.get("status") in (None, "Draft") else "true"
@@ -203,7 +228,9 @@ class BusinessCentralTarget:
         return held
 
 
-ENTITIES = tuple(KINDS)
+ENTITIES = (*KINDS, "customer", "cost_center", "payment")
+TOTAL_FIELDS = {"total_excluding_tax": "totalAmountExcludingTax",
+                "total_including_tax": "totalAmountIncludingTax"}  # fmt: skip
 
 
 def cost_center_rules(ctx: TargetContext) -> tuple[str, int]:
@@ -222,6 +249,12 @@ def cost_center_rules(ctx: TargetContext) -> tuple[str, int]:
 def target(connection: BusinessCentralConnection, ctx: TargetContext) -> BusinessCentralTarget:
     client = BusinessCentralClient(connection, ctx.secrets, retry=ctx.retry)
     dimension, shortcut = cost_center_rules(ctx)
+    journals = {f.payment_journal for f in ctx.settings.flows.values() if f.target == ctx.name
+                and "payment" in f.entities}  # fmt: skip
+    if len(journals) > 1:
+        raise ValueError(f"flows into {ctx.name} disagree on payment_journal")
+    journal = journals.pop() if journals else PAYMENT_JOURNAL
     return BusinessCentralTarget(
-        client, cost_center_dimension=dimension, cost_center_shortcut=shortcut
-    )
+        client, cost_center_dimension=dimension, cost_center_shortcut=shortcut,
+        payment_journal=journal,
+    )  # fmt: skip

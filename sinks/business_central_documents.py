@@ -1,4 +1,5 @@
-"""Canonical purchase documents rendered as Business Central API v2.0 bodies, and compared.
+"""Canonical documents rendered as Business Central API v2.0 bodies, and compared: purchase
+documents (from ServiceNow) naming a vendor, sales invoices (from ServiceTitan) a customer.
 
 Pure functions: the target resolves references first (vendor, G/L accounts, items) and hands
 their ids in, so what a document turns into can be tested without a server. Comparing a
@@ -18,6 +19,21 @@ DESCRIPTION_LENGTH = 100  # BC's Description is Text[100]; longer text is refuse
 
 
 @dataclass(frozen=True)
+class Party:
+    """Who a document is with: the master it names, and where BC holds its id and number."""
+
+    label: str
+    entity_set: str
+    id_field: str
+    number_field: str
+    canonical: str  # the canonical field naming it
+
+
+VENDOR = Party("vendor", "vendors", "vendorId", "vendorNumber", "vendor_number")
+CUSTOMER = Party("customer", "customers", "customerId", "customerNumber", "customer_number")
+
+
+@dataclass(frozen=True)
 class DocumentKind:
     entity: str  # canonical entity
     label: str
@@ -27,6 +43,8 @@ class DocumentKind:
     price_field: str
     dates: Mapping[str, str]  # BC field -> canonical field
     posts: bool  # posted after creation with Microsoft.NAV.post
+    party: Party = VENDOR
+    line_price: str = "unit_cost"  # the canonical line field the price_field takes
 
 
 INVOICE = DocumentKind(
@@ -41,14 +59,21 @@ ORDER = DocumentKind(
     "purchase_order", "purchase order", "purchaseOrders", "purchaseOrderLines",
     "number", "directUnitCost", {"orderDate": "order_date"}, posts=False,
 )  # fmt: skip
-KINDS = {k.entity: k for k in (INVOICE, ORDER)}
+# A sales invoice is found again by the source's invoice id, kept as its external document
+# number; BC numbers it from its own series.
+SALES_INVOICE = DocumentKind(
+    "sales_invoice", "sales invoice", "salesInvoices", "salesInvoiceLines",
+    "externalDocumentNumber", "unitPrice", {"invoiceDate": "invoice_date", "dueDate": "due_date"},
+    posts=True, party=CUSTOMER, line_price="unit_price",
+)  # fmt: skip
+KINDS = {k.entity: k for k in (INVOICE, ORDER, SALES_INVOICE)}
 
 
 @dataclass(frozen=True)
 class References:
     """BC ids of what a document names, by BC code."""
 
-    vendor_id: str
+    party_id: str  # the vendor's or the customer's
     accounts: Mapping[str, str]
     items: Mapping[str, str]
 
@@ -94,8 +119,8 @@ def render_line(kind: DocumentKind, line: Mapping[str, Any], refs: References) -
     # JSON numbers; decimal(19,4) amounts keep every digit up to 15 significant ones.
     if line.get("quantity") is not None:
         body["quantity"] = float(line["quantity"])
-    if line.get("unit_cost") is not None:
-        body[kind.price_field] = float(line["unit_cost"])
+    if line.get(kind.line_price) is not None:
+        body[kind.price_field] = float(line[kind.line_price])
     return body
 
 
@@ -105,8 +130,8 @@ def render(
     """The header with its lines, for a deep insert."""
     body: dict[str, Any] = {
         kind.key_field: doc["number"],
-        "vendorId": refs.vendor_id,
-        "vendorNumber": code(doc["vendor_number"]),
+        kind.party.id_field: refs.party_id,
+        kind.party.number_field: code(doc[kind.party.canonical]),
     }
     for field, name in kind.dates.items():
         if doc.get(name) is not None:

@@ -17,6 +17,20 @@ class ServiceTitanAuth(Model):
     app_key: SecretRef = Field(description="sent as ST-App-Key on every call")
 
 
+class ServiceTitanWebhooks(Model):
+    """Webhooks V2 as configured in the app's settings (events, callback URL, HMAC key): the
+    receiver checks each delivery's signature before anything else. Polling runs beside them,
+    so a delivery that never came still arrives."""
+
+    hmac_key: SecretRef = Field(description="the app's webhook HMAC key (32 to 64 characters)")
+    signature_header: str = Field(
+        default="x-servicetitan-signature", description="header carrying the signature"
+    )
+    signature_encoding: Literal["base64", "hex"] = Field(
+        default="base64", description="how the HMAC-SHA256 digest is written (UNCONFIRMED)"
+    )
+
+
 class ServiceTitanConnection(ConnectionBase):
     default_rate_limit: ClassVar[RateLimit] = RateLimit(requests=60, per_seconds=1, concurrency=10)
 
@@ -25,7 +39,14 @@ class ServiceTitanConnection(ConnectionBase):
     tenant_id: str
     page_size: int = Field(default=500, ge=1, le=5000)
     auth: ServiceTitanAuth
+    webhooks: ServiceTitanWebhooks | None = Field(
+        default=None, description="accept invoice and payment webhooks at the receiver"
+    )
 
     @property
     def url(self) -> str:
         return self.api_url
+
+    @property
+    def notifies(self) -> bool:
+        return self.webhooks is not None

@@ -315,6 +315,8 @@ SALES_INVOICES = EntitySetDef(
         ("dueDate", D),
         ("customerId", G),
         ("customerNumber", S),
+        ("shortcutDimension1Code", S),
+        ("shortcutDimension2Code", S),
         ("currencyCode", S),
         ("status", E),
         ("remainingAmount", N),
@@ -340,6 +342,9 @@ CUSTOMER_PAYMENT_JOURNALS = EntitySetDef(
     ),
     key_field="code",
     defaults={"balancingAccountId": ZERO_GUID},
+    # Posts every line of the batch (UNCONFIRMED in apis.md: v2.0 documents the action on
+    # journals); the lines leave the journal and remain as general ledger entries.
+    actions=("post",),
 )
 CUSTOMER_PAYMENTS = EntitySetDef(
     name="customerPayments",
@@ -365,6 +370,29 @@ CUSTOMER_PAYMENTS = EntitySetDef(
     parent="customerPaymentJournals",
     parent_field="journalId",
     webhooks=False,
+)
+GENERAL_LEDGER_ENTRIES = EntitySetDef(
+    name="generalLedgerEntries",
+    type_name="generalLedgerEntry",
+    label="G/L Entry",
+    fields=_fields(
+        ("id", G),
+        ("entryNumber", INT),
+        ("postingDate", D),
+        ("documentNumber", S),
+        ("documentType", E),
+        ("accountId", G),
+        ("accountNumber", S),
+        ("description", S),
+        ("externalDocumentNumber", S),
+        ("debitAmount", N),
+        ("creditAmount", N),
+        (STAMP, DT),
+    ),
+    key_field="entryNumber",
+    writable=False,  # the ledger is read-only: entries come from posting only
+    enums={"documentType": (" ", "Payment", "Invoice", "Credit Memo", "Refund")},
+    defaults={"debitAmount": 0.0, "creditAmount": 0.0, "accountId": ZERO_GUID},
 )
 
 # parentType values of the documentAttachment resource (v2.0), and the entity sets this
@@ -431,6 +459,7 @@ ENTITY_SETS: tuple[EntitySetDef, ...] = (
     SALES_INVOICE_LINES,
     CUSTOMER_PAYMENT_JOURNALS,
     CUSTOMER_PAYMENTS,
+    GENERAL_LEDGER_ENTRIES,
     DOCUMENT_ATTACHMENTS,
 )
 BY_NAME: Mapping[str, EntitySetDef] = {d.name: d for d in ENTITY_SETS}

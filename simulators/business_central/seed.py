@@ -377,3 +377,15 @@ def _seed_sales(
             },
             stamp=options.seed_epoch + timedelta(minutes=n),
         )
+    # The ledger's opening entries, so it is there to read; postings add to it.
+    for number, debit, credit in (("10100", 25000.0, 0.0), ("30100", 0.0, 25000.0)):
+        account = next(a for a in store.rows(company_id, "accounts")
+                       if a.values["number"] == number)  # fmt: skip
+        store.insert(
+            company_id,
+            "generalLedgerEntries",
+            {"postingDate": options.seed_epoch.date(), "documentNumber": "OPENING",
+             "documentType": " ", "accountId": account.values["id"], "accountNumber": number,
+             "description": "Opening balance", "debitAmount": debit, "creditAmount": credit},
+            stamp=options.seed_epoch,
+        )  # fmt: skip

@@ -231,7 +231,9 @@ def _payments(
     options: ServiceTitanOptions, rng: Any, invoices: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     payments = []
-    for i, invoice in enumerate(rng.sample(invoices, min(options.payment_count, len(invoices)))):
+    # Taken against finalized job invoices (in a posted batch), as the office records them.
+    final = [inv for inv in invoices if inv["syncStatus"] != "Pending"]
+    for i, invoice in enumerate(rng.sample(final, min(options.payment_count, len(final)))):
         amount = invoice["total"] if rng.random() < 0.7 else round(invoice["total"] / 2, 2)
         invoice["balance"] = round(invoice["balance"] - amount, 2)
         type_id = rng.choice(list(PAYMENT_TYPES))

@@ -54,6 +54,25 @@ def test_the_acumatica_demo_prints_a_complete_summary(tmp_path: Path) -> None:
         assert f"{document} documents agree on both sides" in out, out
 
 
+def test_the_servicetitan_demo_prints_a_complete_summary(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS",)}
+    result = subprocess.run(
+        [*CLI, "demo", "--flow", "servicetitan-bc", "--vendors", "5", "--documents", "40",
+         "--poll-interval", "5", "--timeout", "240", "--workdir", str(tmp_path / "d")],
+        cwd=ROOT, env={**env, "COLUMNS": "160"}, capture_output=True, text=True, timeout=400,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "ServiceTitan simulator" in out and "in target, once" in out
+    assert "complete" in out and "incomplete" not in out
+    for master in ("customer", "cost_center"):
+        assert f"{master} master identical on both sides" in out, out
+    for document in ("sales_invoice", "payment"):
+        assert f"{document} documents agree on both sides" in out, out
+    assert "payment applications per cost center: agree on both sides" in out, out
+
+
 def test_kafka_up_prints_a_working_bootstrap_address() -> None:
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     proc = subprocess.Popen(

@@ -142,6 +142,17 @@ def test_metrics_agree_with_the_systems_and_every_dashboard_query_has_data(
         p.settle()
         assert total(scrape(workers["sinks"]), "mlc_api_throttled_total") >= 1
 
+        # A notification from someone without the subscription's clientState: refused, counted.
+        forged = {"value": [{"subscriptionId": "forged", "clientState": "wrong",
+                             "changeType": "updated",
+                             "resource": f"api/v2.0/companies({'0' * 8}-0000-0000-0000-{'0' * 12})"
+                                         "/vendors"}]}  # fmt: skip
+        refused = httpx.post(f"{p.settings.webhooks.public_url}/webhooks/business_central/bc",
+                             json=forged, timeout=10)  # fmt: skip
+        assert refused.status_code == 403
+        assert total(scrape(workers["webhooks"]), "mlc_webhooks_refused_total",
+                     reason="unauthenticated") == 1  # fmt: skip
+
         # Prometheus has scraped all of it: every query of the dashboard returns data.
         exprs = dashboard.queries(json.loads(dashboard.OUTPUT.read_text()))
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import typing
 import uuid
 from collections.abc import Callable
@@ -31,6 +34,7 @@ from tests.clients.connections import (
 
 URL = "http://127.0.0.1:9"
 PUSH_SECRET = "value-push-secret-long-enough"
+ST_HOOK_KEY = "a-servicetitan-webhook-key-of-32-chars+"
 # One connection per system, as a user's config declares it (keyed by the tag it must carry).
 EXAMPLES: dict[str, Callable[..., ConnectionBase]] = {
     c(URL).system: c
@@ -60,6 +64,7 @@ def secrets(tmp_path: Any) -> SecretStore:
     for name in ("secret", "password", "nav-key", "st-secret", "st-app-key"):
         store.set(name, "value-" + name)
     store.set("push-secret", PUSH_SECRET)
+    store.set("st-hook-key", ST_HOOK_KEY)
     return store
 
 
@@ -135,6 +140,7 @@ def test_webhook_routes_come_from_the_registrations(secrets: SecretStore, bootst
         "business_central": bc_connection(URL, webhooks=True),
         "servicenow": sn_connection(URL, push={"secret": {"secret": "push-secret"}}),
         "acumatica": acumatica_connection(URL, push={"secret": {"secret": "push-secret"}}),
+        "servicetitan": st_connection(URL, webhooks={"hmac_key": {"secret": "st-hook-key"}}),
     }
     assert {s.name for s in SOURCES if s.notifier is not None} == set(notifying)
     settings = settings_with(
@@ -159,6 +165,12 @@ def test_webhook_routes_come_from_the_registrations(secrets: SecretStore, bootst
                          json={"Query": "Vendor", "Inserted": [{"VendorID": "V1"}]},
                          headers={"X-MLC-Push-Secret": PUSH_SECRET})  # fmt: skip
     assert pushed.status_code == 202 and written[1].entity_set == "Vendor"
+    event = b'{"eventType": "invoice.created", "data": {"id": 10000001}}'
+    digest = hmac.new(ST_HOOK_KEY.encode(), event, hashlib.sha256).digest()
+    signature = {"x-servicetitan-signature": base64.b64encode(digest).decode()}
+    signed = client.post("/webhooks/servicetitan/servicetitan-conn", content=event,
+                         headers=signature)  # fmt: skip
+    assert signed.status_code == 202 and written[2].entity_set == "invoices"
     # A connection that does not notify, or a system without notifications, has no route.
     assert client.get("/webhooks/business_central/quiet").status_code == 404
     assert client.post("/webhooks/acumatica/x", json={}).status_code == 404

@@ -124,10 +124,10 @@ CASES: list[tuple[str, Mutation, str]] = [
             "kind": "servicetitan", "client_id": "c", "client_secret": {"secret": "bc-secret"},
             "app_key": {"secret": "sn-secret"}}})(d)),
      "flows.f.entities: servicetitan cannot be a target of vendor"),
-    ("source cannot read system", lambda d: put("flows.f.source", "st")(put("connections.st", {
-        "system": "servicetitan", "tenant_id": "1", "auth": {
-            "kind": "servicetitan", "client_id": "c", "client_secret": {"secret": "bc-secret"},
-            "app_key": {"secret": "sn-secret"}}})(d)), "connections.st"),
+    ("source cannot read system", lambda d: put("flows.f.source", "nav")(put("connections.nav", {
+        "system": "nav", "base_url": "https://nav.example:7048", "server_instance": "BC",
+        "auth": {"kind": "nav_basic", "username": "MLC",
+                 "access_key": {"secret": "bc-secret"}}})(d)), "connections.nav"),
 ]  # fmt: skip
 
 RAW_CASES: list[tuple[str, bytes, str]] = [
