@@ -69,6 +69,9 @@ def test_killing_workers_mid_run_loses_and_duplicates_nothing(
     change_topic = p.topics.change("bc", "vendor")
 
     def kill(*components: str) -> None:
+        # A worker killed before may still be restarting (the sinks can outrun its restart).
+        p.wait(f"{', '.join(components)} running",
+               lambda: set(components) <= set(p.supervisor.pids()))  # fmt: skip
         pids = p.supervisor.pids()
         for c in components:
             os.kill(pids[c], signal.SIGKILL)
