@@ -6,6 +6,8 @@
 - poll: records per second a poller turns into acknowledged change events, relative to
   reading the same records from the Business Central simulator alone: how much of the
   source's read rate the producer keeps.
+- p1: requests per record for bulk loads into each target, the batched sink beside the
+  per-record path (``bench/sinks.py``).
 - p4, p5: the processors' events per CPU-second against bare copy loops, and their peak
   memory with a backlog (``bench/processors.py``).
 
@@ -28,6 +30,7 @@ import fastavro
 
 import schemas
 from bench.processors import bench_p4, bench_p5
+from bench.sinks import bench_p1
 from devkit.embedded import EmbeddedBroker
 from devkit.registry import EmbeddedRegistry
 from ml_connector import streams
@@ -104,7 +107,7 @@ async def bench_poll(bootstrap: str, registry_url: str, bc_url: str) -> None:
     await source.aclose()
 
 
-BENCHES = ("codec", "poll", "p4", "p5")
+BENCHES = ("codec", "poll", "p1", "p4", "p5")
 
 
 def main() -> None:
@@ -116,6 +119,7 @@ def main() -> None:
     parser.add_argument(
         "benches", nargs="*", metavar="|".join(BENCHES), help="which to run (default: all)"
     )
+    parser.add_argument("--records", type=int, default=2_000, help="P1's records per target")
     parser.add_argument("--events", type=int, default=15_000, help="P4's change events")
     parser.add_argument(
         "--backlog",
@@ -139,6 +143,8 @@ def main() -> None:
             bench_codec(registry.url, records)
         if "poll" in chosen:
             asyncio.run(bench_poll(bootstrap, registry.url, bc_url))
+        if "p1" in chosen:
+            bench_p1(bootstrap, registry.url, args.records)
         if "p4" in chosen:
             bench_p4(bootstrap, registry.url, args.events)
         if "p5" in chosen:

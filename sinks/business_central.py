@@ -18,17 +18,22 @@ record goes to the dead-letter topic and can be redriven once the masters exist.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ml_connector.api.batch import BatchOperation, first_failure
 from ml_connector.api.errors import AlreadyExists, Conflict, FatalError, NotFound
 from ml_connector.api.odata import odata_literal
-from ml_connector.clients.business_central import BusinessCentralClient
+from ml_connector.clients.business_central import MAX_BATCH, BusinessCentralClient
 from ml_connector.config import PAYMENT_JOURNAL
 from ml_connector.connections.business_central import BusinessCentralConnection
 from ml_connector.records import Record
 from ml_connector.values import comparable
 from sinks.base import Outcome, SinkRecord, TargetContext
+from sinks.batching import Result
+from sinks.business_central_batch import write_documents
 from sinks.business_central_documents import (
     KINDS,
     SALES_INVOICE,
@@ -50,13 +55,17 @@ class Lookups:
         self.client = client
         self.dimension = dimension
         self._ids: dict[tuple[str, str], str] = {}
+        # One look-up per code at a time: concurrent writes naming it wait for its answer
+        # instead of asking again.
+        self._asking: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def find(self, entity_set: str, field: str, value: str) -> str | None:
-        if (entity_set, value) not in self._ids:
-            found = await self.client.find(entity_set, field, value)
-            if found is None:
-                return None
-            self._ids[(entity_set, value)] = str(found["id"])
+        async with self._asking[(entity_set, value)]:
+            if (entity_set, value) not in self._ids:
+                found = await self.client.find(entity_set, field, value)
+                if found is None:
+                    return None
+                self._ids[(entity_set, value)] = str(found["id"])
         return self._ids[(entity_set, value)]
 
     async def cost_center(self, value: str) -> str | None:
@@ -109,6 +118,7 @@ class BusinessCentralTarget:
         self.receivables = receivables
         self.masters = {"customer": receivables.customer, "cost_center": receivables.cost_center,
                         "payment": receivables.payment}  # fmt: skip
+        self.batch_limit = MAX_BATCH
 
     async def write(self, record: SinkRecord) -> Outcome:
         kind = KINDS.get(record.entity)
@@ -140,8 +150,20 @@ class BusinessCentralTarget:
             return page[0] if page else None
         return None
 
+    async def write_batch(self, records: Sequence[SinkRecord]) -> list[Result]:
+        """Look-ups, creates and posts each in one ``$batch`` (``business_central_batch``)."""
+        return await write_documents(self, records)
+
+    async def references(self, kind: DocumentKind, doc: Mapping[str, Any]) -> References:
+        return await self.lookups.references(kind, doc)
+
     async def _write(self, kind: DocumentKind, doc: Mapping[str, Any]) -> Outcome:
-        held = await self._find(kind, doc["number"])
+        return await self.apply(kind, doc, await self._find(kind, doc["number"]))
+
+    async def apply(
+        self, kind: DocumentKind, doc: Mapping[str, Any], held: Record | None
+    ) -> Outcome:
+        """What is found decides (see the module's docstring)."""
         draft = held is None or held.get("status") in (None, "Draft")
         if held is not None and kind.posts and not draft:
             return Outcome("ignored", target_id=str(held["id"]))  # posted: never changed
@@ -152,7 +174,7 @@ class BusinessCentralTarget:
         body = render(kind, doc, refs, self.cost_center_field)
         if held is None:
             created = await self.client.create(kind.entity_set, body)
-            return await self._posted(kind, str(created["id"]), "inserted")
+            return await self.posted(kind, str(created["id"]), "inserted")
         doc_id = str(held["id"])
         diff = differences(kind, held, body)
         if diff and not draft:
@@ -162,25 +184,31 @@ class BusinessCentralTarget:
             )
         if diff:
             await self._update_draft(kind, held, body, diff.header, diff.lines)
-        return await self._posted(kind, doc_id, "updated" if diff else "ignored")
+        return await self.posted(kind, doc_id, "updated" if diff else "ignored")
 
     async def _update_draft(
         self, kind: DocumentKind, held: Record, body: Record, header: Record, lines: bool
     ) -> None:
-        doc_id = str(held["id"])
-        if header:
-            await self.client.patch(kind.entity_set, doc_id, header,
-                                    etag=str(held.get("@odata.etag", "*")))  # fmt: skip
-        if lines:
-            # Replace rather than match lines one by one: a draft's lines carry nothing of
-            # their own yet. A crash half way leaves a draft that the next attempt repairs.
-            nested = f"{kind.entity_set}({doc_id})/{kind.line_set}"
-            for line in held.get(kind.line_set) or []:
-                await self.client.delete(nested, str(line["id"]))
-            for line in body[kind.line_set]:
-                await self.client.create(nested, line)
+        """Header and lines in one ``$batch`` atomicity group: the draft changes as a whole.
 
-    async def _posted(self, kind: DocumentKind, doc_id: str, status: str) -> Outcome:
+        Lines are replaced rather than matched one by one: a draft's lines carry nothing of
+        their own yet. A document too long for one batch is changed a batch at a time; a
+        crash between them leaves a draft that the next attempt repairs.
+        """
+        doc_url = await self.client.entity_url(kind.entity_set, str(held["id"]))
+        group = f"{kind.entity_set}({held['id']})"
+        ops = []
+        if header:
+            etag = {"If-Match": str(held.get("@odata.etag", "*"))}
+            ops.append(BatchOperation("PATCH", doc_url, header, etag, group))
+        if lines:
+            nested = f"{doc_url}/{kind.line_set}"
+            ops += [BatchOperation("DELETE", f"{nested}({line['id']})", None, {"If-Match": "*"},
+                                   group) for line in held.get(kind.line_set) or []]  # fmt: skip
+            ops += [BatchOperation("POST", nested, line, {}, group) for line in body[kind.line_set]]
+        first_failure(await self.client.batch(ops))
+
+    async def posted(self, kind: DocumentKind, doc_id: str, status: str) -> Outcome:
         posted = kind.posts and await self.client.post_once(kind.entity_set, doc_id) == "posted"
         # A draft left by an earlier attempt and posted now: nothing else changed.
         return Outcome("written" if posted and status == "ignored" else status, target_id=doc_id)

@@ -1,5 +1,8 @@
 """The sink loop, written once for every target: consume, write, settle, then commit.
 
+Records are handed to the target in batches (``sinks.batching``): one result per record, each
+routed as below, and the batch is committed only once every result is settled.
+
 One consumer per target reads the target's sink topics and its retry topics together. Every
 record ends in exactly one of three places before its offset is committed:
 
@@ -21,7 +24,7 @@ import asyncio
 import logging
 import time
 import traceback
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +42,7 @@ from ml_connector.kafka.worker import Backoff, Batch, Worker, now_ms
 from ml_connector.metrics import END_TO_END_SECONDS, WRITE_SECONDS
 from ml_connector.xref import written_entry
 from sinks.base import Outcome, SinkRecord, Target
+from sinks.batching import Result, batch_limit, chunked, write_batch
 from sinks.holding import HeldKeys
 
 log = logging.getLogger(__name__)
@@ -95,6 +99,7 @@ class SinkRunner:
         batch_size: int = 200,
         concurrency: int = 8,
         xref_topic: str | None = None,
+        batch_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -111,6 +116,7 @@ class SinkRunner:
         self.audit = audit
         self.batch_size = batch_size
         self.xref_topic = xref_topic
+        self.batch_bytes = batch_bytes  # of encoded records per write to the target
         self._slots = asyncio.Semaphore(concurrency)
         self.stats = SinkStats()
         self._stopping = asyncio.Event()
@@ -144,8 +150,13 @@ class SinkRunner:
     # -- a batch -----------------------------------------------------------------------
     async def handle(self, batch: Batch) -> None:
         """Settles every record of the batch; the worker flushes what that sent (retry and
-        DLQ copies, held-key state, audit, xref) before it commits the batch."""
-        by_key: dict[tuple[str, bytes | None], list[tuple[Consumed, Origin]]] = defaultdict(list)
+        DLQ copies, held-key state, audit, xref) before it commits the batch.
+
+        Records are written in rounds: each round takes the next record of every key, so a
+        key's records are written one after another (each one's outcome settled before the
+        next is looked at: a retry holds the ones behind it), while the records of different
+        keys share the target's batch writes."""
+        by_key: dict[tuple[str, bytes | None], deque[tuple[Consumed, Origin]]] = defaultdict(deque)
         for c in batch.records:
             origin = self._origin(c)
             if isinstance(origin, str):  # a retry copy whose headers say nothing usable
@@ -155,12 +166,9 @@ class SinkRunner:
                 continue
             by_key[(origin.topic, c.key)].append((c, origin))
         before = self._counts()
-        try:
-            async with asyncio.TaskGroup() as group:
-                for records in by_key.values():
-                    group.create_task(self._settle_key(records, batch))
-        except* Backoff as waiting:
-            raise waiting.exceptions[0] from None
+        while by_key:
+            await self._round([queue.popleft() for queue in by_key.values()], batch)
+            by_key = defaultdict(deque, {k: q for k, q in by_key.items() if q})
         done = {k: n - before[k] for k, n in self._counts().items() if n - before[k]}
         log.info("%s: batch of %d settled: %s", self.target_name, len(batch.records),
                  ", ".join(f"{k} {n}" for k, n in done.items()) or "nothing to write",
@@ -170,13 +178,6 @@ class SinkRunner:
         s = self.stats
         return {"written": s.written, "retried": s.retried, "dead": s.dead, "held": s.held,
                 "stale": s.stale}  # fmt: skip
-
-    async def _settle_key(self, records: list[tuple[Consumed, Origin]], batch: Batch) -> None:
-        async with self._slots:
-            for c, origin in records:
-                with batch.handling(c):
-                    await self._settle(c, origin, batch.tracker)
-                batch.done(c)
 
     def _origin(self, c: Consumed) -> Origin | str:
         """Where ``c`` first entered the sink, or why that cannot be told from its headers."""
@@ -196,7 +197,29 @@ class SinkRunner:
         except ValueError:
             return "retry record whose partition, offset or attempt header is not a number"
 
-    async def _settle(self, c: Consumed, origin: Origin, tracker: DeliveryTracker) -> None:
+    async def _round(self, heads: list[tuple[Consumed, Origin]], batch: Batch) -> None:
+        """One record of each key: the ones to write go to the target in batches (bounded
+        by the target's limit and by bytes), then every outcome is routed."""
+        writes: list[tuple[Consumed, Origin, SinkRecord]] = []
+        for c, origin in heads:
+            with batch.handling(c):
+                record = self._to_write(c, origin, batch.tracker)
+            if record is None:
+                batch.done(c)
+            else:
+                writes.append((c, origin, record))
+        runs = chunked(writes, lambda w: len(w[0].value or b""),
+                       most=batch_limit(self.target), most_bytes=self.batch_bytes)  # fmt: skip
+        try:
+            async with asyncio.TaskGroup() as group:
+                for run in runs:
+                    group.create_task(self._write_run(run, batch))
+        except* Backoff as waiting:
+            raise waiting.exceptions[0] from None
+
+    def _to_write(self, c: Consumed, origin: Origin, tracker: DeliveryTracker) -> SinkRecord | None:
+        """The record to hand the target, or None when it is settled without a write (stale,
+        held behind its key, a tombstone, undecodable)."""
         key = (c.key or b"").decode(errors="replace")
         state = self.held.get(origin.topic, key)
         if state is not None and origin.tier_index >= 0 and origin.offset <= state.done:
@@ -204,7 +227,7 @@ class SinkRunner:
             # from the sink topic itself always go through: after a reset to earliest they
             # are a replay someone asked for, and their writes are idempotent upserts.
             self.stats.stale += 1
-            return
+            return None
         if state is not None and state.head is not None and state.head != origin.offset:
             # An earlier record of this key waits in retry: follow it, do not overtake it.
             state.hold(origin.offset)
@@ -214,13 +237,48 @@ class SinkRunner:
             self.held.save(origin.topic, key, tracker)
             self.stats.held += 1
             self._audit(c, origin, "held", tier=self.tiers[tier].name)
-            return
-        _record, failure = await self._write(c, origin, tracker)
-        if failure is None:
+            return None
+        if c.value is None:  # a tombstone: the delete event before it did the work
             self._settled(origin, key, tracker)
             self.stats.written += 1
-            return
-        exc, stack = failure
+            return None
+        entity = self.topics[origin.topic]
+        try:
+            event = self.codec.decode(entity, c.value)
+            return SinkRecord(origin.topic, origin.partition, origin.offset,
+                              (c.key or b"").decode(), entity, event)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - sorted by class like a failed write
+            self._failed(c, origin, key, exc, traceback.format_exc(), tracker)
+            return None
+
+    async def _write_run(self, run: list[tuple[Consumed, Origin, SinkRecord]],
+                         batch: Batch) -> None:  # fmt: skip
+        async with self._slots:
+            started = time.monotonic()
+            results = await write_batch(self.target, [record for _, _, record in run])
+            share = (time.monotonic() - started) / len(run)
+            for (c, origin, record), result in zip(run, results, strict=True):
+                with batch.handling(c):
+                    self._route(c, origin, record, result, share, batch.tracker)
+                batch.done(c)
+
+    def _route(self, c: Consumed, origin: Origin, record: SinkRecord, result: Result,
+               seconds: float, tracker: DeliveryTracker) -> None:  # fmt: skip
+        """One record's result where it belongs: written, the next retry tier, or the DLQ."""
+        key = (c.key or b"").decode(errors="replace")
+        if isinstance(result, Outcome) and result.ok:
+            WRITE_SECONDS.labels(self.target_name, record.entity).observe(seconds)
+            self._written(c, origin, record, result, tracker)
+            self._settled(origin, key, tracker)
+            self.stats.written += 1
+        elif isinstance(result, Outcome):
+            self._failed(c, origin, key, TargetRejected(result.error or "rejected"), "", tracker)
+        else:
+            stack = "".join(traceback.format_exception(result))
+            self._failed(c, origin, key, result, stack, tracker)
+
+    def _failed(self, c: Consumed, origin: Origin, key: str, exc: Exception, stack: str,
+                tracker: DeliveryTracker) -> None:  # fmt: skip
         if isinstance(exc, CredentialsRejected):
             # No record is at fault: dead-lettering would send every record there. Pause the
             # target and say what to fix; the records are read again when it resumes.
@@ -246,33 +304,18 @@ class SinkRunner:
         self._dead(c, origin, type(exc).__name__, str(exc), stack, tracker)
         self._settled(origin, key, tracker)
 
-    async def _write(
-        self, c: Consumed, origin: Origin, tracker: DeliveryTracker
-    ) -> tuple[SinkRecord | None, tuple[Exception, str] | None]:
-        entity = self.topics[origin.topic]
-        try:
-            if c.value is None:
-                return None, None  # a tombstone: the delete event before it did the work
-            event = self.codec.decode(entity, c.value)
-            record = SinkRecord(origin.topic, origin.partition, origin.offset,
-                                (c.key or b"").decode(), entity, event)  # fmt: skip
-            started = time.monotonic()
-            outcome: Outcome = await self.target.write(record)
-            WRITE_SECONDS.labels(self.target_name, entity).observe(time.monotonic() - started)
-        except Exception as exc:  # noqa: BLE001 - the caller sorts it by class
-            return None, (exc, traceback.format_exc())
-        if not outcome.ok:
-            return record, (TargetRejected(outcome.error or "rejected"), "")
+    def _written(self, c: Consumed, origin: Origin, record: SinkRecord, outcome: Outcome,
+                 tracker: DeliveryTracker) -> None:  # fmt: skip
+        event = record.event
         self.stats.by_status[outcome.status] += 1
         changed = (event.get("source") or {}).get("modified_at")
         if isinstance(changed, datetime):
-            END_TO_END_SECONDS.labels(self.target_name, entity).observe(
+            END_TO_END_SECONDS.labels(self.target_name, record.entity).observe(
                 max(0.0, time.time() - changed.timestamp()))  # fmt: skip
         self._audit(c, origin, "written", status=outcome.status, target_id=outcome.target_id,
                     attempt=origin.attempt + 1, event=event,
                     **({"note": outcome.note} if outcome.note else {}))  # fmt: skip
-        self._learn(entity, outcome, event, tracker)
-        return record, None
+        self._learn(record.entity, outcome, event, tracker)
 
     def _learn(self, entity: str, outcome: Outcome, event: dict[str, Any],
                tracker: DeliveryTracker) -> None:  # fmt: skip

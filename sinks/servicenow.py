@@ -6,7 +6,7 @@ same target record: that is what makes re-sends, replays and offset resets safe.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +15,12 @@ from ml_connector.config import Settings
 from ml_connector.connections.servicenow import DocumentTable, ServiceNowConnection, StagingTable
 from ml_connector.flows import returned_documents
 from sinks.base import Outcome, SinkRecord, TargetContext
+from sinks.batching import Result, each
 from sinks.overrides import Overrides, Refused
 from sinks.servicenow_documents import ENTITIES as DOCUMENT_ENTITIES
 from sinks.servicenow_documents import TARGET_FIELDS as DOCUMENT_FIELDS
 from sinks.servicenow_documents import DocumentWriter, header_columns
+from sinks.servicenow_imports import Plan, write_many, write_one
 from sinks.servicenow_values import quoted
 from sinks.servicenow_values import servicenow_string as _string
 
@@ -144,8 +146,19 @@ class ServiceNowTarget:
         self.overrides = overrides or Overrides[str]({})
         self.whole = whole
         self.documents = DocumentWriter(client, client.connection.document_tables)
+        self.batch_limit = client.connection.insert_multiple_rows
 
     async def write(self, record: SinkRecord) -> Outcome:
+        plan = await self.plan(record)
+        return plan if isinstance(plan, Outcome) else await write_one(self.client, plan)
+
+    async def write_batch(self, records: Sequence[SinkRecord]) -> list[Result]:
+        """Every record's rows through insertMultiple; a refused row refuses its record only."""
+        plans = await each(self.plan, records)
+        return await write_many(self.client, plans, self.batch_limit)
+
+    async def plan(self, record: SinkRecord) -> Plan | Outcome:
+        """The rows ``record`` writes, or its outcome when it writes none."""
         event = record.event
         entity = event["after"] or event["before"]
         source = (event.get("source") or {}).get("connection")
@@ -164,15 +177,9 @@ class ServiceNowTarget:
             row = self.overrides.apply(record, row, entity)
         except Refused as exc:
             return Outcome("rejected", error=str(exc))
-        results = await self.client.import_row(self.tables[record.entity].staging, row)
-        failed = [r for r in results if not r.ok]
-        if failed or not results:
-            reason = failed[0].message if failed else "the transform returned no result"
-            return Outcome("rejected", error=f"Import Set transform error: {reason}")
-        first = results[0]
-        return Outcome(first.status, target_id=first.sys_id)
+        return Plan(self.tables[record.entity].staging, row)
 
-    async def _document(self, record: SinkRecord) -> Outcome:
+    async def _document(self, record: SinkRecord) -> Plan | Outcome:
         """An ERP document written whole: header (or payment detail), then its lines."""
         doc = record.event["after"]
         if record.entity not in self.documents.tables:
@@ -189,7 +196,7 @@ class ServiceNowTarget:
             header = self.overrides.apply(record, header, doc)
         except Refused as exc:
             return Outcome("rejected", error=str(exc))
-        return await self.documents.write(record.entity, doc, header)
+        return self.documents.plan(record.entity, doc, header)
 
     async def _not_from_servicenow(self, entity: str, doc: dict[str, Any] | None) -> str | None:
         """Why an ERP document has no ServiceNow document to report to, if it has none.

@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from ml_connector.api.errors import RetryableError
-from ml_connector.clients.servicenow import ImportResult, ServiceNowClient
+from ml_connector.clients.servicenow import ServiceNowClient
 from ml_connector.connections.servicenow import DocumentTable
-from sinks.base import Outcome
+from sinks.servicenow_imports import Plan
 from sinks.servicenow_values import quoted
 from sinks.servicenow_values import servicenow_string as _string
 
@@ -126,7 +126,7 @@ def header_columns(entity: str) -> frozenset[str]:
 
 
 class DocumentWriter:
-    """Writes one document: header, then lines; an error in any row refuses the document
+    """Plans one document: header, then lines; an error in any row refuses the document
     (a re-send rewrites all of it, coalescing, so nothing is duplicated)."""
 
     def __init__(self, client: ServiceNowClient, tables: Mapping[str, DocumentTable]) -> None:
@@ -159,32 +159,15 @@ class DocumentWriter:
         invoice = {k: str(v) for k, v in found[0].items()}
         return renamed(_payment(doc, invoice), self.tables["payment"].columns)
 
-    async def write(self, entity: str, doc: Mapping[str, Any], header: Row) -> Outcome:
+    def plan(self, entity: str, doc: Mapping[str, Any], header: Row) -> Plan:
         table = self.tables[entity]
-        results = await self.client.import_row(table.staging, header)
-        problem = _problem(results, f"{entity} {doc['number']}")
-        if problem:
-            return Outcome("rejected", error=problem)
-        first = results[0]
+        what = f"{entity} {doc['number']}"
         kind = KINDS.get(entity)
         if kind is None or kind.line is None or table.line_staging is None:
-            return Outcome(first.status, target_id=first.sys_id)
-        changed = first.status != "ignored"
-        for line in doc.get("lines") or []:
-            row = renamed(kind.line(doc, line), table.line_columns)
-            done = await self.client.import_row(table.line_staging, row)
-            problem = _problem(done, f"{entity} {doc['number']} line {line['line_number']}")
-            if problem:
-                return Outcome("rejected", error=problem)
-            changed = changed or done[0].status != "ignored"
-        # A document whose header stayed but a line changed was updated all the same.
-        status = first.status if first.status == "inserted" or not changed else "updated"
-        return Outcome(status, target_id=first.sys_id)
-
-
-def _problem(results: list[ImportResult], what: str) -> str | None:
-    failed = [r for r in results if not r.ok]
-    if failed or not results:
-        reason = failed[0].message if failed else "the transform returned no result"
-        return f"Import Set transform error ({what}): {reason}"
-    return None
+            return Plan(table.staging, header, what)
+        render = kind.line
+        lines = tuple(
+            (str(line["line_number"]), renamed(render(doc, line), table.line_columns))
+            for line in doc.get("lines") or []
+        )
+        return Plan(table.staging, header, what, table.line_staging, lines)

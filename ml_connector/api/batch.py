@@ -26,10 +26,14 @@ class BatchOperation:
     url: str
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Adjacent operations sharing a group take effect as a whole (OData's JSON changeset).
+    atomicity_group: str | None = None
 
     def render(self, op_id: str) -> dict[str, Any]:
         headers = dict(self.headers)
         request: dict[str, Any] = {"id": op_id, "method": self.method, "url": self.url}
+        if self.atomicity_group is not None:
+            request["atomicityGroup"] = self.atomicity_group
         if self.body is not None:
             headers.setdefault("Content-Type", "application/json")
             request["body"] = self.body
@@ -55,6 +59,14 @@ class BatchResult:
         kwargs: dict[str, Any] = {} if self.body is None else {"json": self.body}
         response = httpx.Response(self.status, headers=self.headers, request=request, **kwargs)
         raise_for_status(response)
+
+
+def first_failure(results: Sequence[BatchResult]) -> None:
+    """Raise what the operation that failed raises alone; in an atomicity group the others
+    answer 424 (not applied because of it), so the one with its own error comes first."""
+    failed = sorted((r for r in results if not r.ok), key=lambda r: r.status == 424)
+    if failed:
+        failed[0].raise_for_status()
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -8,6 +8,7 @@ operations, so ``batch`` splits longer lists.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -55,6 +56,9 @@ class BusinessCentralClient:
         self.client = client
         self.api_root = api_root
         self._company_id = company_id
+        # Concurrent writes wait for one answer instead of each asking the same question.
+        self._company_asked = asyncio.Lock()
+        self._dimension_asked = asyncio.Lock()
         self.page_size = page_size
         self._dimension_paths: dict[str, str] = {}
 
@@ -65,11 +69,12 @@ class BusinessCentralClient:
         return list(body["value"])
 
     async def company_id(self) -> str:
-        if self._company_id is None:
-            companies = await self.companies()
-            if not companies:
-                raise RuntimeError("the Business Central environment has no company")
-            self._company_id = str(companies[0]["id"])
+        async with self._company_asked:
+            if self._company_id is None:
+                companies = await self.companies()
+                if not companies:
+                    raise RuntimeError("the Business Central environment has no company")
+                self._company_id = str(companies[0]["id"])
         return self._company_id
 
     async def company_path(self) -> str:
@@ -117,12 +122,13 @@ class BusinessCentralClient:
     async def dimension_values(self, dimension: str) -> str:
         """``dimensions({id})/dimensionValues``: the entity set of one dimension's values, by
         the dimension's code (a dimension's id never changes, so it is looked up once)."""
-        if dimension not in self._dimension_paths:
-            found = await self.find("dimensions", "code", dimension)
-            if found is None:
-                raise NotFound(f"Business Central has no dimension {dimension!r} "
-                               "(flows.<name>.cost_center_dimension)")  # fmt: skip
-            self._dimension_paths[dimension] = f"dimensions({found['id']})/dimensionValues"
+        async with self._dimension_asked:
+            if dimension not in self._dimension_paths:
+                found = await self.find("dimensions", "code", dimension)
+                if found is None:
+                    raise NotFound(f"Business Central has no dimension {dimension!r} "
+                                   "(flows.<name>.cost_center_dimension)")  # fmt: skip
+                self._dimension_paths[dimension] = f"dimensions({found['id']})/dimensionValues"
         return self._dimension_paths[dimension]
 
     # -- writes --------------------------------------------------------------------------

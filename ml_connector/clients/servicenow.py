@@ -14,7 +14,7 @@ from typing import Any
 from ml_connector.api.auth import ServiceNowAuth
 from ml_connector.api.budget import RateBudget
 from ml_connector.api.client import RetryPolicy
-from ml_connector.api.errors import UnreadableAnswer
+from ml_connector.api.errors import RetryableError, UnreadableAnswer
 from ml_connector.api.paging import LinkHeader, PageRequest, pages
 from ml_connector.clients.base import api_client
 from ml_connector.connections.servicenow import ServiceNowConnection
@@ -37,8 +37,9 @@ class ImportResult:
         return self.status in {"inserted", "updated", "ignored"}
 
 
-class ImportPending(Exception):
-    """insertMultiple rows still untransformed after the polling time."""
+class ImportPending(RetryableError):
+    """insertMultiple rows still untransformed after the polling time: sending them again
+    later coalesces onto whatever the transform did meanwhile."""
 
 
 def _result(r: Record) -> ImportResult:
@@ -177,6 +178,9 @@ class ServiceNowClient:
         answer = await self.client.send_json(
             "POST", f"/api/now/import/{staging_table}/insertMultiple", {"records": list(rows)}
         )
+        if not isinstance(answer, dict) or not answer.get("import_set_id"):
+            # The rows may or may not be staged: sending them again coalesces, so retry.
+            raise UnreadableAnswer(f"insertMultiple into {staging_table}: no import_set_id")
         import_set = str(answer["import_set_id"])
         query = f"sys_import_set={import_set}^ORDERBYsys_import_row"
         deadline = asyncio.get_running_loop().time() + timeout

@@ -184,6 +184,11 @@ class ServiceNowConnection(ConnectionBase):
         description="documents read when this connection is a flow's source, per entity",
     )
     page_size: int = Field(default=1000, ge=1, le=10000)
+    insert_multiple_rows: int = Field(
+        default=100, ge=1, le=10000,
+        description="staging rows per Import Set insertMultiple request when the sink writes "
+        "a batch of records",
+    )  # fmt: skip
 
     @field_validator("tables", mode="after")
     @classmethod

@@ -39,6 +39,8 @@ class EntitySetDef:
     lookups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # Edm.Stream properties: rendered as media links, read and written at their own URL.
     streams: tuple[str, ...] = ()
+    # Code[n] / Text[n] fields: a longer value is refused, as BC refuses it.
+    lengths: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def has_stamp(self) -> bool:
@@ -255,6 +257,7 @@ PURCHASE_ORDERS = EntitySetDef(
     read_only=BASE_READ_ONLY | {"status", "fullyReceived", *TOTALS},
     enums={"status": ("Draft", "In Review", "Open", "Released")},
     defaults={"status": "Draft", "fullyReceived": False, **dict.fromkeys(TOTALS, 0.0)},
+    lengths={"number": 20},
     actions=("receiveAndInvoice",),
     webhooks=False,  # BC cannot notify on purchase orders: poll them
 )
@@ -297,6 +300,7 @@ PURCHASE_INVOICES = EntitySetDef(
     enums={"status": INVOICE_STATUSES},
     defaults={"status": "Draft", "orderId": ZERO_GUID, **dict.fromkeys(TOTALS, 0.0)},
     actions=("post",),
+    lengths={"number": 20, "vendorInvoiceNumber": 35},
 )
 PURCHASE_INVOICE_LINES = _document_lines(
     "purchaseInvoiceLines", "Purchase Line", "purchaseInvoices", ("unitCost", N)

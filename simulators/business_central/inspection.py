@@ -95,8 +95,18 @@ def inspection_routes(store: BusinessCentralStore) -> list[Route]:
         store.delete(company_of(request), entity_set, request.path_params["id"])
         return Response(status_code=204)
 
+    async def batch_operations(request: Request) -> Response:
+        """Operations run inside ``$batch`` requests, counted like ``/_sim/calls``."""
+        with store.lock:
+            counts = dict(store.batch_operations)
+        calls = [
+            {"method": m, "route": r, "count": n} for (m, r), n in sorted(counts.items(), key=str)
+        ]
+        return JSONResponse({"operations": calls, "total": sum(counts.values())})
+
     base = f"{INSPECTION_PREFIX}/entities/{{entity_set}}"
     return [
+        Route(f"{INSPECTION_PREFIX}/batch-operations", batch_operations, methods=["GET"]),
         Route(f"{INSPECTION_PREFIX}/companies", companies, methods=["GET"]),
         Route(base, guarded(list_rows), methods=["GET"]),
         Route(base, guarded(create_row), methods=["POST"]),

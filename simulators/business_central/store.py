@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -123,6 +124,9 @@ class BusinessCentralStore(SimulatorState):
         self.listeners: list[Callable[[Change], None]] = []
         self._held: list[Change] | None = None  # changes of an atomic batch not yet committed
         self._version = 0
+        # $batch operations by method and route template: the request log sees only the
+        # batch, and a test counting writes must see what is inside it too.
+        self.batch_operations: Counter[tuple[str, str | None]] = Counter()
         self.companies: dict[str, Company] = {}
         company_id = options.company_id or sd.stable_guid(
             "bc-company", options.tenant, options.environment, options.company_name

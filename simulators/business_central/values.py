@@ -77,6 +77,12 @@ def coerce(definition: EntitySetDef, name: str, value: Any) -> Any:
     if kind in (Kind.STRING, Kind.ENUM):
         if not isinstance(value, str):
             raise _refuse(kind, value)
+        limit = definition.lengths.get(name)
+        if limit is not None and len(value) > limit:
+            raise InvalidValue(
+                f"The length of the string is {len(value)}, but it must be less than or equal "
+                f"to {limit} characters. Value: {value}"
+            )
         allowed = definition.enums.get(name)
         if allowed is not None and value not in allowed:
             raise InvalidValue(

@@ -159,5 +159,6 @@ async def test_servicetitan_reads_a_tie_at_the_cursor(serve: Serve, secrets: Sec
             _planted(httpx.post(vendors, json={"name": "Second", "modifiedOn": stamp}))["id"]
         )
 
-    await _next_poll_reads_the_tie(client, st_source.streams(lambda unit: "")["vendor"], "id", first, plant)
+    stream = st_source.streams(lambda unit: "")["vendor"]
+    await _next_poll_reads_the_tie(client, stream, "id", first, plant)
     await client.aclose()

@@ -22,7 +22,6 @@ from ml_connector.kafka.admin import group_lag
 from ml_connector.state import StateStore
 
 STAGING = "sn_fcms_intg_imp_supplier"
-IMPORT_ROUTE = ("POST", "/api/now/import/{staging_table}")
 
 
 @dataclass
@@ -86,9 +85,10 @@ class Pipeline:
         rows = self.sn.get(f"/_sim/tables/{STAGING}").json()["result"]
         return Counter(r["sys_import_state"] for r in rows)
 
-    def import_calls(self) -> int:
-        calls = self.sn.get("/_sim/calls").json()["calls"]
-        return sum(c["count"] for c in calls if (c["method"], c["route"]) == IMPORT_ROUTE)
+    def imported_rows(self) -> int:
+        """Vendor rows sent to ServiceNow, one at a time or in insertMultiple batches: each
+        leaves one staging row."""
+        return len(self.sn.get(f"/_sim/tables/{STAGING}").json()["result"])
 
     # -- where the pipeline is ---------------------------------------------------------
     def polls(self) -> int:

@@ -27,7 +27,7 @@ def test_a_backfill_carries_a_change_the_polls_missed_and_only_that_one(
     assert r.status_code == 200, r.text
     p.settle(polls=3)
     assert p.sn_vendors()[vendor["number"]]["name"] != "Changed quietly"  # no poll saw it
-    imports = p.import_calls()
+    imports = p.imported_rows()
 
     done = p.cli("backfill", FLOW, "vendor", "--since", "2019-12-31")
     assert done.exit_code == 0, done.output
@@ -36,7 +36,7 @@ def test_a_backfill_carries_a_change_the_polls_missed_and_only_that_one(
            lambda: p.sn_vendors()[vendor["number"]]["name"] == "Changed quietly")  # fmt: skip
     p.settle()
     assert set(p.sn_vendor_counts().values()) == {1}
-    assert p.import_calls() == imports + 1  # the 29 unchanged ones were dropped as such
+    assert p.imported_rows() == imports + 1  # the 29 unchanged ones were dropped as such
     stages = [row.stage for row in p.audit_trail(vendor["id"])]
     assert "backfill" in stages and stages[-1] == "written"
 

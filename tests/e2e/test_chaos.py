@@ -75,7 +75,7 @@ def test_chaos_leaves_each_record_exactly_once(
 
     print("\n".join(events))
     restarts = {c.component: c.restarts for c in p.supervisor.children}
-    print(f"restarts: {restarts}; import calls: {p.import_calls()}; states: {p.import_states()}")
+    print(f"restarts: {restarts}; imported rows: {p.imported_rows()}; states: {p.import_states()}")
     assert restarts["sinks"] >= 3 and restarts["processors"] >= 3
     counts = p.sn_vendor_counts()
     assert len(counts) == RECORDS

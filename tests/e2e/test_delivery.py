@@ -49,7 +49,7 @@ def test_resetting_the_sink_group_to_earliest_leaves_the_target_unchanged(
     p.wait("all vendors in ServiceNow", lambda: len(p.sn_vendor_counts()) >= 200)
     p.settle()
     before = p.sn_vendors()
-    calls = p.import_calls()
+    calls = p.imported_rows()
     group = p.topics.sink_group("sn")
 
     with pytest.raises(ReplayRefused, match="stop its consumers first"):
@@ -60,7 +60,7 @@ def test_resetting_the_sink_group_to_earliest_leaves_the_target_unchanged(
     sink_topic = p.topics.sink("sn", "vendor")
     assert sum(m.replayed for m in moved if m.topic == sink_topic) == 200
     p.supervisor.release("sinks")
-    p.wait("the replay to be written", lambda: p.import_calls() >= calls + 200)
+    p.wait("the replay to be written", lambda: p.imported_rows() >= calls + 200)
     p.settle()
 
     assert p.sn_vendors() == before  # same rows, same content, same sys_updated_on
@@ -171,13 +171,13 @@ def test_replaying_one_record_by_its_id_rewrites_only_that_record(
     # Someone edits the record by hand in ServiceNow; replaying it puts Business Central's back.
     edit = p.sn.patch(f"/_sim/tables/core_company/{row['sys_id']}", json={"name": "Edited"})
     assert edit.status_code == 200, edit.text
-    calls = p.import_calls()
+    calls = p.imported_rows()
     result = p.cli("replay", "--record", f"bc:vendor:{vendor['id']}")
     assert result.exit_code == 0, result.output
     assert "sent again to" in result.output
     p.wait("the replayed vendor", lambda: p.sn_vendors()[vendor["number"]]["name"] != "Edited")
     p.settle()
     assert p.sn_vendors()[vendor["number"]]["name"] == vendor["displayName"]
-    assert p.import_calls() == calls + 1  # that record only
+    assert p.imported_rows() == calls + 1  # that record only
     stages = [r.stage for r in p.audit_trail(vendor["id"])]
     assert stages[-2:] == ["replayed", "written"]

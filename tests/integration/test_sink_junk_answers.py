@@ -22,6 +22,7 @@ from ml_connector.clients.servicenow import ServiceNowClient
 from ml_connector.kafka.clients import Outgoing, deliver, producer, read_to_end
 from ml_connector.secrets import SecretStore, generate_key
 from simulators.server import serve_in_thread
+from sinks.batching import OneAtATime
 from sinks.runner import Tier
 from sinks.servicenow import ServiceNowTarget
 from tests.clients.connections import sn_connection
@@ -92,7 +93,9 @@ async def test_thirty_junk_answers_each_end_in_one_place(
     store.set("password", PASSWORD)
     client = ServiceNowClient(sn_connection(url, oauth=False, grant="basic"), store,
                               retry=RetryPolicy(attempts=1, max_total=5))  # fmt: skip
-    sink.target = ServiceNowTarget(client)  # type: ignore[assignment]
+    # The single-row import's answers: each record in its own request (insertMultiple's
+    # answers are read back from staging rows, see test_servicenow_batch.py).
+    sink.target = OneAtATime(ServiceNowTarget(client))  # type: ignore[assignment]
     records = []
     for i in range(len(ANSWERS)):
         event = copy.deepcopy(vendor_event)

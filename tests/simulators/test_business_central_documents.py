@@ -382,6 +382,39 @@ async def test_batch_with_snapshot_isolation_is_all_or_nothing() -> None:
     assert len(after_loose["value"]) == len(before["value"]) + 2
 
 
+async def test_an_atomicity_group_lands_as_a_whole_beside_operations_that_stand_alone() -> None:
+    app = make_app()
+    async with client_for(app) as client:
+        h = await bc_headers(client)
+        company = company_url(app).removeprefix(BC_ROOT + "/")
+        before = await read(client, f"{BC_ROOT}/{company}/vendors", h)
+        taken = before["value"][0]["number"]
+
+        def post(op: str, group: str | None, **body: str) -> dict[str, object]:
+            request = {"id": op, "method": "POST", "url": f"{company}/vendors", "body": body}
+            return request | ({"atomicityGroup": group} if group else {})
+
+        body = {"requests": [
+            post("alone", None, displayName="Stands alone"),
+            post("g1a", "g1", displayName="Group one A"), post("g1b", "g1", number=taken),
+            post("g2a", "g2", displayName="Group two A"), post("g2b", "g2", displayName="B"),
+            post("bad", None, number=taken),
+        ]}  # fmt: skip
+        response = await client.post(f"{BC_ROOT}/$batch", headers=h, json=body)
+        after = await read(client, f"{BC_ROOT}/{company}/vendors", h)
+        split = await client.post(f"{BC_ROOT}/$batch", headers=h, json={"requests": [
+            post("x", "g"), post("y", None), post("z", "g")]})  # fmt: skip
+        inside = (await client.get("/_sim/batch-operations")).json()
+    statuses = {r["id"]: r["status"] for r in response.json()["responses"]}
+    assert statuses == {"alone": 201, "g1a": 424, "g1b": 400, "g2a": 201, "g2b": 201, "bad": 400}
+    names = {v["displayName"] for v in after["value"]} - {v["displayName"] for v in before["value"]}
+    assert names == {"Stands alone", "Group two A", "B"}  # group one left nothing behind
+    assert split.status_code == 400 and "adjacent" in split.text
+    # Every operation of the first batch ran (the split one ran none), counted by route.
+    assert inside["total"] == 6 and {o["method"] for o in inside["operations"]} == {"POST"}
+    assert all(o["route"] and o["route"].endswith("/vendors") for o in inside["operations"])
+
+
 async def test_metadata_describes_types_keys_navigation_and_actions() -> None:
     app = make_app()
     async with client_for(app) as client:
