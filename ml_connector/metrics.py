@@ -68,6 +68,11 @@ SUBSCRIPTION_EXPIRY = Gauge(
     "(negative once it has)", ["connection", "resource"],
 )  # fmt: skip
 
+TASK_HELD = Gauge(
+    "mlc_producer_task_held", "1 while this producer instance holds a poll task (summed over "
+    "the instances: 1 per task once the group settled)", ["flow", "connection", "entity"],
+)  # fmt: skip
+
 
 def age(gauge: Gauge, since_epoch: float) -> None:
     """``gauge`` reads the seconds since ``since_epoch`` whenever it is scraped."""
