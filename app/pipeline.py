@@ -19,6 +19,7 @@ from ml_connector.config import Settings
 from ml_connector.context import acting_for
 from ml_connector.kafka.admin import ensure_topics, pipeline_topics, topic_differences
 from ml_connector.kafka.clients import KafkaUnreachable, cluster_metadata, consumer, producer
+from ml_connector.kafka.tasks import TasksNotPlaced
 from ml_connector.kafka_security import AccessError
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
@@ -388,6 +389,7 @@ StartFailed = (
     KafkaUnreachable,
     AccessError,
     TopicsNotReady,
+    TasksNotPlaced,
     MissingRegistry,
     FatalError,
 )

@@ -53,7 +53,7 @@ class NotHolding(RuntimeError):
 
 
 class TasksNotPlaced(RuntimeError):
-    """Tasks without a partition where this process may not create them; names them."""
+    """Tasks left without a partition of the tasks topic; the message names them."""
 
 
 def read_placement(bootstrap: str, topic: str) -> dict[str, int]:
@@ -71,27 +71,30 @@ def read_placement(bootstrap: str, topic: str) -> dict[str, int]:
 
 
 def place(bootstrap: str, topic: str, tasks: Sequence[str], *, manage: bool) -> dict[str, int]:
-    """The partition of each of ``tasks``, placing those not placed yet on free partitions
-    (adding partitions where there are too few) when ``manage``; placed tasks never move."""
+    """The partition of each of ``tasks``, placing those not placed yet on free partitions;
+    placed tasks never move. Partitions are added where there are too few only when
+    ``manage`` (topics are the platform team's otherwise: the error says how many)."""
     for _ in range(5):  # another instance placing at the same time: read again, place the rest
         placed = read_placement(bootstrap, topic)
         missing = [t for t in tasks if t not in placed]
         if not missing:
             return {t: placed[t] for t in tasks}
-        if not manage:
-            raise TasksNotPlaced(
-                f"kafka.manage_topics is false and {topic} places no partition for: "
-                + ", ".join(missing)
-            )
-        _write_placements(bootstrap, topic, set(placed.values()), missing)
+        _write_placements(bootstrap, topic, set(placed.values()), missing, manage=manage)
     raise TasksNotPlaced(f"{topic}: tasks could not be placed ({', '.join(missing)})")
 
 
-def _write_placements(bootstrap: str, topic: str, used: set[int], missing: list[str]) -> None:
+def _write_placements(
+    bootstrap: str, topic: str, used: set[int], missing: list[str], *, manage: bool
+) -> None:
     client = admin(bootstrap)
     count = len(client.list_topics(topic, timeout=30).topics[topic].partitions)
     free = [p for p in range(count) if p not in used]
     needed = len(missing) - len(free)
+    if needed > 0 and not manage:
+        raise TasksNotPlaced(
+            f"kafka.manage_topics is false and {topic} has {count} partitions, "
+            f"{count + needed} needed: no partition is free for {', '.join(missing[len(free) :])}"
+        )
     if needed > 0:
         free += list(range(count, count + needed))
         grown = client.create_partitions([NewPartitions(topic, count + needed)])

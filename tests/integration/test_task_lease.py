@@ -37,8 +37,15 @@ def test_tasks_keep_their_partitions_and_new_ones_get_added_partitions(bootstrap
     assert len(set(later.values())) == 4
     assert first["f|bc|vendor"] not in later.values()  # its partition stays its own
 
-    with pytest.raises(TasksNotPlaced, match=r"manage_topics is false.*h\|st\|vendor"):
-        place(bootstrap, topic, ["f|bc|item", "h|st|vendor"], manage=False)
+
+def test_topics_managed_elsewhere_get_placements_but_no_partitions(bootstrap: str) -> None:
+    topic = new_topic(bootstrap, 3)  # as a platform team created it
+    placed = place(bootstrap, topic, ["f|bc|vendor", "f|bc|item"], manage=False)
+    assert sorted(placed.values()) == [0, 1]
+    with pytest.raises(TasksNotPlaced, match=r"3 partitions, 4 needed.*f\|bc\|customer"):
+        place(bootstrap, topic, ["f|bc|vendor", "f|bc|item", "f|bc|payment", "f|bc|customer"],
+              manage=False)  # fmt: skip
+    assert len(admin(bootstrap).list_topics(topic).topics[topic].partitions) == 3
 
 
 class Member:
