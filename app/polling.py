@@ -55,6 +55,8 @@ class FlowPolls:
         self.wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[object]] = {}
         self._stopping: set[str] = set()  # revoked, waiting for the revocation to complete
+        for entity in pollers:  # exported from the start: "not held here" rather than no data
+            TASK_HELD.labels(name, flow.source, entity).set(0)
 
     def task(self, entity: str) -> PollTask:
         return PollTask(self.name, self.flow.source, entity)
