@@ -142,7 +142,10 @@ class TaskLease:
         self.on_start = on_start
         self.on_stop = on_stop
         self._held: dict[str, int] = {}  # task -> its partition
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _held, held only for a look or a change
+        # Held through a fenced write and taken to drop a task: a write is over before its
+        # task is given up. Apart from _lock so a look at _held never waits for a write.
+        self._writing = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.consumer: Consumer = consumer(bootstrap, group, **{
             "client.id": self.instance,
@@ -165,8 +168,8 @@ class TaskLease:
     def fence(self, task: str) -> Iterator[None]:
         """Around a task's durable write: raises ``NotHolding`` unless this instance holds
         the task, and keeps a revocation waiting until the write is done."""
-        with self._lock:
-            if task not in self._held:
+        with self._writing:
+            if not self.holds(task):
                 raise NotHolding(f"task {task} is no longer held by {self.instance}")
             yield
 
@@ -210,20 +213,20 @@ class TaskLease:
         tasks = [t for _, t in self._tasks(partitions) if t is not None and self.holds(t)]
         if not tasks or self._loop is None:
             return
-        if lost:
-            # Others may run these already: no write of ours may land from now on.
-            with self._lock:
-                for t in tasks:
-                    self._held.pop(t, None)
+        if lost:  # others may run these already: no write of ours may land from now on
+            self._drop(tasks)
         stopping = asyncio.run_coroutine_threadsafe(self._stop_all(tasks, lost), self._loop)
         stopping.result()
-        with self._lock:
-            for t in tasks:
-                self._held.pop(t, None)
+        self._drop(tasks)
         for t in tasks:
             log.info("task %s stopped on %s%s", t, self.instance, " (lost)" if lost else "",
                      extra={"task": t, "instance": self.instance, "task_event": "stop",
                             "at": time.time()})  # fmt: skip
+
+    def _drop(self, tasks: list[str]) -> None:
+        with self._writing, self._lock:
+            for t in tasks:
+                self._held.pop(t, None)
 
     async def _stop_all(self, tasks: list[str], lost: bool) -> None:
         await asyncio.gather(*(self.on_stop(t, lost) for t in tasks))
