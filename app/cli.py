@@ -266,11 +266,12 @@ def status(
         return
     out = Console()
     streams = Table("flow", "connection", "entity", "cursor", "polls", "read", "produced",
-                    "last poll", "its result")  # fmt: skip
+                    "last poll", "its result", "polled by")  # fmt: skip
     for s in found.streams:
         streams.add_row(s.flow, s.connection, s.entity, s.cursor or "-", str(s.polls),
                         str(s.records_read), str(s.events_produced), s.last_poll_at or "-",
-                        "-" if s.last_poll_at is None else (s.last_error or "ok"))  # fmt: skip
+                        "-" if s.last_poll_at is None else (s.last_error or "ok"),
+                        s.polled_by or "-")  # fmt: skip
     sides = Table("flow", "entity", "target", "routed", "written", "retried", "dead",
                   "last written", "last sink error")  # fmt: skip
     for s in found.streams:

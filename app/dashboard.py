@@ -91,6 +91,10 @@ ROWS: tuple[tuple[str, tuple[Chart, ...]], ...] = (
         Chart("Cursor age", "Age of the newest record each stream's polls have read", "s",
               (Query("max by (connection, entity) (mlc_cursor_age_seconds)",
                      "{{connection}} {{entity}}"),)),
+        Chart("Poll task holders", "Producer instances holding each poll task: 1 when the "
+              "group has settled, 0 while it moves", "short",
+              (Query("sum by (flow, connection, entity) (mlc_producer_task_held)",
+                     "{{flow}} {{connection}} {{entity}}"),)),
     )),
     ("Credentials and subscriptions", (
         Chart("Token refreshes", "Credentials obtained from a token or login endpoint",

@@ -13,14 +13,13 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from ml_connector import heartbeat
 from ml_connector.api.errors import FatalError
 from ml_connector.avro import AvroCodec, MissingRegistry, codec_for
 from ml_connector.config import Settings
 from ml_connector.context import acting_for
 from ml_connector.kafka.admin import ensure_topics, pipeline_topics, topic_differences
 from ml_connector.kafka.clients import KafkaUnreachable, cluster_metadata, consumer, producer
-from ml_connector.kafka.worker import STALL_SECONDS
+from ml_connector.kafka.tasks import TasksNotPlaced
 from ml_connector.kafka_security import AccessError
 from ml_connector.secrets import SecretStore
 from ml_connector.state import StateStore
@@ -88,7 +87,12 @@ async def _together(stop: asyncio.Event, *works: Awaitable[None]) -> None:
 
 
 def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> None:
+    """Poll the flows' sources. Instances share the poll tasks through the producers' group
+    (each task on one instance at a time); ``once`` polls every task here, then exits."""
+    from app.polling import FlowPolls
     from ml_connector.audit import AuditLog
+    from ml_connector.flows import PollTask, poll_tasks
+    from ml_connector.kafka.tasks import TaskLease, place
     from producers.registry import build_source
 
     codec = prepare(settings, bootstrap)
@@ -96,44 +100,58 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
     state = StateStore(bootstrap, settings.kafka.topics.state)
     kafka = producer(bootstrap, **settings.kafka.producer.properties())
     audit = AuditLog(kafka, settings.kafka.topics.audit, "producers")
+    topics = settings.kafka.topics
+    tasks = {t.id: t for t in poll_tasks(settings)}
+    lease: TaskLease | None = None
+    flows: dict[str, FlowPolls] = {}
 
-    async def poll_flow(name: str, stop: asyncio.Event) -> None:
+    def holds(task: PollTask) -> bool:
+        return lease is None or lease.holds(task.id)
+
+    def fence(task: PollTask) -> Callable[[], contextlib.AbstractContextManager[object]]:
+        def fenced() -> contextlib.AbstractContextManager[object]:
+            return contextlib.nullcontext() if lease is None else lease.fence(task.id)
+
+        return fenced
+
+    async def start_flow(name: str, stop: asyncio.Event) -> Awaitable[None]:
         flow = settings.flows[name]
         acting_for(flow.source)
         source = build_source(settings, name, secrets)
         # A source that cannot be read at all ends the process with why, not a log of 404s.
         await source.start()
-        pollers = [_poller(settings, name, e, source, codec, kafka, state, audit)
-                   for e in flow.entities]  # fmt: skip
+        pollers = {e: _poller(settings, name, e, source, codec, kafka, state, audit,
+                              fence(PollTask(name, flow.source, e)))
+                   for e in flow.entities}  # fmt: skip
+        flows[name] = FlowPolls(name, flow, pollers, holds=holds, once=once)
         followers = []
         if flow.source in settings.webhook_connections():
-            followers.append(_follow_hints(settings, bootstrap, flow.source, source, pollers,
-                                           stop))  # fmt: skip
-
-        async def polling() -> None:
-            # Allowed: the interval, and the polls themselves (a first one reads everything).
-            within = flow.poll_interval.total_seconds() + STALL_SECONDS
-            while not stop.is_set():
-                heartbeat.beat(f"polls {name}", within)
-                for p in pollers:
-                    try:
-                        await p.poll_once()
-                    except Exception:
-                        # The cursor did not move; the next round reads the same window again.
-                        log.exception("polling %s failed; retrying next interval", p.topic)
-                        failed.append(p.topic)
-                if once:
-                    stop.set()
-                    break
-                await _sleep_or_stop(stop, flow.poll_interval.total_seconds())
-            heartbeat.forget(f"polls {name}")
-
-        await _together(stop, polling(), *followers)
+            followers.append(_follow_hints(settings, bootstrap, flow.source, source,
+                                           list(pollers.values()), stop))  # fmt: skip
+        return _acting(flow.source, _together(stop, flows[name].run(stop), *followers))
 
     async def main(stop: asyncio.Event) -> None:
-        await _together(stop, *(poll_flow(name, stop) for name in settings.flows))
+        nonlocal lease
+        works = [await start_flow(name, stop) for name in settings.flows]
+        if not once:
+            placement = await asyncio.to_thread(place, bootstrap, topics.tasks, list(tasks),
+                                                manage=settings.kafka.manage_topics)  # fmt: skip
 
-    failed: list[str] = []
+            def started(task_id: str) -> None:
+                t = tasks[task_id]
+                flows[t.flow].started(t.entity)
+
+            async def stopped(task_id: str, lost: bool) -> None:
+                t = tasks[task_id]
+                await flows[t.flow].stop(t.entity, lost)
+
+            session = int(settings.producers.session_timeout.total_seconds() * 1000)
+            lease = TaskLease(bootstrap, topics.tasks, topics.producer_group, placement,
+                              on_start=started, on_stop=stopped,
+                              session_timeout_ms=session)  # fmt: skip
+            works.append(lease.run(stop.is_set))
+        await _together(stop, *works)
+
     try:
         asyncio.run(_until_signal(main))
     finally:
@@ -141,19 +159,26 @@ def run_producers(settings: Settings, bootstrap: str, *, once: bool = False) -> 
         left = kafka.flush(30)
         if left:
             log.error("producers stopped with %d record(s) not acknowledged by Kafka", left)
+    failed = sorted({t for f in flows.values() for t in f.failed})
     if once and failed:
-        raise ProducersFailed(f"polling failed for {', '.join(sorted(set(failed)))}")
+        raise ProducersFailed(f"polling failed for {', '.join(failed)}")
+
+
+async def _acting(connection: str, work: Awaitable[None]) -> None:
+    """``work`` in its own task acting for ``connection`` (log lines name it)."""
+    acting_for(connection)
+    await work
 
 
 def _poller(settings: Settings, flow_name: str, entity: str, source: Any, codec: AvroCodec,
-            kafka: Any, state: StateStore, audit: Any) -> Any:  # fmt: skip
+            kafka: Any, state: StateStore, audit: Any, fence: Any = None) -> Any:  # fmt: skip
     """The poller of one entity of a flow: what the producers run, and a backfill reuses."""
     from producers.poller import Poller
 
     flow = settings.flows[flow_name]
     return Poller(source, source.streams[entity], connection=flow.source,
                   topics=settings.kafka.topics, codec=codec, producer=kafka, state=state,
-                  overlap=flow.overlap, audit=audit)  # fmt: skip
+                  overlap=flow.overlap, audit=audit, fence=fence)  # fmt: skip
 
 
 def backfill(
@@ -364,6 +389,7 @@ StartFailed = (
     KafkaUnreachable,
     AccessError,
     TopicsNotReady,
+    TasksNotPlaced,
     MissingRegistry,
     FatalError,
 )

@@ -20,8 +20,11 @@ from app.audit_index import AuditIndex
 from app.pipeline import components
 from ml_connector import presence
 from ml_connector.config import Settings
+from ml_connector.flows import PollTask
 from ml_connector.kafka.clients import admin as admin_client
+from ml_connector.kafka.tasks import read_placement
 from ml_connector.state import StateStore
+from ml_connector.topics import Topics
 
 TIMEOUT = 10.0
 
@@ -38,6 +41,9 @@ class StreamStatus:
     last_poll_at: str | None = None
     last_error: str | None = None  # of the last poll; None when it succeeded
     failed_polls: int = 0
+    # The producer instance running this poll task (its client id), None while unassigned.
+    polled_by: str | None = None
+    polled_from: str | None = None  # the host the group saw that instance connect from
     # Sink side, from the audit trail: outcomes (not distinct records) toward the flow's target.
     target: str = ""
     routed: int = 0
@@ -135,21 +141,39 @@ class Offsets:
         return GroupStatus(group, members, sum(by_topic.values()), by_topic)
 
 
+def task_holders(bootstrap: str, offsets: Offsets, topics: Topics) -> dict[str, tuple[str, str]]:
+    """task -> (instance, host) of the producers' group members, from the group's assignment
+    of the tasks topic's partitions, as the group coordinator knows it."""
+    placement = read_placement(bootstrap, topics.tasks) if topics.tasks in offsets.meta else {}
+    by_partition = {p: t for t, p in placement.items()}
+    group = topics.producer_group
+    described = offsets.admin.describe_consumer_groups([group])[group].result(timeout=TIMEOUT)
+    holders = {}
+    for member in described.members or []:
+        assigned = member.assignment.topic_partitions if member.assignment else []
+        for tp in assigned:
+            if tp.topic == topics.tasks and tp.partition in by_partition:
+                holders[by_partition[tp.partition]] = (member.client_id, member.host)
+    return holders
+
+
 def status(settings: Settings, bootstrap: str) -> Status:
     topics = settings.kafka.topics
     state = StateStore(bootstrap, topics.state).load_all()
+    offsets = Offsets(bootstrap)
+    holders = task_holders(bootstrap, offsets, topics)
     streams = []
     for name, flow in settings.flows.items():
         for entity in flow.entities:
+            held = holders.get(PollTask(name, flow.source, entity).id, (None, None))
             saved = state.get(f"cursor|{flow.source}|{entity}") or {}
             totals, last = saved.get("totals", {}), saved.get("last_poll") or {}
             streams.append(StreamStatus(
                 name, flow.source, entity, (saved.get("cursor") or {}).get("modified_at"),
                 totals.get("polls", 0), totals.get("records_read", 0),
                 totals.get("events_produced", 0), last.get("at"), last.get("error"),
-                totals.get("failed_polls", 0),
+                totals.get("failed_polls", 0), *held,
             ))  # fmt: skip
-    offsets = Offsets(bootstrap)
     flows = settings.flows.values()
     changes = sorted({topics.change(f.source, e) for f in flows for e in f.entities})
     groups = [offsets.group(topics.processor_app(), changes)]

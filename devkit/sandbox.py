@@ -42,6 +42,7 @@ class Sandbox:
     poll_interval: float = 5.0
     bc_page_size: int = 1000
     delivery: dict[str, Any] = field(default_factory=dict)
+    producers: dict[str, Any] = field(default_factory=dict)  # the config's producers section
     entities: list[str] = field(default_factory=lambda: ["vendor"])
     webhooks: bool = False  # BC change notifications to a local receiver, beside polling
     sn_push: bool = False  # ServiceNow Business Rule pushes of invoices to that receiver
@@ -268,6 +269,7 @@ class Sandbox:
             },
             "audit": {"database": str(self.workdir / "audit.db")},
             "delivery": self.delivery,
+            "producers": self.producers,
             "webhooks": self._webhook_settings(),
             "connections": {
                 "bc": {

@@ -271,6 +271,19 @@ class MetricsConfig(_Model):
     )  # fmt: skip
 
 
+class ProducersConfig(_Model):
+    """How producer instances share the poll tasks (one per flow and entity) through their
+    consumer group over the tasks topic."""
+
+    session_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        ge=timedelta(seconds=1),
+        le=timedelta(minutes=5),
+        description="how long an instance may go unheard before its poll tasks move to the "
+        "others (the broker bounds it by group.min/max.session.timeout.ms)",
+    )
+
+
 class Settings(_Model):
     kafka: KafkaConfig = KafkaConfig()
     secrets: SecretsConfig = SecretsConfig()
@@ -278,6 +291,7 @@ class Settings(_Model):
     audit: AuditConfig = AuditConfig()
     webhooks: WebhookConfig = WebhookConfig()
     metrics: MetricsConfig = MetricsConfig()
+    producers: ProducersConfig = ProducersConfig()
     connections: dict[str, Connection] = Field(default_factory=dict)
     flows: dict[str, FlowConfig] = Field(default_factory=dict)
 

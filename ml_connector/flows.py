@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ml_connector.canonical import DOCUMENTS, MASTERS
 from ml_connector.config import Settings
 
@@ -26,3 +28,24 @@ def returned_documents(settings: Settings, flow_name: str) -> frozenset[str]:
     if not MASTERS & carried(flow.source, flow.target):
         return frozenset()
     return frozenset(DOCUMENTS & carried(flow.target, flow.source) & set(flow.entities))
+
+
+@dataclass(frozen=True)
+class PollTask:
+    """One stream one producer instance polls at a time: an entity of a flow's source."""
+
+    flow: str
+    connection: str
+    entity: str
+
+    @property
+    def id(self) -> str:
+        """Its name in the tasks topic; unambiguous, as connection and entity names hold no
+        ``|``."""
+        return f"{self.flow}|{self.connection}|{self.entity}"
+
+
+def poll_tasks(settings: Settings) -> list[PollTask]:
+    """Every poll task of the configuration, flow by flow in entity order."""
+    return [PollTask(name, flow.source, entity)
+            for name, flow in settings.flows.items() for entity in flow.entities]  # fmt: skip

@@ -74,6 +74,10 @@ WEBHOOKS_REFUSED = Counter(
     "it cannot read)",
     ["connection", "reason"],
 )  # fmt: skip
+TASK_HELD = Gauge(
+    "mlc_producer_task_held", "1 while this producer instance holds a poll task (summed over "
+    "the instances: 1 per task once the group settled)", ["flow", "connection", "entity"],
+)  # fmt: skip
 
 
 def age(gauge: Gauge, since_epoch: float) -> None:

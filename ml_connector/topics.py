@@ -69,6 +69,16 @@ class Topics:
         """Schemas published for the single-object encoding fallback (compacted)."""
         return f"{self.prefix}.schemas"
 
+    @property
+    def tasks(self) -> str:
+        """The producers' poll tasks, one partition each (compacted: the placements)."""
+        return f"{self.prefix}.tasks"
+
+    @property
+    def producer_group(self) -> str:
+        """The producer instances' group over ``tasks``: its assignment says who polls what."""
+        return f"{self.prefix}-producers"
+
     def processor_app(self) -> str:
         """Faust application id; its tables' changelog topics start with it."""
         return f"{self.prefix}-processors"

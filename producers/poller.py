@@ -10,8 +10,10 @@ the processors drop unchanged content.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -21,6 +23,7 @@ from confluent_kafka import Producer
 from ml_connector.audit import AuditLog
 from ml_connector.avro import AvroCodec
 from ml_connector.kafka.clients import DeliveryTracker, Outgoing, deliver
+from ml_connector.kafka.tasks import NotHolding
 from ml_connector.metrics import CURSOR_AGE, age
 from ml_connector.state import StateStore
 from ml_connector.streams import read
@@ -104,6 +107,7 @@ class Poller:
         state: StateStore,
         overlap: timedelta,
         audit: AuditLog | None = None,
+        fence: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         self.source = source
         self.stream = stream
@@ -115,6 +119,8 @@ class Poller:
         self.overlap = overlap
         self.audit = audit
         self.state_key = f"cursor|{connection}|{stream.entity}"
+        # Around each write of the cursor: producer instances admit only the task's holder.
+        self.fence = fence or contextlib.nullcontext
 
     async def _info(self) -> SourceInfo:
         return SourceInfo(self.source.system, self.connection, await self.source.company(),
@@ -144,7 +150,12 @@ class Poller:
         # Client errors are redacted where they are raised; the length is bounded here.
         error = f"{type(exc).__name__}: {exc}"[:500]
         last = {"at": _now_iso(), "error": error}
-        self.state.save(self.state_key, {**saved, "totals": totals, "last_poll": last})
+        with contextlib.suppress(NotHolding):  # the new holder keeps the record now
+            self._save({**saved, "totals": totals, "last_poll": last})
+
+    def _save(self, value: dict[str, Any]) -> None:
+        with self.fence():
+            self.state.save(self.state_key, value)
 
     async def _poll(self) -> PollStats:
         cursor, saved = await asyncio.to_thread(self._load)
@@ -177,8 +188,7 @@ class Poller:
         stats.totals = totals
         # Saved even when nothing changed, so operators (and tests) see that the poll happened.
         await asyncio.to_thread(
-            self.state.save,
-            self.state_key,
+            self._save,
             {"cursor": newest.to_json() if newest else None, "totals": totals,
              "last_poll": {"at": _now_iso(), "error": None, "read": stats.records_read}},
         )  # fmt: skip

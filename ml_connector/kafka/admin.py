@@ -9,7 +9,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec
 
 from ml_connector.config import Settings
-from ml_connector.flows import returned_documents
+from ml_connector.flows import poll_tasks, returned_documents
 from ml_connector.kafka.clients import admin as admin_client
 from ml_connector.xref import DOCUMENTS
 
@@ -21,6 +21,7 @@ class TopicSpec:
     name: str
     partitions: int = 3
     config: dict[str, str] = field(default_factory=dict)
+    at_least: bool = False  # more partitions than asked is right too (the tasks topic grows)
 
 
 def ensure_topics(
@@ -61,7 +62,7 @@ def topic_differences(
     for s in present:
         topic = metadata[s.name]
         partitions = len(topic.partitions)
-        if partitions != s.partitions:
+        if partitions < s.partitions or (partitions > s.partitions and not s.at_least):
             found.append(f"{s.name}: {partitions} partitions, {s.partitions} needed")
         replicas = min((len(p.replicas) for p in topic.partitions.values()), default=0)
         if replicas < replication_factor:
@@ -84,6 +85,8 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(topics.audit, parts),
     ]
     specs += [TopicSpec(topics.hints(name), 1) for name in settings.webhook_connections()]
+    # One partition per poll task; tasks added later get partitions added (never removed).
+    specs.append(TopicSpec(topics.tasks, max(1, len(poll_tasks(settings))), COMPACTED, True))
     for name, flow in settings.flows.items():
         specs.append(TopicSpec(topics.dlq(flow.target), parts))
         # Retry topics share the sink topics' partition count, so a key sits on the same

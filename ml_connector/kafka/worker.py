@@ -179,6 +179,7 @@ class Worker:
         hold: Hold | None = None,
         on_assign: Rebalance | None = None,
         on_revoke: Rebalance | None = None,
+        on_lost: Rebalance | None = None,
         stall_after: float = STALL_SECONDS,
     ) -> None:
         if bool(topics) == bool(partitions):
@@ -196,6 +197,7 @@ class Worker:
         self.hold = hold
         self.on_assign = on_assign
         self.on_revoke = on_revoke
+        self.on_lost = on_lost  # partitions taken without a revoke; on_revoke when not given
         self.stall_after = stall_after
         self._paused: dict[tuple[str, int], int] = {}  # partition -> due (epoch ms)
         self.backoffs = 0
@@ -213,7 +215,7 @@ class Worker:
             if self.topics:
                 await self._blocking(self.consumer.subscribe, self.topics,
                                      on_assign=self._assigned, on_revoke=self._revoked,
-                                     on_lost=self._revoked)  # fmt: skip
+                                     on_lost=self._lost)  # fmt: skip
             else:
                 self.consumer.assign(self.partitions)
             while not stop():
@@ -334,6 +336,14 @@ class Worker:
             self._paused.pop((tp.topic or "", tp.partition), None)
         if self.on_revoke is not None:
             self.on_revoke(partitions)
+
+    def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.on_lost is None:
+            self._revoked(consumer, partitions)
+            return
+        for tp in partitions:
+            self._paused.pop((tp.topic or "", tp.partition), None)
+        self.on_lost(partitions)
 
     # -- the client's blocking calls ---------------------------------------------------
     async def _blocking(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

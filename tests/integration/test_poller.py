@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ from ml_connector.connections.business_central import BusinessCentralConnection
 from ml_connector.connections.servicetitan import ServiceTitanConnection
 from ml_connector.kafka.admin import COMPACTED, TopicSpec, ensure_topics
 from ml_connector.kafka.clients import producer
+from ml_connector.kafka.tasks import NotHolding
 from ml_connector.secrets import SecretStore, generate_key
 from ml_connector.state import StateStore
 from ml_connector.topics import Topics
@@ -186,4 +188,26 @@ async def test_each_poll_keeps_its_outcome_beside_the_cursor(
     await poller.poll_once()
     again = poller.state.load(poller.state_key) or {}
     assert again["last_poll"]["error"] is None and again["totals"]["failed_polls"] == 1
+    await poller.source.client.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_poll_whose_task_moved_leaves_the_cursor_to_the_new_holder(
+    bootstrap: str, bc_url: str, tmp_path: Path
+) -> None:
+    """A producer instance that no longer holds the task (the group gave it to another) reads
+    and produces, but its fence refuses the cursor write: the new holder's cursor stands."""
+    poller = make_poller(bootstrap, bc_url, tmp_path, overlap=0)
+    assert (await poller.poll_once()).records_read == 30
+    saved = poller.state.load(poller.state_key)
+    add_vendor(bc_url, "V-AFTER", "2030-01-01T00:00:00Z")
+
+    @contextlib.contextmanager
+    def moved() -> Iterator[None]:
+        raise NotHolding("task bc-servicenow|bc|vendor is no longer held by this instance")
+        yield
+
+    poller.fence = moved
+    with pytest.raises(NotHolding):
+        await poller.poll_once()
+    assert poller.state.load(poller.state_key) == saved  # neither the cursor nor a failure
     await poller.source.client.aclose()  # type: ignore[attr-defined]
