@@ -387,6 +387,11 @@ def _play(
             time.sleep(1)
             rows = summarize(box, settings, timed=True, measure=measure)
             console.print(render(rows))
+            if name == "servicetitan-bc":
+                from app import demo_pricebook
+
+                for line in demo_pricebook.summary_lines(box, settings, reports=[]):
+                    console.print(line)
             complete = bool(rows) and all(r.complete for r in rows)
             agree = check_reconcile(settings, console)
             # The BC scenario promises one polling interval per document; elsewhere the

@@ -1,7 +1,9 @@
 """The ServiceTitan -> Business Central part of ``ml-connector demo``: a regional HVAC and
 plumbing contractor with its customers, four business units, finalized job invoices and the
 payments taken against them in ServiceTitan, and a Business Central company whose chart of
-accounts stays authoritative (the flow maps ServiceTitan's GL names onto it)."""
+accounts stays authoritative (the flow maps ServiceTitan's GL names onto it). Beside it, the
+other direction: the contractor's BC items pushed into its ServiceTitan pricebook
+(``demo_pricebook``), so one sandbox plays the whole integration."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from app import demo_pricebook as pricebook
 from app.demo_measure import Landed
 from devkit.sandbox import Sandbox
 from ml_connector.config import Settings
@@ -21,6 +24,7 @@ FLOW = "servicetitan-bc"
 ENTITIES = ["customer", "cost_center", "sales_invoice", "payment"]
 FINAL = set(FINALIZED.split(","))
 CUSTOMERS_PER_VENDOR = 8  # --vendors sizes the ERP side; a contractor has many more customers
+ITEMS = 120  # the pricebook pushed from BC: labour, stocked parts, supplies
 
 
 # Business Central's documented budget (6,000 requests per 5 minutes per user) sets the pace:
@@ -48,10 +52,13 @@ def start(bootstrap: str, workdir: Path | None, *, registry_url: str | None, ven
         "purchase_order_count": 0,
         "purchase_invoice_count": 0,
     }
-    return Sandbox.start(bootstrap, workdir, registry_url=registry_url, bc_flow=False,
-                         vendors=20, servicetitan_entities=ENTITIES, st_options=st,
-                         st_webhooks=True, bc_options=bc, poll_interval=poll_interval,
-                         sn_purchase_orders=0, sn_invoices=0)  # fmt: skip
+    box = Sandbox.start(bootstrap, workdir, registry_url=registry_url, bc_flow=False,
+                        vendors=20, servicetitan_entities=ENTITIES, st_options=st,
+                        st_webhooks=True, bc_options={**bc, "item_count": 0},
+                        extra_flows=pricebook.FLOWS, poll_interval=poll_interval,
+                        sn_purchase_orders=0, sn_invoices=0)  # fmt: skip
+    pricebook.seed_items(box.bc_url, ITEMS)
+    return box
 
 
 def _rows(client: httpx.Client, path: str) -> list[dict[str, Any]]:
@@ -89,6 +96,8 @@ def _held(bc: httpx.Client, settings: Settings, entity: str) -> Counter[str]:
 
 
 def landed(box: Sandbox, settings: Settings, name: str, entity: str) -> Landed:
+    if name == pricebook.FLOW:
+        return pricebook.landed(box, settings, name, entity)
     with (
         httpx.Client(base_url=box.st_url, timeout=60) as st,
         httpx.Client(base_url=box.bc_url, timeout=60) as bc,

@@ -71,6 +71,9 @@ def test_the_servicetitan_demo_prints_a_complete_summary(tmp_path: Path) -> None
     for document in ("sales_invoice", "payment"):
         assert f"{document} documents agree on both sides" in out, out
     assert "payment applications per cost center: agree on both sides" in out, out
+    # The other direction in the same sandbox: BC items into the pricebook.
+    assert "item master identical on both sides" in out, out
+    assert "pricebook: 120 of 120 Business Central items pushed" in out, out
 
 
 def test_kafka_up_prints_a_working_bootstrap_address() -> None:
