@@ -101,11 +101,21 @@ log4j.logger.org.apache.kafka=INFO
 
 
 @dataclass(frozen=True)
+class OAuthValidation:
+    """OAUTHBEARER on the SASL_SSL listener: tokens are JWTs checked against the issuer's key
+    set (Kafka's own ``OAuthBearerValidatorCallbackHandler``) and the expected audience."""
+
+    jwks_url: str
+    audience: str
+
+
+@dataclass(frozen=True)
 class SaslUsers:
     """A SASL_SSL listener beside the plain one, with these users for PLAIN and SCRAM-SHA-256
-    and SCRAM-SHA-512 (the same password for each mechanism)."""
+    and SCRAM-SHA-512 (the same password for each mechanism), and OAUTHBEARER with ``oauth``."""
 
     users: dict[str, str]
+    oauth: OAuthValidation | None = None
 
 
 @dataclass
@@ -148,10 +158,13 @@ class EmbeddedBroker:
         users = " ".join(f'user_{u}="{p}"' for u, p in self.sasl.users.items())
         admin, password = next(iter(self.sasl.users.items()))
         prefix = "listener.name.sasl_ssl"
+        oauth = self.sasl.oauth
+        mechanisms = (*_MECHANISMS, "OAUTHBEARER") if oauth else _MECHANISMS
         return {
+            **(self._oauth_props(prefix, oauth) if oauth else {}),
             f"{prefix}.ssl.keystore.type": "PEM",
             f"{prefix}.ssl.keystore.location": str(keystore),
-            f"{prefix}.sasl.enabled.mechanisms": ",".join(_MECHANISMS),
+            f"{prefix}.sasl.enabled.mechanisms": ",".join(mechanisms),
             f"{prefix}.plain.sasl.jaas.config": "org.apache.kafka.common.security.plain."
             f'PlainLoginModule required username="{admin}" password="{password}" {users};',
             **{
@@ -160,6 +173,17 @@ class EmbeddedBroker:
                 for m in _MECHANISMS[1:]
             },
         }
+
+    @staticmethod
+    def _oauth_props(prefix: str, oauth: OAuthValidation) -> dict[str, str]:
+        module = "org.apache.kafka.common.security.oauthbearer"
+        return {
+            f"{prefix}.oauthbearer.sasl.jaas.config": f"{module}.OAuthBearerLoginModule required ;",
+            f"{prefix}.oauthbearer.sasl.server.callback.handler.class":
+                f"{module}.OAuthBearerValidatorCallbackHandler",
+            "sasl.oauthbearer.jwks.endpoint.url": oauth.jwks_url,
+            "sasl.oauthbearer.expected.audience": oauth.audience,
+        }  # fmt: skip
 
     def _scram_users(self) -> list[str]:
         assert self.sasl is not None

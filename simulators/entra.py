@@ -88,6 +88,7 @@ def token_endpoint(
                 "resource identifier (application ID URI).",
             )
         audience = scope[: -len("/.default")] if scope.endswith("/.default") else scope
+        principal = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{app.tenant_id}/{app.client_id}"))
 
         def render(issued: datetime, expires: datetime) -> str:
             return sign_jwt(
@@ -97,6 +98,10 @@ def token_endpoint(
                     "iat": int(issued.timestamp()),
                     "nbf": int(issued.timestamp()),
                     "exp": int(expires.timestamp()),
+                    # The service principal's object id: Entra puts it in both, and OIDC
+                    # clients (librdkafka's, Kafka's token validator) require ``sub``.
+                    "sub": principal,
+                    "oid": principal,
                     "appid": app.client_id,
                     "tid": app.tenant_id,
                     "jti": str(uuid.uuid4()),
