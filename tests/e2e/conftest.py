@@ -142,6 +142,29 @@ class Pipeline:
         return topic_size(self.box.bootstrap, self.topics.dlq(target))
 
 
+def vendors_cross_a_secured_cluster(p: Pipeline, vendors: int, secret: str) -> None:
+    """Run ``p`` (started with ``run=False``) on a cluster that asks for credentials: every
+    vendor lands in ServiceNow once, nothing is dead-lettered, no log shows ``secret``.
+
+    The harness and the supervisor's watchdog in this process reach Kafka as the workers do,
+    so a worker stuck on the secured cluster is seen and restarted. Producers (confluent-kafka),
+    processors (Faust on aiokafka) and sinks all had to authenticate for a vendor to cross
+    from Business Central to ServiceNow.
+    """
+    from ml_connector import kafka_security as security
+    from ml_connector.secrets import SecretStore
+
+    security.configure(p.settings.kafka.security, p.settings.kafka.registry_auth,
+                       lambda: SecretStore.from_config(p.settings.secrets))  # fmt: skip
+    p.supervisor.start()
+    p.wait("all vendors in ServiceNow", lambda: len(p.sn_vendor_counts()) >= vendors)
+    assert set(p.sn_vendor_counts().values()) == {1}
+    p.settle()
+    assert p.dead_letters() == 0
+    logs = "".join(f.read_text(errors="replace") for f in (p.box.workdir / "logs").glob("*"))
+    assert secret not in logs
+
+
 @pytest.fixture
 def pipeline_factory(
     bootstrap: str, registry_url: str, tmp_path: Path

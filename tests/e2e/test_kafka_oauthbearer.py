@@ -23,11 +23,10 @@ import pytest
 import yaml
 
 from devkit.embedded import EmbeddedBroker, OAuthValidation, SaslUsers
-from ml_connector import kafka_security as security
-from ml_connector.secrets import SecretStore
 from simulators import business_central
 from simulators.business_central.app import BC_SCOPE
 from simulators.server import serve_in_thread
+from tests.e2e.conftest import vendors_cross_a_secured_cluster
 
 pytestmark = pytest.mark.kafka
 
@@ -80,15 +79,7 @@ def test_pipeline_runs_end_to_end_with_oauthbearer_tokens(
         extra_secrets={"kafka-client-secret": CLIENT[1]},
         run=False,
     )
-    security.configure(p.settings.kafka.security, p.settings.kafka.registry_auth,
-                       lambda: SecretStore.from_config(p.settings.secrets))  # fmt: skip
-    p.supervisor.start()
-    p.wait("all vendors in ServiceNow", lambda: len(p.sn_vendor_counts()) >= VENDORS)
-    assert set(p.sn_vendor_counts().values()) == {1}
-    p.settle()
-    assert p.dead_letters() == 0
-    logs = "".join(f.read_text(errors="replace") for f in (p.box.workdir / "logs").glob("*"))
-    assert CLIENT[1] not in logs
+    vendors_cross_a_secured_cluster(p, VENDORS, CLIENT[1])
 
 
 def _ping(tmp_path: Path, cluster: Cluster, secret: str) -> subprocess.CompletedProcess[str]:

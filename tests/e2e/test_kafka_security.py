@@ -19,8 +19,7 @@ import pytest
 import yaml
 
 from devkit.embedded import EmbeddedBroker, SaslUsers
-from ml_connector import kafka_security as security
-from ml_connector.secrets import SecretStore
+from tests.e2e.conftest import vendors_cross_a_secured_cluster
 
 pytestmark = pytest.mark.kafka
 
@@ -63,19 +62,7 @@ def test_pipeline_runs_end_to_end_over_sasl_ssl(
         extra_secrets={"kafka-password": PASSWORD},
         run=False,
     )
-    # The harness and the supervisor's watchdog in this process reach Kafka as the workers
-    # do, over SASL_SSL, so a worker stuck on the secure cluster is seen and restarted.
-    security.configure(p.settings.kafka.security, p.settings.kafka.registry_auth,
-                       lambda: SecretStore.from_config(p.settings.secrets))  # fmt: skip
-    p.supervisor.start()
-    # Producers (confluent-kafka), processors (Faust on aiokafka) and sinks all had to
-    # authenticate for a vendor to cross from Business Central to ServiceNow.
-    p.wait("all vendors in ServiceNow", lambda: len(p.sn_vendor_counts()) >= VENDORS)
-    assert set(p.sn_vendor_counts().values()) == {1}
-    p.settle()
-    assert p.dead_letters() == 0
-    logs = "".join(f.read_text(errors="replace") for f in (p.box.workdir / "logs").glob("*"))
-    assert PASSWORD not in logs
+    vendors_cross_a_secured_cluster(p, VENDORS, PASSWORD)
 
 
 def _cli(*args: str, password: str) -> subprocess.CompletedProcess[str]:
