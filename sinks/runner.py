@@ -266,8 +266,9 @@ class SinkRunner:
                seconds: float, tracker: DeliveryTracker) -> None:  # fmt: skip
         """One record's result where it belongs: written, the next retry tier, or the DLQ."""
         key = (c.key or b"").decode(errors="replace")
+        # A write the target refused took its time too: every settled record is timed.
+        WRITE_SECONDS.labels(self.target_name, record.entity).observe(seconds)
         if isinstance(result, Outcome) and result.ok:
-            WRITE_SECONDS.labels(self.target_name, record.entity).observe(seconds)
             self._written(c, origin, record, result, tracker)
             self._settled(origin, key, tracker)
             self.stats.written += 1
