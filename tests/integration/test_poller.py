@@ -141,7 +141,8 @@ async def test_a_declared_stream_of_another_system_polls_the_same_way(
                   "app_key": {"secret": "key"}}}
     )  # fmt: skip
     source = StreamSource("servicetitan", ServiceTitanClient(conn, store),
-                          servicetitan_source.STREAMS, lambda: _named("1234567"))  # fmt: skip
+                          servicetitan_source.streams(lambda unit: ""),
+                          lambda: _named("1234567"))  # fmt: skip
     poller = Poller(source, source.streams["vendor"], connection="st", topics=topics,
                     codec=make_codec(None, bootstrap, topics.schemas), producer=producer(bootstrap),
                     state=StateStore(bootstrap, topics.state), overlap=timedelta(0))  # fmt: skip
